@@ -1,0 +1,57 @@
+"""Errors a user can cause, and the exit codes the CLI maps them to.
+
+Core code raises an :class:`RnncliError` subclass with a one-paragraph ``message``
+naming the problem and a ``hint`` naming the fix. Only the CLI's error boundary
+prints them (``Error: …`` / ``hint: …`` on stderr) and exits with ``exit_code``.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of ``rnn``; the README lists them and each has a test."""
+
+    OK = 0
+    UNEXPECTED = 1  # a bug: please report it (run with --verbose for the traceback)
+    USAGE = 2  # bad command-line usage (unknown option, missing argument, bad --set)
+    CONFIG = 3  # config file missing, not YAML, or invalid
+    DATA = 4  # data or vocabulary file missing, unreadable or malformed
+    RUN = 5  # run directory / checkpoint missing, incomplete or corrupt
+    DIVERGED = 6  # training produced a NaN or infinite loss or gradient
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class RnncliError(Exception):
+    """Base class of every error a user can cause."""
+
+    exit_code: ExitCode = ExitCode.UNEXPECTED
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(RnncliError):
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(RnncliError):
+    exit_code = ExitCode.CONFIG
+
+
+class DataError(RnncliError):
+    exit_code = ExitCode.DATA
+
+
+class RunError(RnncliError):
+    exit_code = ExitCode.RUN
+
+
+class DivergedError(RnncliError):
+    exit_code = ExitCode.DIVERGED
