@@ -1,0 +1,279 @@
+"""THE time loop, shared by every cell, direction and layer, with exact masking.
+
+One direction of one layer, for right-padded batches with ``mask`` m (N, T) of 0/1:
+
+    A        = X W_ih^T + b                       (N, T, G·H)   hoisted out of the loop
+    s̃_t      = cell(A_t, s_{t-1})                 state tuple, (h,) or (h, c)
+    s_t      = m_t ⊙ s̃_t + (1 - m_t) ⊙ s_{t-1}    a padded step keeps the state
+    out_t    = m_t ⊙ h̃_t                          outputs at padded steps are 0
+
+so the final state is the state at each sequence's last real token. The reverse direction
+runs the same loop on ``A[:, ::-1]`` and ``mask[:, ::-1]``: pads come first and leave the
+initial state unchanged, then the sequence is read backwards.
+
+After the loop the weight gradients are single GEMMs over all steps:
+
+    dW_hh = Σ_t dHH_t^T h_{t-1}      db_hh = Σ_t dHH_t  (GRU only)
+    dW_ih = Σ_t dA_t^T x_t           db    = Σ_t dA_t       dX = dA W_ih
+
+A stack of L layers feeds each layer's outputs (forward and reverse concatenated on the
+feature axis when bidirectional, (N, T, 2H)) to the next. Layer 0 takes either dense
+features X (N, T, D) or, for one-hot input, token ids (N, T): x_t W_ih^T for a one-hot
+x_t is a column of W_ih, so the projection is a gather (ids 0 ``<pad>`` and 1 ``<unk>``
+encode as the zero vector, hence W_ih has V-2 columns).
+
+Parameter names (``prefix`` = "rnn"): ``rnn.l{k}[_reverse].W_ih`` (G·H, D_k),
+``.W_hh`` (G·H, H), ``.b`` (G·H) for RNN/LSTM, or ``.b_ih`` and ``.b_hh`` for GRU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from rnncli.engine.cells import Cell, State, get_cell
+
+ONEHOT_OFFSET = 2  # ids below this (<pad>, <unk>) are the zero vector in one-hot input
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """Shape of a recurrent stack."""
+
+    cell: str  # "rnn" | "lstm" | "gru"
+    input_size: int  # D of layer 0 (for one-hot input: V - 2)
+    hidden_size: int  # H
+    num_layers: int = 1
+    bidirectional: bool = False
+    activation: str = "tanh"  # vanilla RNN only
+    onehot: bool = False  # layer 0 receives int ids instead of features
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size * self.directions
+
+    @property
+    def cell_type(self) -> Cell:
+        return get_cell(self.cell, self.activation)
+
+    def layer_names(self, prefix: str = "rnn") -> list[tuple[int, int, str]]:
+        """(layer, direction, name prefix) in PyTorch's order: l0, l0_reverse, l1, …"""
+        return [
+            (k, d, f"{prefix}.l{k}{'_reverse' if d else ''}")
+            for k in range(self.num_layers)
+            for d in range(self.directions)
+        ]
+
+    def param_shapes(self, prefix: str = "rnn") -> dict[str, tuple[int, ...]]:
+        G, H = self.cell_type.gates, self.hidden_size
+        shapes: dict[str, tuple[int, ...]] = {}
+        for k, _, name in self.layer_names(prefix):
+            D = self.input_size if k == 0 else self.output_size
+            shapes[f"{name}.W_ih"] = (G * H, D)
+            shapes[f"{name}.W_hh"] = (G * H, H)
+            if self.cell_type.hidden_bias:
+                shapes[f"{name}.b_ih"] = (G * H,)
+                shapes[f"{name}.b_hh"] = (G * H,)
+            else:
+                shapes[f"{name}.b"] = (G * H,)
+        return shapes
+
+
+# ------------------------------------------------------------------ one direction
+
+
+class DirectionCache(NamedTuple):
+    steps: list  # per-step cell caches, in processing order
+    mask: np.ndarray  # (N, T, 1) in processing order, the params' dtype
+    h_prev: np.ndarray  # (N, T, H) hidden state entering each step (processing order)
+
+
+def direction_forward(
+    A: np.ndarray, mask: np.ndarray, W_hh: np.ndarray, b_hh, cell: Cell, state0: State
+) -> tuple[np.ndarray, State, DirectionCache]:
+    """Run one direction over time, in the order given.
+
+    A (N, T, G·H) pre-activations from the input; mask (N, T); state0 tuple of (N, H).
+    Returns outputs (N, T, H), final state tuple, cache.
+    """
+    N, T, _ = A.shape
+    H = W_hh.shape[1]
+    m = mask.astype(A.dtype)[:, :, None]
+    out = np.zeros((N, T, H), dtype=A.dtype)
+    h_prev = np.empty((N, T, H), dtype=A.dtype)
+    steps = []
+    state = state0
+    for t in range(T):
+        h_prev[:, t] = state[0]
+        new_state, cache = cell.step_forward(A[:, t], state, W_hh, b_hh)
+        m_t = m[:, t]
+        out[:, t] = m_t * new_state[0]
+        state = tuple(s_prev + m_t * (s_new - s_prev) for s_new, s_prev in zip(new_state, state))
+        steps.append(cache)
+    return out, state, DirectionCache(steps, m, h_prev)
+
+
+def direction_backward(
+    d_out: np.ndarray, d_final: State, cache: DirectionCache, W_hh: np.ndarray, cell: Cell
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, State]:
+    """Backpropagate through one direction's time loop.
+
+    d_out (N, T, H) ∂L/∂outputs; d_final: ∂L/∂final state tuple.
+    Returns dA (N, T, G·H), dHH (N, T, G·H), dW_hh, db_hh (GRU, else None), d_state0.
+    """
+    N, T, H = d_out.shape
+    GH = W_hh.shape[0]
+    dA = np.empty((N, T, GH), dtype=d_out.dtype)
+    dHH = dA if not cell.hidden_bias else np.empty_like(dA)
+    d_state = tuple(d_final)
+    for t in range(T - 1, -1, -1):
+        m_t = cache.mask[:, t]
+        # s_t = m s̃_t + (1-m) s_{t-1};  out_t = m h̃_t
+        d_new = tuple(m_t * ds for ds in d_state)
+        d_new = (d_new[0] + m_t * d_out[:, t],) + d_new[1:]
+        da, dhh, d_prev = cell.step_backward(d_new, cache.steps[t], W_hh)
+        dA[:, t] = da
+        if cell.hidden_bias:
+            dHH[:, t] = dhh
+        d_state = tuple(dp + (1.0 - m_t) * ds for dp, ds in zip(d_prev, d_state))
+    dHH2 = dHH.reshape(N * T, GH)
+    dW_hh = dHH2.T @ cache.h_prev.reshape(N * T, H)
+    db_hh = dHH2.sum(axis=0) if cell.hidden_bias else None
+    return dA, dHH, dW_hh, db_hh, d_state
+
+
+# --------------------------------------------------------------------- the stack
+
+
+class StackCache(NamedTuple):
+    inputs: list  # per layer: the layer's input (ids for one-hot layer 0, else features)
+    directions: dict  # (layer, direction) -> DirectionCache
+    masks: list  # per direction: mask in processing order
+
+
+def _bias(params: dict, name: str, cell: Cell) -> np.ndarray:
+    return params[f"{name}.b_ih"] if cell.hidden_bias else params[f"{name}.b"]
+
+
+def _project(x: np.ndarray, W_ih: np.ndarray, b: np.ndarray, onehot: bool) -> np.ndarray:
+    """A = x W_ih^T + b for features x (N, T, D), or a column gather for one-hot ids (N, T)."""
+    if onehot:
+        table = np.zeros((W_ih.shape[1] + ONEHOT_OFFSET, W_ih.shape[0]), dtype=W_ih.dtype)
+        table[ONEHOT_OFFSET:] = W_ih.T
+        return table[x] + b
+    return x @ W_ih.T + b
+
+
+def _project_backward(x, dA, W_ih, onehot: bool):
+    """Gradients of A = x W_ih^T + b: returns dW_ih, db, dx (None for one-hot ids)."""
+    GH = dA.shape[-1]
+    dA2 = dA.reshape(-1, GH)
+    db = dA2.sum(axis=0)
+    if onehot:
+        ids = x.reshape(-1)
+        keep = ids >= ONEHOT_OFFSET
+        dW_T = np.zeros((W_ih.shape[1], GH), dtype=dA.dtype)
+        np.add.at(dW_T, ids[keep] - ONEHOT_OFFSET, dA2[keep])
+        return dW_T.T, db, None
+    dW_ih = dA2.T @ x.reshape(-1, x.shape[-1])
+    dx = dA @ W_ih
+    return dW_ih, db, dx
+
+
+def zero_state(spec: StackSpec, N: int, dtype) -> list[list[State]]:
+    """Initial states, [layer][direction] -> tuple of (N, H) zeros."""
+    z = lambda: np.zeros((N, spec.hidden_size), dtype=dtype)  # noqa: E731
+    return [
+        [tuple(z() for _ in range(spec.cell_type.state_size)) for _ in range(spec.directions)]
+        for _ in range(spec.num_layers)
+    ]
+
+
+def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: str = "rnn"):
+    """Run the whole stack.
+
+    x: features (N, T, D), or int ids (N, T) when ``spec.onehot``; mask (N, T).
+    state0: [layer][direction] state tuples (default zeros).
+    Returns (outputs (N, T, H·dirs) of the top layer, finals [layer][direction] state tuples, cache).
+    Each direction's final state is taken at its last processed real token: for the reverse
+    direction that is the first token, exactly PyTorch's ``h_n`` for packed sequences.
+    """
+    cell = spec.cell_type
+    N, T = mask.shape
+    dtype = params[f"{prefix}.l0.W_hh"].dtype
+    if state0 is None:
+        state0 = zero_state(spec, N, dtype)
+    masks = [mask, mask[:, ::-1]]
+    inputs, dir_caches, finals = [], {}, []
+    layer_in = x
+    for k in range(spec.num_layers):
+        inputs.append(layer_in)
+        outs, layer_finals = [], []
+        for d in range(spec.directions):
+            name = f"{prefix}.l{k}{'_reverse' if d else ''}"
+            A = _project(layer_in, params[f"{name}.W_ih"], _bias(params, name, cell), spec.onehot and k == 0)
+            if d:
+                A = A[:, ::-1]
+            b_hh = params.get(f"{name}.b_hh")
+            out, final, cache = direction_forward(A, masks[d], params[f"{name}.W_hh"], b_hh, cell, state0[k][d])
+            outs.append(out[:, ::-1] if d else out)
+            layer_finals.append(final)
+            dir_caches[(k, d)] = cache
+        finals.append(layer_finals)
+        layer_in = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
+    return layer_in, finals, StackCache(inputs, dir_caches, masks)
+
+
+def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: StackSpec, prefix: str = "rnn"):
+    """Backward of :func:`stack_forward`.
+
+    d_out (N, T, H·dirs): ∂L/∂top outputs (may be None = zeros).
+    d_finals: [layer][direction] tuples of ∂L/∂final state (entries may be None = zeros).
+    Returns (grads dict over the stack's parameter names, dx for layer 0 (None for one-hot),
+    d_state0 [layer][direction]).
+    """
+    cell = spec.cell_type
+    H = spec.hidden_size
+    grads: dict[str, np.ndarray] = {}
+    d_state0 = [[None] * spec.directions for _ in range(spec.num_layers)]
+    d_layer_out = d_out
+    for k in range(spec.num_layers - 1, -1, -1):
+        x = cache.inputs[k]
+        N, T = cache.masks[0].shape
+        dtype = params[f"{prefix}.l{k}.W_hh"].dtype
+        d_x = None
+        for d in range(spec.directions):
+            name = f"{prefix}.l{k}{'_reverse' if d else ''}"
+            if d_layer_out is None:
+                d_o = np.zeros((N, T, H), dtype=dtype)
+            else:
+                d_o = d_layer_out[:, :, d * H : (d + 1) * H]
+            if d:
+                d_o = d_o[:, ::-1]
+            d_fin = d_finals[k][d] if d_finals is not None else None
+            if d_fin is None:
+                d_fin = (None,) * cell.state_size
+            d_fin = tuple(np.zeros((N, H), dtype=dtype) if g is None else g for g in d_fin)
+            W_hh = params[f"{name}.W_hh"]
+            dA, _, dW_hh, db_hh, ds0 = direction_backward(d_o, d_fin, cache.directions[(k, d)], W_hh, cell)
+            if d:
+                dA = dA[:, ::-1]
+            dW_ih, db, dx = _project_backward(x, dA, params[f"{name}.W_ih"], spec.onehot and k == 0)
+            grads[f"{name}.W_ih"] = dW_ih
+            grads[f"{name}.W_hh"] = dW_hh
+            if cell.hidden_bias:
+                grads[f"{name}.b_ih"] = db
+                grads[f"{name}.b_hh"] = db_hh
+            else:
+                grads[f"{name}.b"] = db
+            d_state0[k][d] = ds0
+            if dx is not None:
+                d_x = dx if d_x is None else d_x + dx
+        d_layer_out = d_x
+    return grads, d_layer_out, d_state0
