@@ -44,6 +44,17 @@ class UsageError(RnncliError):
 class ConfigError(RnncliError):
     exit_code = ExitCode.CONFIG
 
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        problems: list[tuple[str, str]] | None = None,
+    ) -> None:
+        super().__init__(message, hint)
+        # (dotted location, message) pairs when validation failed, so callers can
+        # inspect them without parsing the text; empty for file/YAML errors.
+        self.problems: list[tuple[str, str]] = list(problems or [])
+
 
 class DataError(RnncliError):
     exit_code = ExitCode.DATA

@@ -1,0 +1,175 @@
+"""Run directories: everything ``evaluate`` and ``predict`` need, without the original config.
+
+    runs/<name>/
+      run.json        format version, model spec, labels, tokenizer settings, progress
+      config.yaml     the resolved config (every key, defaults included)
+      vocab.json      the token vocabulary (``rnn vocab build`` format)
+      weights.npz     parameters by name, loaded with allow_pickle=False
+      optimizer.npz   optimiser state (moments, step count)
+      metrics.jsonl   one JSON object per epoch
+
+Every file is written atomically: to a temporary file in the same directory, then
+``os.replace``, so an interrupted write never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnncli import __version__
+from rnncli.data import LabelVocab, Vocab
+from rnncli.errors import DataError, RunError
+from rnncli.model import ModelSpec
+
+FORMAT = "rnncli-run"
+FORMAT_VERSION = 1
+REQUIRED_FILES = ("run.json", "config.yaml", "vocab.json", "weights.npz")
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(file_object)`` on a temp file beside ``path``, then move it into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def append_jsonl(path: Path, record: dict) -> None:
+    """Append one line; rewrites the file atomically so a crash never leaves half a line."""
+    old = Path(path).read_bytes() if Path(path).exists() else b""
+    line = (json.dumps(record) + "\n").encode("utf-8")
+    atomic_write(path, lambda f: f.write(old + line))
+
+
+@dataclass
+class Run:
+    """A trained model loaded from its run directory."""
+
+    path: Path
+    spec: ModelSpec
+    params: dict[str, np.ndarray]
+    vocab: Vocab
+    labels: LabelVocab
+    meta: dict  # run.json
+    config: dict  # config.yaml, as a nested dict
+
+    @property
+    def tokenizer(self) -> str:
+        return self.meta["data"]["tokenizer"]
+
+    @property
+    def lowercase(self) -> bool:
+        return self.meta["data"]["lowercase"]
+
+
+def run_meta(spec: ModelSpec, labels: LabelVocab, cfg, epochs_done: int, dtype: str) -> dict:
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "rnncli_version": __version__,
+        "task": cfg.task,
+        "model": spec.to_dict(),
+        "labels": labels.to_dict()["labels"],
+        "data": {"tokenizer": cfg.data.tokenizer, "lowercase": cfg.data.lowercase},
+        "dtype": dtype,
+        "epochs_done": epochs_done,
+    }
+
+
+def _bad_run(path: Path, problem: str) -> RunError:
+    return RunError(
+        f"{path} is not a usable run directory: {problem}.",
+        hint="train a model first (rnn train --config FILE), or pass --model with the directory "
+        "that `rnn train` wrote (it holds run.json, config.yaml, vocab.json and weights.npz).",
+    )
+
+
+def load_run(path: str | Path) -> Run:
+    """Load and cross-check a run directory; every problem raises :class:`RunError`."""
+    import yaml  # only needed here; keeps `import rnncli.checkpoint` light
+
+    path = Path(path)
+    if not path.exists():
+        raise _bad_run(path, "it does not exist")
+    if not path.is_dir():
+        raise _bad_run(path, "it is a file, not a directory")
+    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    if missing:
+        raise _bad_run(path, f"it is incomplete (missing {', '.join(missing)})")
+    try:
+        meta = json.loads((path / "run.json").read_text(encoding="utf-8"))
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ValueError("not an rnncli run.json")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _bad_run(path, f"run.json is corrupt ({exc})") from None
+    if meta.get("version") != FORMAT_VERSION:
+        raise RunError(
+            f"{path} was written in run format version {meta.get('version')!r}; "
+            f"this rnncli ({__version__}) reads version {FORMAT_VERSION}.",
+            hint="retrain the model with this version of rnncli, or use the version that wrote it.",
+        )
+    try:
+        spec = ModelSpec(**meta["model"])
+        labels = LabelVocab.from_dict({"labels": meta["labels"]})
+        config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
+    except (KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
+        raise _bad_run(path, f"run.json or config.yaml is corrupt ({exc})") from None
+    try:
+        vocab = Vocab.load(path / "vocab.json")
+    except DataError as exc:
+        raise _bad_run(path, f"vocab.json is unreadable ({exc.message})") from None
+    params = load_weights(path / "weights.npz", spec)
+    if len(vocab) != spec.vocab_size:
+        raise _bad_run(path, f"vocab.json has {len(vocab)} entries but the weights expect {spec.vocab_size}")
+    if len(labels) != spec.num_classes:
+        raise _bad_run(path, f"run.json lists {len(labels)} labels but the model has {spec.num_classes} classes")
+    return Run(path, spec, params, vocab, labels, meta, config)
+
+
+def load_weights(file: Path, spec: ModelSpec) -> dict[str, np.ndarray]:
+    """Read weights.npz (no pickles) and check every name and shape against the spec."""
+    try:
+        with np.load(file, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise _bad_run(file.parent, f"{file.name} is corrupt or truncated ({exc})") from None
+    expected = spec.param_shapes()
+    problems = [f"{k} missing" for k in expected if k not in arrays]
+    problems += [f"{k} has shape {arrays[k].shape}, expected {s}" for k, s in expected.items()
+                 if k in arrays and arrays[k].shape != s]
+    problems += [f"unexpected tensor {k}" for k in arrays if k not in expected]
+    if problems:
+        raise _bad_run(file.parent, f"{file.name} does not match the model in run.json ({'; '.join(problems[:3])})")
+    return {k: arrays[k] for k in expected}
+
+
+def find_latest_run(root: str | Path = "runs") -> Path:
+    """The most recently written run under ``root`` (by the time of its weights.npz)."""
+    root = Path(root)
+    candidates = [p.parent for p in root.glob("*/weights.npz")] if root.is_dir() else []
+    if not candidates:
+        raise RunError(
+            f"no trained model found under {root}/.",
+            hint="train one first (rnn train --config configs/sentiment-toy.yaml) or pass --model RUN_DIR.",
+        )
+    return max(candidates, key=lambda p: (p / "weights.npz").stat().st_mtime_ns)

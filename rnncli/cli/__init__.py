@@ -1,0 +1,53 @@
+"""``rnn``: the command-line interface and its one error boundary.
+
+Core code raises :class:`RnncliError`; :func:`main` prints it as ``Error: …`` / ``hint: …``
+on stderr and exits with its code. Anything else is a bug: exit 1, traceback only with --verbose.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from rnncli.cli import render
+from rnncli.cli.app import app
+from rnncli.errors import ExitCode, RnncliError
+
+# Importing the command modules registers their commands on `app`.
+from rnncli.cli import config_cmd, evaluate_cmd, predict_cmd, summary_cmd, train_cmd, vocab_cmd  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``rnn`` with ``argv`` (default: sys.argv[1:]); returns the exit code (and exits when run as a script)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    code = run(args)
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+def run(args: list[str]) -> int:
+    verbose = "--verbose" in args or "-v" in args
+    try:
+        result = app(args=args, prog_name="rnn", standalone_mode=False)
+        return int(result) if isinstance(result, int) else ExitCode.OK
+    except RnncliError as exc:
+        render.error(exc)
+        return int(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:  # usage errors: unknown option, missing argument, bad value
+        exc.show(file=sys.stderr)
+        return ExitCode.USAGE
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        sys.stderr.write("Interrupted.\n")
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:  # e.g. `rnn predict - --json | head -1`
+        return ExitCode.OK
+    except Exception as exc:  # a bug, not a user error
+        if verbose:
+            raise
+        sys.stderr.write(f"Error: unexpected {type(exc).__name__}: {exc}\n"
+                         "hint: this is a bug in rnncli; rerun with --verbose for the traceback and report it.\n")
+        return ExitCode.UNEXPECTED

@@ -1,0 +1,40 @@
+"""rnn predict"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rnncli.cli import render
+from rnncli.cli.app import app
+from rnncli.cli.common import open_run, read_inputs
+from rnncli.errors import UsageError
+
+
+@app.command(help="""Predict the label of each TEXT, or of each line of stdin with '-'.
+
+Prints the label and its probability; with --json one JSON object per input:
+{"text", "tokens", "ids", "label", "scores": {label: probability}} (unknown words have id 1, <unk>).
+
+Examples:  rnn predict "movie was good"
+           cat reviews.txt | rnn predict - --json --model runs/sentiment-toy
+""")
+def predict(
+    texts: list[str] = typer.Argument(..., metavar="TEXT...", help="Texts to classify, or '-' to read lines from stdin."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Run directory (default: the newest under ./runs)."),
+    json_: bool = typer.Option(False, "--json", help="Print one JSON object per input (JSON Lines)."),
+) -> None:
+    from rnncli.predict import predict as run_prediction
+
+    inputs = read_inputs(texts)
+    if not inputs:
+        raise UsageError("there is no input to classify: stdin was empty.", hint="pipe text lines in, or pass TEXT arguments.")
+    run = open_run(model)
+    predictions = run_prediction(run, inputs)
+    if json_:
+        for p in predictions:
+            render.print_jsonl(p.to_dict())
+        return
+    render.table(["text", "label", "probability"], [[p.text, p.label, p.scores[p.label]] for p in predictions])

@@ -1,0 +1,107 @@
+"""The only writer to stdout and stderr.
+
+stdout carries results: a rich table for people, JSON (``--json``) or JSON Lines for scripts.
+stderr carries progress bars (only on a TTY and without ``--quiet``), notes and errors.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.table import Table
+
+from rnncli.errors import RnncliError
+
+QUIET = False  # set by the root --quiet option
+
+
+def out() -> Console:
+    # Created per call so tests that swap sys.stdout (capsys) see the output.
+    return Console(file=sys.stdout, soft_wrap=True, highlight=False)
+
+
+def err() -> Console:
+    return Console(file=sys.stderr, soft_wrap=True, highlight=False)
+
+
+def _clean(obj):
+    """JSON cannot hold NaN/inf; write them as null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def print_json(obj) -> None:
+    sys.stdout.write(json.dumps(_clean(obj), indent=2, ensure_ascii=False) + "\n")
+
+
+def print_jsonl(obj) -> None:
+    sys.stdout.write(json.dumps(_clean(obj), ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def table(columns: list[str], rows: list[list], title: str | None = None, right: set[int] | None = None) -> None:
+    """Print a table to stdout; columns whose index is in ``right`` are right-aligned (numbers)."""
+    t = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, header_style="bold")
+    right = right if right is not None else set(range(1, len(columns)))
+    for i, c in enumerate(columns):
+        t.add_column(c, justify="right" if i in right else "left")
+    for row in rows:
+        t.add_row(*[fmt(v) for v in row])
+    out().print(t)
+
+
+def line(text: str) -> None:
+    out().print(text, markup=False)
+
+
+def note(text: str) -> None:
+    """A remark for people, on stderr, silenced by --quiet."""
+    if not QUIET:
+        err().print(text, markup=False, style="dim")
+
+
+def error(exc: RnncliError) -> None:
+    """``Error: …`` and ``hint: …`` lines on stderr, plain text so scripts can match them."""
+    sys.stderr.write(f"Error: {exc.message}\n")
+    if exc.hint:
+        sys.stderr.write(f"hint: {exc.hint}\n")
+
+
+@contextmanager
+def progress_bar(description: str, enabled: bool = True):
+    """Yields ``update(total, completed, text)``; a no-op unless stderr is a TTY and not --quiet."""
+    if QUIET or not enabled or not sys.stderr.isatty():
+        yield lambda *a, **k: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[text]}"),
+        TimeElapsedColumn(), console=err(), transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=None, text="")
+
+        def update(total=None, completed=None, text="", description=None):
+            kwargs = {"text": text}
+            if description is not None:
+                kwargs["description"] = description
+            bar.update(task, total=total, completed=completed, **kwargs)
+
+        yield update

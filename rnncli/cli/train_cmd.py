@@ -1,0 +1,48 @@
+"""rnn train"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rnncli.cli import render
+from rnncli.cli.app import JSON, SET, app
+
+
+@app.command(help="""Train a model from a YAML config and write its run directory.
+
+The run directory (run.dir, default runs/<config name>) holds the resolved config,
+vocabulary, weights and metrics.jsonl, so evaluate and predict need nothing else.
+
+Example:  rnn train --config configs/sentiment-toy.yaml --set train.epochs=10
+""")
+def train(
+    config: Path = typer.Option(..., "--config", "-c", help="YAML config file."),
+    set_: Optional[list[str]] = SET,
+    force: bool = typer.Option(False, "--force", help="Overwrite the run directory if it exists."),
+    json_: bool = typer.Option(False, "--json", help="Print one JSON object per epoch (JSON Lines), then a summary line."),
+) -> None:
+    from rnncli.config import load_config
+    from rnncli.train import train as run_training
+
+    cfg = load_config(config, set_ or [])
+    columns = ["epoch", "train_loss", "train_accuracy", "dev_loss", "dev_accuracy", "seconds"]
+    with render.progress_bar("training") as update:
+
+        def progress(event: str, info: dict) -> None:
+            if event == "epoch_start":
+                update(total=info["batches"], completed=0, description=f"epoch {info['epoch']}/{info['epochs']}")
+            elif event == "batch":
+                update(total=info["batches"], completed=info["batch"], text=f"loss {info['loss']:.4f}")
+            elif event == "epoch_end" and json_:
+                render.print_jsonl({"event": "epoch", **info})
+
+        result = run_training(cfg, force=force, progress=progress)
+    if json_:
+        render.print_jsonl({"event": "done", **{k: v for k, v in result.to_dict().items() if k != "epochs"}})
+        return
+    render.table(columns, [[e.get(c) for c in columns] for e in result.epochs], title=f"Training {cfg.name}")
+    render.line(f"Saved {result.run_dir} ({result.num_params:,} parameters, {result.seconds:.1f} s). "
+                f"Next: rnn predict --model {result.run_dir} \"some text\"")

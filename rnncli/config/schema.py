@@ -1,0 +1,200 @@
+"""The config schema: frozen dataclasses, one per YAML section.
+
+Each field carries its default and, in ``metadata``, a help text and an optional
+range (``ge``: ``>=``, ``gt``: ``>``). Choices are ``Literal[...]`` types. The
+validator (:mod:`rnncli.config.validate`) and :func:`describe_schema` read the
+schema from these declarations only, so adding a key is a one-line change here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+
+def opt(default: Any, help: str, *, ge: float | None = None, gt: float | None = None) -> Any:
+    """A schema key: its default, help text and optional lower bound."""
+    return field(default=default, metadata={"help": help, "ge": ge, "gt": gt})
+
+
+def section(cls: type, help: str) -> Any:
+    """A schema section: a nested dataclass whose every key has a default."""
+    return field(default_factory=cls, metadata={"help": help})
+
+
+class _Section:
+    """Behaviour shared by every section: conversion back to plain data."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested dict of every schema key with its resolved value, in schema order."""
+        return {
+            f.name: (v.to_dict() if isinstance(v, _Section) else v)
+            for f in schema_fields(type(self))
+            for v in [getattr(self, f.name)]
+        }
+
+
+@dataclass(frozen=True)
+class DataConfig(_Section):
+    """Where the examples come from and how their text is split into tokens."""
+
+    train: str | None = opt(None, "path of the training data (.tsv/.csv, optionally .gz); required by `rnn train`")
+    dev: str | None = opt(None, "path of the development data, scored after every epoch")
+    test: str | None = opt(None, "path of the test data, scored by `rnn eval`")
+    format: Literal["auto", "tsv", "csv"] = opt("auto", "file format; auto picks it from the file extension (.tsv/.csv, optionally + .gz)")
+    text_field: str | int = opt("text", "column holding the text: a name (needs a header row) or a 0-based column index", ge=0)
+    label_field: str | int = opt("label", "column holding the label: a name (needs a header row) or a 0-based column index", ge=0)
+    header: bool | None = opt(None, "whether the first row is a header; null = yes iff the fields are given by name")
+    lowercase: bool = opt(True, "lowercase the text before tokenizing")
+    tokenizer: Literal["word", "whitespace", "char"] = opt("word", "word: words and punctuation; whitespace: split on spaces; char: characters")
+
+
+@dataclass(frozen=True)
+class VocabConfig(_Section):
+    """Which tokens get their own id; the rest map to <unk>."""
+
+    min_freq: int = opt(1, "keep tokens seen at least this often in the training data", ge=1)
+    max_size: int | None = opt(None, "keep at most this many tokens, most frequent first (excluding <pad> and <unk>); null = no limit", ge=1)
+    path: str | None = opt(None, "reuse a vocabulary written by `rnn vocab build` instead of building one")
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Section):
+    """The network: input encoding, recurrent cell and its size."""
+
+    cell: Literal["rnn", "lstm", "gru"] = opt("rnn", "recurrent cell: vanilla rnn, lstm or gru")
+    activation: Literal["tanh", "relu"] = opt("tanh", "activation of the vanilla rnn cell (lstm and gru ignore it)")
+    input: Literal["embedding", "onehot"] = opt("embedding", "token encoding: a learned embedding or a one-hot vector")
+    embedding_dim: int = opt(16, "size of the token embedding (input: embedding only)", ge=1)
+    hidden_size: int = opt(16, "size of the hidden state of each layer and direction", ge=1)
+    num_layers: int = opt(1, "number of stacked recurrent layers", ge=1)
+    bidirectional: bool = opt(False, "also run each layer right to left and concatenate both states")
+
+
+@dataclass(frozen=True)
+class TrainConfig(_Section):
+    """The optimisation loop."""
+
+    epochs: int = opt(30, "passes over the training data", ge=1)
+    batch_size: int = opt(8, "examples per gradient step", ge=1)
+    optimizer: Literal["sgd", "adam"] = opt("adam", "update rule")
+    lr: float = opt(0.01, "learning rate", gt=0)
+    seed: int = opt(0, "seed of every random choice (initial weights, shuffling)")
+    shuffle: bool = opt(True, "shuffle the training data before every epoch")
+    clip_norm: float | None = opt(None, "rescale gradients whose global L2 norm exceeds this; null = no clipping", gt=0)
+    dtype: Literal["float32", "float64"] = opt("float32", "floating-point type of weights and activations")
+
+
+@dataclass(frozen=True)
+class RunConfig(_Section):
+    """Where the run's outputs go."""
+
+    dir: str | None = opt(None, "run directory for checkpoints and metrics; null = runs/<config file stem>")
+
+
+@dataclass(frozen=True)
+class Config(_Section):
+    """A whole, validated config. ``name`` and ``source`` describe the file, not the run."""
+
+    task: Literal["classify"] = opt("classify", "what to learn: classify = one label per text")
+    data: DataConfig = section(DataConfig, "training, dev and test data")
+    vocab: VocabConfig = section(VocabConfig, "the token vocabulary")
+    model: ModelConfig = section(ModelConfig, "the network")
+    train: TrainConfig = section(TrainConfig, "the optimisation loop")
+    run: RunConfig = section(RunConfig, "run outputs")
+    # Not schema keys (no "help" metadata): excluded from to_dict and equality.
+    name: str = field(default="config", compare=False)
+    source: str = field(default="<config>", compare=False)
+
+    def run_dir(self) -> Path:
+        """``run.dir`` if set, else ``runs/<name>``."""
+        return Path(self.run.dir) if self.run.dir is not None else Path("runs") / self.name
+
+
+# --- schema introspection ---------------------------------------------------
+
+
+def schema_fields(cls: type) -> list[dataclasses.Field]:
+    """The schema keys of a section class (fields with help text), in order."""
+    return [f for f in dataclasses.fields(cls) if "help" in f.metadata]
+
+
+@functools.cache
+def field_types(cls: type) -> dict[str, Any]:
+    """Resolved annotations of a section class (this module uses string annotations)."""
+    return typing.get_type_hints(cls)
+
+
+def is_section(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, _Section)
+
+
+def union_members(tp: Any) -> tuple[Any, ...]:
+    """``int | None`` → ``(int, NoneType)``; a plain type → ``(tp,)``."""
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        return typing.get_args(tp)
+    return (tp,)
+
+
+def type_name(tp: Any) -> str:
+    """A short readable type: ``int``, ``str | int``, ``choice | null``."""
+    names = []
+    for m in union_members(tp):
+        if m is type(None):
+            names.append("null")
+        elif typing.get_origin(m) is Literal:
+            names.append("choice")
+        else:
+            names.append(m.__name__)
+    return " | ".join(names)
+
+
+def choices_of(tp: Any) -> list[Any] | None:
+    for m in union_members(tp):
+        if typing.get_origin(m) is Literal:
+            return list(typing.get_args(m))
+    return None
+
+
+def leaf_keys(cls: type = Config, prefix: str = "") -> list[str]:
+    """Every settable dotted key, e.g. ``task``, ``train.lr``, in schema order."""
+    keys: list[str] = []
+    for f in schema_fields(cls):
+        tp = field_types(cls)[f.name]
+        if is_section(tp):
+            keys += leaf_keys(tp, f"{prefix}{f.name}.")
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def describe_schema() -> list[dict[str, Any]]:
+    """One row per key: ``key``, ``type``, ``default``, ``help``, ``choices``, ``range``."""
+    rows = []
+
+    def walk(cls: type, prefix: str) -> None:
+        for f in schema_fields(cls):
+            tp = field_types(cls)[f.name]
+            if is_section(tp):
+                walk(tp, f"{prefix}{f.name}.")
+                continue
+            ge, gt = f.metadata.get("ge"), f.metadata.get("gt")
+            rng = f">= {ge}" if ge is not None else f"> {gt}" if gt is not None else None
+            rows.append(
+                {
+                    "key": prefix + f.name,
+                    "type": type_name(tp),
+                    "default": f.default,
+                    "help": f.metadata["help"],
+                    "choices": choices_of(tp),
+                    "range": rng,
+                }
+            )
+
+    walk(Config, "")
+    return rows

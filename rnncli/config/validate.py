@@ -1,0 +1,239 @@
+"""Turn a nested dict into a :class:`Config`, reporting every problem at once.
+
+Each problem is a ``(dotted location, message)`` pair; all of them end up in one
+:class:`ConfigError` whose message lists them in a column, so a user fixes a
+config in one edit instead of one error per run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import typing
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from rnncli.config.schema import (
+    Config,
+    choices_of,
+    field_types,
+    is_section,
+    leaf_keys,
+    schema_fields,
+    union_members,
+)
+from rnncli.errors import ConfigError
+
+Problems = list[tuple[str, str]]
+
+INVALID_HINT = "fix the keys listed above; `rnn config keys` lists every key with its type, default and choices"
+
+_NOUNS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def config_from_dict(d: Any, source: str = "<config>", name: str = "config") -> Config:
+    """Validate a nested mapping; missing sections and keys take their defaults.
+
+    Raises one :class:`ConfigError` listing every problem (``err.problems``).
+    """
+    if not isinstance(d, Mapping):
+        raise ConfigError(
+            f"{source} must be a mapping of sections (task:, data:, model:, …); got {show(d)}",
+            hint=INVALID_HINT,
+        )
+    problems: Problems = []
+    values = _build(Config, d, "", problems)
+    cfg = Config(**values, name=name, source=source)
+    if not any(loc.startswith("data.") for loc, _ in problems):
+        problems += _cross_checks(cfg)
+    if problems:
+        raise ConfigError(format_problems(source, problems), hint=INVALID_HINT, problems=problems)
+    return cfg
+
+
+def format_problems(source: str, problems: Problems) -> str:
+    """``<source> is invalid (N problems)`` and one aligned line per problem."""
+    n = len(problems)
+    width = max(len(loc) for loc, _ in problems) + 3
+    lines = [f"{source} is invalid ({n} problem{'s' if n != 1 else ''})"]
+    lines += [f"  {loc.ljust(width)}{msg}" for loc, msg in problems]
+    return "\n".join(lines)
+
+
+def replace_in(cfg: Config, key: str, value: Any) -> Config:
+    """A copy of ``cfg`` with the dotted ``key`` set to ``value``, validated."""
+    check_key(key, what=key)
+    d = cfg.to_dict()
+    head, _, leaf = key.rpartition(".")
+    target = d
+    for part in head.split(".") if head else []:
+        target = target[part]
+    target[leaf] = value
+    return config_from_dict(d, source=cfg.source, name=cfg.name)
+
+
+def check_key(key: str, what: str) -> None:
+    """Raise a ConfigError with a did-you-mean unless ``key`` is a settable dotted key."""
+    keys = leaf_keys()
+    if key in keys:
+        return
+    if key in {f.name for f in schema_fields(Config)}:
+        raise ConfigError(
+            f"{what}: {key!r} is a section, not a key",
+            hint=f"set one of its keys, e.g. {next(k for k in keys if k.startswith(key + '.'))}=…",
+        )
+    close = difflib.get_close_matches(key, keys, n=1)
+    # A bare leaf name ("lr") is a likely slip for its full path ("train.lr").
+    close = close or [k for k in keys if k.rpartition(".")[2] == key][:1]
+    suggestion = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ConfigError(
+        f"{what}: unknown key {key!r}{suggestion}",
+        hint="`rnn config keys` lists every key with its type, default and choices",
+    )
+
+
+# --- walking the schema -------------------------------------------------------
+
+
+def _build(cls: type, data: Mapping, prefix: str, problems: Problems) -> dict[str, Any]:
+    """Validated constructor kwargs for ``cls``; invalid keys are left to their defaults."""
+    types_ = field_types(cls)
+    known = [f.name for f in schema_fields(cls)]
+    values: dict[str, Any] = {}
+    for name in known:
+        if name not in data:
+            continue
+        raw, loc, tp = data[name], prefix + name, types_[name]
+        if is_section(tp):
+            if raw is None:  # `model:` with every key commented out
+                raw = {}
+            if not isinstance(raw, Mapping):
+                problems.append((loc, f"must be a mapping (a section of keys); got {show(raw)}"))
+                continue
+            values[name] = tp(**_build(tp, raw, loc + ".", problems))
+            continue
+        meta = next(f.metadata for f in schema_fields(cls) if f.name == name)
+        value, error = check_value(tp, raw, meta.get("ge"), meta.get("gt"))
+        if error:
+            problems.append((loc, error))
+        else:
+            values[name] = value
+    for key in data:
+        if key not in known:
+            problems.append((prefix + _key_text(key), _unknown(str(key), prefix)))
+    return values
+
+
+def _key_text(key: Any) -> str:
+    """A key for the location column: as written if plain, else quoted so it stays on one line."""
+    text = str(key)
+    if text and text.isprintable() and not any(c.isspace() for c in text) and len(text) <= 40:
+        return text
+    return show(text)
+
+
+def _unknown(key: str, prefix: str) -> str:
+    what = "unknown key" if prefix else "unknown section"
+    section = prefix.rstrip(".")
+    siblings = [k.rpartition(".")[2] for k in leaf_keys() if k.rpartition(".")[0] == section]
+    if not prefix:
+        siblings = [f.name for f in schema_fields(Config)]
+    close = difflib.get_close_matches(key, siblings, n=1)
+    if not close:
+        # The key may belong to another section: `model.lr` → 'train.lr', `epochs` → 'train.epochs'.
+        close = [k for k in leaf_keys() if k.rpartition(".")[2] == key][:1]
+    return f"{what} (did you mean {close[0]!r}?)" if close else what
+
+
+def _cross_checks(cfg: Config) -> Problems:
+    """Problems that involve two keys; run only when each key is valid on its own."""
+    data, problems = cfg.data, []
+    if data.text_field == data.label_field:
+        problems.append(("data.label_field", f"must differ from data.text_field; both are {show(data.text_field)}"))
+    if data.header is False:
+        for key in ("text_field", "label_field"):
+            value = getattr(data, key)
+            if isinstance(value, str):
+                problems.append(
+                    (f"data.{key}", f"must be a 0-based column index because data.header is false; got {show(value)}")
+                )
+    return problems
+
+
+# --- one value ----------------------------------------------------------------
+
+
+def check_value(tp: Any, value: Any, ge: float | None = None, gt: float | None = None) -> tuple[Any, str | None]:
+    """``(converted value, None)`` if ``value`` fits type ``tp`` and the range, else ``(None, message)``."""
+    members = union_members(tp)
+    nullable = type(None) in members
+    members = tuple(m for m in members if m is not type(None))
+    if value is None and nullable:
+        return None, None
+    for m in members:
+        ok, converted = _accept(m, value)
+        if ok:
+            break
+    else:
+        return None, _expected(members, nullable, value)
+    if isinstance(converted, float) and not math.isfinite(converted):
+        return None, f"must be a finite number; got {show(value)}"
+    if isinstance(converted, (int, float)) and not isinstance(converted, bool):
+        if ge is not None and not converted >= ge:
+            return None, f"must be >= {ge}; got {show(value)}"
+        if gt is not None and not converted > gt:
+            return None, f"must be > {gt}; got {show(value)}"
+    return converted, None
+
+
+def _accept(tp: Any, value: Any) -> tuple[bool, Any]:
+    if typing.get_origin(tp) is Literal:
+        return value in typing.get_args(tp) and isinstance(value, str), value
+    if isinstance(value, bool):  # bool is an int subclass; only a bool field takes it
+        return tp is bool, value
+    if tp is int:
+        if isinstance(value, int):
+            return True, value
+        if isinstance(value, float) and value.is_integer():  # `epochs: 30.0`
+            return True, int(value)
+        return False, None
+    if tp is float:
+        if isinstance(value, (int, float)):
+            try:
+                return True, float(value)
+            except OverflowError:  # an int too large for a float
+                return True, math.inf
+        return False, None
+    if tp is str:
+        return isinstance(value, str), value
+    return False, None
+
+
+def _expected(members: tuple[Any, ...], nullable: bool, value: Any) -> str:
+    choices = next((choices_of(m) for m in members if choices_of(m)), None)
+    if choices:
+        text = "must be one of " + ", ".join(repr(c) for c in choices) + f"; got {show(value)}"
+        if isinstance(value, str):
+            lower = {c.lower(): c for c in choices}
+            close = difflib.get_close_matches(value.lower(), list(lower), n=1)
+            if close:
+                text += f" (did you mean {lower[close[0]]!r}?)"
+        return text
+    nouns = [_NOUNS[m] for m in members] + (["null"] if nullable else [])
+    return f"must be {' or '.join(nouns)}; got {show(value)}"
+
+
+def show(value: Any) -> str:
+    """A value as the user wrote it in YAML, shortened: ``'lstn'``, ``true``, ``null``, ``0.5``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple, set)):
+        return "a list"
+    if isinstance(value, int) and value.bit_length() > 200:  # repr of a huge int is slow or refused
+        return "a very large integer"
+    text = repr(value) if isinstance(value, (str, int, float)) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,237 @@
+"""Read labelled text examples from TSV and CSV files (optionally gzip-compressed).
+
+One row is one :class:`Example` (``text``, ``label``), labels always strings ("0", "1", "pos").
+
+- ``format="auto"`` picks by extension: ``.csv``/``.csv.gz`` -> csv, anything else
+  (``.tsv``, ``.tsv.gz``, ``.txt``, ...) -> tsv. ``.gz`` files (and files that start with
+  the gzip magic bytes) are decompressed transparently.
+- TSV: tab-separated, no quoting (``csv.QUOTE_NONE``); every field is stripped of
+  surrounding whitespace (SST-2 rows end with a space before the tab).
+  CSV: standard quoting (``"a, b"``, ``""`` for a quote); fields stripped too.
+- Blank lines are skipped. Line numbers in errors count physical lines from 1.
+- Fields are column names (looked up in a header row) or 0-based column indices.
+
+Every problem a user can cause is a :class:`~rnncli.errors.DataError` naming the file
+(and ``file:line`` where it applies), never a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import gzip
+import io
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from rnncli.errors import DataError
+
+FORMATS = ("auto", "tsv", "csv")
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One input text and its label (a string; ``""`` when the file has no labels)."""
+
+    text: str
+    label: str
+
+
+def resolve_format(path: str | Path, format: str = "auto") -> str:
+    """Return ``"tsv"`` or ``"csv"`` for ``path`` (by extension when ``format="auto"``)."""
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(map(repr, FORMATS))}; got {format!r}")
+    if format != "auto":
+        return format
+    name = Path(path).name.lower()
+    if name.endswith(".gz"):
+        name = name[: -len(".gz")]
+    return "csv" if name.endswith(".csv") else "tsv"
+
+
+def read_examples(
+    path: str | Path,
+    format: str = "auto",
+    text_field: str | int = "text",
+    label_field: str | int | None = "label",
+    header: bool | None = None,
+) -> list[Example]:
+    """Read every example of a TSV/CSV file.
+
+    Args:
+        path: the file (``.gz`` is decompressed transparently).
+        format: ``"auto"`` (by extension), ``"tsv"`` or ``"csv"``.
+        text_field: column name (needs a header row) or 0-based column index of the text.
+        label_field: the same for the label; ``None`` for unlabelled input (labels are ``""``).
+        header: whether the first non-blank row is a header; ``None`` = yes iff a field is a name.
+
+    Raises:
+        DataError: missing/unreadable/binary/non-UTF-8 file, no examples, unknown column,
+            a row with too few columns, or an empty text or label cell.
+    """
+    fmt = resolve_format(path, format)
+    path = Path(path)
+    fields = [("text", text_field)] + ([("label", label_field)] if label_field is not None else [])
+    for role, field in fields:
+        if isinstance(field, bool) or not isinstance(field, (str, int)):
+            raise ValueError(f"{role}_field must be a column name or index; got {field!r}")
+        if isinstance(field, int) and field < 0:
+            raise DataError(
+                f"{path}: {role}_field is {field}, but column indices start at 0.",
+                hint="use a 0-based column index (0 = first column) or a column name",
+            )
+    named = [(role, f) for role, f in fields if isinstance(f, str)]
+    has_header = bool(named) if header is None else header
+    if named and not has_header:
+        role, name = named[0]
+        raise DataError(
+            f"{path}: the {role} field {name!r} is a column name, but the file is read without a header row.",
+            hint="use 0-based column indices (0 = first column), or read the file with its header row",
+        )
+
+    text = _read_text(path)
+    rows = _tsv_rows(text) if fmt == "tsv" else _csv_rows(text, path)
+
+    indices: list[tuple[str, int]] | None = None if has_header else [(r, int(f)) for r, f in fields]
+    examples: list[Example] = []
+    for line, row in rows:
+        if indices is None:  # this row is the header
+            indices = [(role, _lookup(path, line, row, role, f)) for role, f in fields]
+            continue
+        examples.append(_make_example(path, line, row, indices, fmt))
+
+    if not examples:
+        if has_header and indices is not None:
+            raise DataError(
+                f"{path}: no examples; the file has a header row but no data rows.",
+                hint="add rows below the header, or point at the right file",
+            )
+        raise DataError(f"{path}: the file is empty.", hint="point at a file with one example per line")
+    return examples
+
+
+# ---------------------------------------------------------------- reading bytes
+
+
+def _read_text(path: Path) -> str:
+    """Read ``path`` as UTF-8 text (gunzipping if needed); DataError on any problem."""
+    try:
+        if path.is_dir():
+            raise DataError(f"{path} is a directory, not a data file.", hint="point at a .tsv, .csv or .gz file")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(
+            f"{path}: no such file.", hint="check the path (relative paths start from the current directory)"
+        ) from None
+    except PermissionError:
+        raise DataError(f"{path}: permission denied.", hint="make the file readable") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read the file ({e.strerror or e}).") from None
+
+    if path.name.lower().endswith(".gz") or data.startswith(_GZIP_MAGIC):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(
+                f"{path}: not a valid gzip file ({e}).",
+                hint="re-download or re-compress it, or drop the .gz extension if it is plain text",
+            ) from None
+
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise DataError(
+            f"{path}:{line}: contains NUL bytes; this looks like a binary file, not text.",
+            hint="pass a UTF-8 text file (TSV or CSV, optionally .gz)",
+        )
+    if data.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise DataError(
+            f"{path}:{line}: not valid UTF-8 (byte 0x{data[e.start]:02x}).",
+            hint="convert the file to UTF-8, e.g. `iconv -f latin1 -t utf-8 IN > OUT`",
+        ) from None
+
+
+def _tsv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(line_number, fields)`` for non-blank tab-separated lines; no quoting."""
+    for i, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            yield i, [f.strip() for f in line.split("\t")]
+
+
+def _csv_rows(text: str, path: Path) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(first_line_number, fields)`` for non-blank CSV records (quoted fields may span lines)."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    prev = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise DataError(
+                f"{path}:{reader.line_num}: malformed CSV ({e}).",
+                hint="check the quoting on that line (a quote inside a field is written as \"\"), "
+                "or read the file as TSV",
+            ) from None
+        start, prev = prev + 1, reader.line_num
+        fields = [f.strip() for f in row]
+        if any(fields):
+            yield start, fields
+
+
+# ---------------------------------------------------------------- columns and rows
+
+
+def _lookup(path: Path, line: int, header: list[str], role: str, field: str | int) -> int:
+    """Column index of ``field`` in the header row ``header`` (names or indices)."""
+    if isinstance(field, int):
+        return field
+    if field in header:
+        return header.index(field)
+    lowered = [h.lower() for h in header]
+    if field.lower() in lowered:
+        match = header[lowered.index(field.lower())]
+    else:
+        close = difflib.get_close_matches(field, header, n=1, cutoff=0.6)
+        match = close[0] if close else None
+    listing = ", ".join(repr(h) for h in header)
+    hint = f"did you mean {match!r}? " if match else ""
+    hint += f"set the {role} field to one of the file's columns, or to a 0-based column index"
+    raise DataError(
+        f"{path}:{line}: no column named {field!r} for the {role} in the header; "
+        f"the file has columns: {listing}.",
+        hint=hint,
+    )
+
+
+def _make_example(path: Path, line: int, row: list[str], indices: list[tuple[str, int]], fmt: str) -> Example:
+    values: dict[str, str] = {"label": ""}
+    for role, idx in indices:
+        if idx >= len(row):
+            sep = "tab" if fmt == "tsv" else "comma"
+            hint = f"each row needs at least {idx + 1} {sep}-separated columns"
+            if fmt == "tsv" and "," in "".join(row):
+                hint += "; if the file is comma-separated, read it as CSV"
+            elif fmt == "tsv" and len(row) == 1 and "  " in row[0]:
+                hint += "; the columns may be separated by spaces instead of a tab"
+            raise DataError(
+                f"{path}:{line}: the {role} is column {idx} (0-based), but this row has only "
+                f"{len(row)} column{'s' if len(row) != 1 else ''}.",
+                hint=hint,
+            )
+        value = row[idx]
+        if not value:
+            raise DataError(
+                f"{path}:{line}: the {role} (column {idx}) is empty.",
+                hint=f"remove the row or fill in its {role}",
+            )
+        values[role] = value
+    return Example(text=values["text"], label=values["label"])
