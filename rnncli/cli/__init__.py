@@ -15,7 +15,9 @@ from rnncli.cli.app import app
 from rnncli.errors import ExitCode, RnncliError
 
 # Importing the command modules registers their commands on `app`.
-from rnncli.cli import config_cmd, evaluate_cmd, predict_cmd, summary_cmd, train_cmd, vocab_cmd  # noqa: E402,F401
+from rnncli.cli import (  # noqa: E402,F401
+    config_cmd, evaluate_cmd, gradcheck_cmd, predict_cmd, summary_cmd, train_cmd, vocab_cmd,
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,8 +20,10 @@ QUIET = False  # set by the root --quiet option
 
 
 def out() -> Console:
-    # Created per call so tests that swap sys.stdout (capsys) see the output.
-    return Console(file=sys.stdout, soft_wrap=True, highlight=False)
+    # Created per call so tests that swap sys.stdout (capsys) see the output. When stdout is
+    # a pipe or file, tables are not squeezed into rich's default 80 columns.
+    wide = None if sys.stdout.isatty() else 200
+    return Console(file=sys.stdout, soft_wrap=True, highlight=False, width=wide)
 
 
 def err() -> Console:

@@ -1,0 +1,56 @@
+"""rnn gradcheck"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rnncli.cli import render
+from rnncli.cli.app import JSON, SET, app
+
+
+@app.command(help="""Check every analytic gradient against centred finite differences (float64).
+
+Without --config: every cell (tanh RNN, ReLU RNN, LSTM, GRU) × {uni, bi} × {1, 2 layers}
+× {padded, unpadded} batch, on small random models, every parameter entry. With
+--config: the architecture that config describes (up to 50 sampled entries per tensor).
+Exits 1 if any case's error max|a-n|/max(|a|,|n|) exceeds --tolerance.
+
+Example:  rnn gradcheck --config configs/sentiment-toy.yaml --json
+""")
+def gradcheck(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Check the model this config describes."),
+    set_: Optional[list[str]] = SET,
+    tolerance: float = typer.Option(1e-5, "--tolerance", help="Largest acceptable relative error."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random models and batches."),
+    json_: bool = JSON,
+) -> int:
+    from rnncli import gradcheck as gc
+
+    if config is None:
+        cases = gc.default_cases()
+        results = []
+        with render.progress_bar("gradcheck") as update:
+            for i, (spec, padded) in enumerate(cases):
+                update(total=len(cases), completed=i, text=gc.case_name(spec, padded))
+                results.append(gc.check_case(spec, padded, seed, tolerance=tolerance))
+    else:
+        from rnncli.config import load_config
+        from rnncli.data import LabelVocab
+        from rnncli.train import build_vocab, model_spec, read_split
+
+        cfg = load_config(config, set_ or [])
+        examples = read_split(cfg, "train")
+        spec = model_spec(cfg, len(build_vocab(cfg, examples)), len(LabelVocab.build(ex.label for ex in examples)))
+        results = gc.check_spec_from_config(spec, seed, tolerance)
+    failed = [r for r in results if not r.passed]
+    if json_:
+        render.print_json({"tolerance": tolerance, "passed": not failed, "cases": [r.to_dict() for r in results]})
+    else:
+        render.table(["case", "max rel. error", "worst parameter", "entries", "result"],
+                     [[r.case, f"{r.max_rel_error:.2e}", r.worst_param, r.checked, "ok" if r.passed else "FAIL"]
+                      for r in results], right={1, 3})
+        render.line(f"{len(results) - len(failed)}/{len(results)} cases within tolerance {tolerance:g}")
+    return 1 if failed else 0

@@ -1,0 +1,246 @@
+"""Engine correctness: finite differences, masking invariance, a slow reference loop, gate order."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from rnncli import gradcheck as gc
+from rnncli.engine import cells, functional, losses
+from rnncli.engine.recurrent import stack_backward, stack_forward
+from rnncli.model import ModelSpec, forward, init_params, loss_and_grads
+
+CELL_VARIANTS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
+
+
+# ------------------------------------------------------------------ finite differences
+
+
+@pytest.mark.parametrize("spec,padded", gc.default_cases(), ids=lambda c: gc.case_name(*c) if isinstance(c, tuple) else None)
+def test_every_gradient_matches_finite_differences(spec, padded):
+    result = gc.check_case(spec, padded, seed=1)
+    assert result.max_rel_error < 1e-6, result
+
+
+def test_gradcheck_covers_every_parameter_and_the_embedding():
+    names = set()
+    for spec, padded in gc.default_cases():
+        names |= set(spec.param_shapes())
+    assert "embedding.weight" in names
+    assert {"rnn.l1_reverse.W_ih", "rnn.l1_reverse.b_hh", "head.W", "head.b"} <= names
+
+
+def test_gradcheck_detects_a_wrong_gradient(monkeypatch):
+    """The oracle must be able to fail: break the tanh derivative and watch it."""
+    def wrong_backward(d_state, cache, W_hh):
+        (dh,) = d_state
+        dz = dh * (1.0 - cache.h)  # wrong: should be 1 - h²
+        return dz, dz, (dz @ W_hh,)
+
+    broken = cells.Cell("rnn_tanh", 1, 1, False, cells.rnn_tanh_step_forward, wrong_backward)
+    monkeypatch.setitem(cells.CELLS, "rnn_tanh", broken)
+    spec = ModelSpec(vocab_size=6, num_classes=2, embedding_dim=3, hidden_size=3)
+    assert not gc.check_case(spec, padded=True).passed
+
+
+# ------------------------------------------------------------------------- masking
+
+
+def _batch(spec, rng, lengths, T):
+    ids = rng.integers(1, spec.vocab_size, size=(len(lengths), T))
+    mask = np.arange(T)[None, :] < np.array(lengths)[:, None]
+    ids[~mask] = 0
+    return ids, mask
+
+
+@pytest.mark.parametrize("cell,act", CELL_VARIANTS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_padded_batch_equals_each_sequence_alone(cell, act, bidirectional, num_layers):
+    """Outputs, final states and every gradient of a padded batch equal those of each sequence alone."""
+    rng = np.random.default_rng(3)
+    spec = ModelSpec(vocab_size=9, num_classes=2, cell=cell, activation=act, embedding_dim=4, hidden_size=3,
+                     num_layers=num_layers, bidirectional=bidirectional)
+    params = init_params(spec, rng, np.float64)
+    lengths = [6, 2, 4, 1]
+    ids, mask = _batch(spec, rng, lengths, T=6)
+    x = params["embedding.weight"][ids]
+    outs, finals, cache = stack_forward(x, mask, params, spec.stack)
+    d_out = rng.standard_normal(outs.shape)
+    d_finals = [[tuple(rng.standard_normal(s.shape) for s in state) for state in layer] for layer in finals]
+    grads, dx, _ = stack_backward(d_out, d_finals, cache, params, spec.stack)
+
+    assert np.all(outs[~mask] == 0.0)  # outputs at padded steps are exactly 0
+    summed = {k: np.zeros_like(v) for k, v in grads.items()}
+    for n, L in enumerate(lengths):
+        o1, f1, c1 = stack_forward(x[n : n + 1, :L], mask[n : n + 1, :L], params, spec.stack)
+        np.testing.assert_allclose(o1[0], outs[n, :L], rtol=1e-12, atol=1e-12)
+        for k in range(num_layers):
+            for d in range(spec.stack.directions):
+                for s1, s in zip(f1[k][d], finals[k][d]):
+                    np.testing.assert_allclose(s1[0], s[n], rtol=1e-12, atol=1e-12)
+        d_f1 = [[tuple(g[n : n + 1] for g in state) for state in layer] for layer in d_finals]
+        g1, dx1, _ = stack_backward(d_out[n : n + 1, :L], d_f1, c1, params, spec.stack)
+        np.testing.assert_allclose(dx1[0], dx[n, :L], rtol=1e-10, atol=1e-12)
+        for key in summed:
+            summed[key] += g1[key]
+    for key in grads:
+        np.testing.assert_allclose(grads[key], summed[key], rtol=1e-10, atol=1e-12, err_msg=key)
+
+
+def test_all_padding_row_keeps_the_initial_state_and_gets_no_gradient():
+    rng = np.random.default_rng(0)
+    spec = ModelSpec(vocab_size=6, num_classes=2, cell="lstm", embedding_dim=3, hidden_size=2, bidirectional=True)
+    params = init_params(spec, rng, np.float64)
+    ids = np.array([[2, 3, 4], [0, 0, 0]])
+    mask = ids > 0
+    logits, _ = forward(params, spec, ids, mask)
+    np.testing.assert_allclose(logits[1], params["head.b"])  # h = 0, so only the bias remains
+    _, grads, _ = loss_and_grads(params, spec, ids, mask, np.array([1, 0]))
+    assert np.all(grads["embedding.weight"][0] == 0.0)
+
+
+# ----------------------------------------------------------- slow reference loop
+
+
+def _sig(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def reference_logits(params, spec: ModelSpec, ids, lengths):
+    """Per example, per step, straight from PyTorch's documented equations."""
+    H = spec.hidden_size
+    logits = []
+    for n, L in enumerate(lengths):
+        seq = [params["embedding.weight"][i] for i in ids[n, :L]]
+        for k in range(spec.num_layers):
+            outputs = []
+            for d in range(2 if spec.bidirectional else 1):
+                name = f"rnn.l{k}{'_reverse' if d else ''}"
+                W_ih, W_hh = params[f"{name}.W_ih"], params[f"{name}.W_hh"]
+                h, c = np.zeros(H), np.zeros(H)
+                hs = [None] * L
+                for t in (range(L - 1, -1, -1) if d else range(L)):
+                    x = seq[t]
+                    if spec.cell == "rnn":
+                        z = W_ih @ x + W_hh @ h + params[f"{name}.b"]
+                        h = np.tanh(z) if spec.activation == "tanh" else np.maximum(z, 0)
+                    elif spec.cell == "lstm":
+                        g = W_ih @ x + W_hh @ h + params[f"{name}.b"]
+                        i, f, gg, o = _sig(g[:H]), _sig(g[H : 2 * H]), np.tanh(g[2 * H : 3 * H]), _sig(g[3 * H :])
+                        c = f * c + i * gg
+                        h = o * np.tanh(c)
+                    else:
+                        gi = W_ih @ x + params[f"{name}.b_ih"]
+                        gh = W_hh @ h + params[f"{name}.b_hh"]
+                        r = _sig(gi[:H] + gh[:H])
+                        z = _sig(gi[H : 2 * H] + gh[H : 2 * H])
+                        nn = np.tanh(gi[2 * H :] + r * gh[2 * H :])
+                        h = (1 - z) * nn + z * h
+                    hs[t] = h
+                outputs.append((hs, h))
+            seq = [np.concatenate([o[0][t] for o in outputs]) for t in range(L)]
+            finals = np.concatenate([o[1] for o in outputs])
+        logits.append(params["head.W"] @ finals + params["head.b"])
+    return np.array(logits)
+
+
+@pytest.mark.parametrize("cell,act", CELL_VARIANTS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_batched_engine_agrees_with_slow_reference_loop(cell, act, bidirectional):
+    rng = np.random.default_rng(5)
+    spec = ModelSpec(vocab_size=10, num_classes=3, cell=cell, activation=act, embedding_dim=4, hidden_size=3,
+                     num_layers=2, bidirectional=bidirectional)
+    params = init_params(spec, rng, np.float64)
+    lengths = [5, 3, 1]
+    ids, mask = _batch(spec, rng, lengths, T=5)
+    logits, _ = forward(params, spec, ids, mask)
+    np.testing.assert_allclose(logits, reference_logits(params, spec, ids, lengths), rtol=1e-12, atol=1e-12)
+
+
+def test_gate_order_is_pytorch():
+    """LSTM rows [i, f, g, o]: with only the forget gate open and the others shut, c_t = c_{t-1}."""
+    H = 2
+    big = 30.0
+    a = np.zeros((1, 4 * H))
+    a[:, :H] = -big  # i ≈ 0
+    a[:, H : 2 * H] = big  # f ≈ 1
+    a[:, 3 * H :] = big  # o ≈ 1
+    c_prev = np.array([[0.5, -0.25]])
+    (h, c), _ = cells.lstm_step_forward(a, (np.zeros((1, H)), c_prev), np.zeros((4 * H, H)))
+    np.testing.assert_allclose(c, c_prev, atol=1e-12)
+    np.testing.assert_allclose(h, np.tanh(c_prev), atol=1e-12)
+    # GRU rows [r, z, n]: z ≈ 1 keeps h_{t-1} whatever the candidate
+    g = np.zeros((1, 3 * H))
+    g[:, H : 2 * H] = big
+    g[:, 2 * H :] = 3.0
+    h_prev = np.array([[0.3, -0.7]])
+    (h,), _ = cells.gru_step_forward(g, (h_prev,), np.zeros((3 * H, H)), np.zeros(3 * H))
+    np.testing.assert_allclose(h, h_prev, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(cells.CELLS))
+def test_backward_never_mutates_its_inputs(name):
+    cell = cells.CELLS[name]
+    rng = np.random.default_rng(0)
+    N, H = 2, 3
+    a = rng.standard_normal((N, cell.gates * H))
+    state = tuple(rng.standard_normal((N, H)) for _ in range(cell.state_size))
+    W_hh = rng.standard_normal((cell.gates * H, H))
+    b_hh = rng.standard_normal(cell.gates * H)
+    _, cache = cell.step_forward(a, state, W_hh, b_hh)
+    d_state = tuple(rng.standard_normal((N, H)) for _ in range(cell.state_size))
+    before = copy.deepcopy((d_state, cache, W_hh))
+    cell.step_backward(d_state, cache, W_hh)
+    for x, y in zip(np.concatenate([np.ravel(v) for v in before[0]]), np.concatenate([np.ravel(v) for v in d_state])):
+        assert x == y
+    for old, new in zip(before[1], cache):
+        np.testing.assert_array_equal(old, new)
+    np.testing.assert_array_equal(before[2], W_hh)
+
+
+# ------------------------------------------------------------------ small pieces
+
+
+def test_sigmoid_and_log_softmax_are_stable():
+    x = np.array([-1000.0, -30.0, 0.0, 30.0, 1000.0])
+    s = functional.sigmoid(x)
+    assert np.all(np.isfinite(s)) and s[0] == 0.0 and s[2] == 0.5 and s[-1] == 1.0
+    assert np.all(np.isfinite(functional.log_sigmoid(x)))
+    ls = functional.log_softmax(np.array([[1000.0, 0.0, -1000.0]]))
+    assert np.isfinite(ls).all() and abs(np.exp(ls).sum() - 1) < 1e-12
+
+
+def test_losses_match_their_definitions():
+    z = np.array([0.3, -1.2, 2.0])
+    y = np.array([1, 0, 1])
+    loss, dz = losses.bce_with_logits(z, y)
+    p = _sig(z)
+    assert loss == pytest.approx(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    np.testing.assert_allclose(dz, (p - y) / 3)
+    logits = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
+    t = np.array([1, 2])
+    loss, d = losses.softmax_cross_entropy(logits, t, np.array([1.0, 0.0]))  # second row masked out
+    e = np.exp(logits[0]) / np.exp(logits[0]).sum()
+    assert loss == pytest.approx(-np.log(e[1]))
+    np.testing.assert_allclose(d[0], e - np.eye(3)[1])
+    np.testing.assert_allclose(d[1], 0.0)
+
+
+def test_float32_stays_float32():
+    rng = np.random.default_rng(0)
+    spec = ModelSpec(vocab_size=7, num_classes=3, cell="gru", embedding_dim=3, hidden_size=4, bidirectional=True)
+    params = init_params(spec, rng, np.float32)
+    ids, mask = _batch(spec, rng, [3, 2], T=3)
+    loss, grads, logits = loss_and_grads(params, spec, ids, mask, np.array([0, 2]))
+    assert logits.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in grads.values())
+
+
+def test_lecture_parameter_count_is_31():
+    spec = ModelSpec(vocab_size=7, num_classes=2, input="onehot", hidden_size=3)  # 5 words + <pad>, <unk>
+    shapes = spec.param_shapes()
+    assert shapes == {"rnn.l0.W_ih": (3, 5), "rnn.l0.W_hh": (3, 3), "rnn.l0.b": (3,), "head.W": (1, 3), "head.b": (1,)}
+    assert sum(int(np.prod(s)) for s in shapes.values()) == 31
