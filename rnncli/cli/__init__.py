@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-import click
+import typer
 
 from rnncli.cli import render
 from rnncli.cli.app import app
@@ -37,12 +37,12 @@ def run(args: list[str]) -> int:
     except RnncliError as exc:
         render.error(exc)
         return int(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:  # usage errors: unknown option, missing argument, bad value
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument, bad value
         exc.show(file=sys.stderr)
         return ExitCode.USAGE
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         sys.stderr.write("Interrupted.\n")
         return ExitCode.INTERRUPTED
     except BrokenPipeError:  # e.g. `rnn predict - --json | head -1`

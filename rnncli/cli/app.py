@@ -9,6 +9,7 @@ from rnncli.cli import render
 
 HELP = """Train, evaluate, serve and diagnose recurrent neural networks (RNN, LSTM, GRU) from YAML configs.
 
+\b
 Example:  rnn train --config configs/sentiment-toy.yaml && rnn predict "movie was good"
 """
 

@@ -13,6 +13,7 @@ from rnncli.cli.app import JSON, SET, config_app
 
 @config_app.command("show", help="""Print the resolved config: every key, with defaults filled in.
 
+\b
 Example:  rnn config show configs/sentiment-toy.yaml --set model.cell=gru
 """)
 def show(
@@ -33,6 +34,7 @@ def show(
 
 Exits 0 when all are valid, 3 (invalid config) otherwise.
 
+\b
 Example:  rnn config validate configs/*.yaml
 """)
 def validate(
@@ -62,6 +64,7 @@ def validate(
 
 @config_app.command("keys", help="""List every config key with its type, default and help.
 
+\b
 Example:  rnn config keys | grep train.
 """)
 def keys(json_: bool = JSON) -> None:

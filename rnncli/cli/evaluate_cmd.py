@@ -17,6 +17,7 @@ per class and the confusion matrix (rows: true label, columns: predicted).
 
 The file is read with the run's column settings (data.text_field, data.label_field).
 
+\b
 Example:  rnn evaluate --model runs/sentiment-toy --data datasets/toy/sentiment-dev.tsv
 """)
 def evaluate(

@@ -18,6 +18,7 @@ Without --config: every cell (tanh RNN, ReLU RNN, LSTM, GRU) × {uni, bi} × {1,
 --config: the architecture that config describes (up to 50 sampled entries per tensor).
 Exits 1 if any case's error max|a-n|/max(|a|,|n|) exceeds --tolerance.
 
+\b
 Example:  rnn gradcheck --config configs/sentiment-toy.yaml --json
 """)
 def gradcheck(

@@ -18,11 +18,12 @@ from rnncli.errors import UsageError
 Prints the label and its probability; with --json one JSON object per input:
 {"text", "tokens", "ids", "label", "scores": {label: probability}} (unknown words have id 1, <unk>).
 
+\b
 Examples:  rnn predict "movie was good"
            cat reviews.txt | rnn predict - --json --model runs/sentiment-toy
 """)
 def predict(
-    texts: list[str] = typer.Argument(..., metavar="TEXT...", help="Texts to classify, or '-' to read lines from stdin."),
+    texts: list[str] = typer.Argument(..., metavar="TEXT", help="Texts to classify, or '-' to read lines from stdin."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Run directory (default: the newest under ./runs)."),
     json_: bool = typer.Option(False, "--json", help="Print one JSON object per input (JSON Lines)."),
 ) -> None:

@@ -17,6 +17,7 @@ from rnncli.errors import UsageError
 With --config the vocabulary is built from data.train (or read from vocab.path) to size
 the input layer; with --model a trained run is described.
 
+\b
 Example:  rnn summary --config configs/seed-params.yaml      # the lecture's 31 parameters
 """)
 def summary(

@@ -16,6 +16,7 @@ from rnncli.cli.app import JSON, SET, app
 The run directory (run.dir, default runs/<config name>) holds the resolved config,
 vocabulary, weights and metrics.jsonl, so evaluate and predict need nothing else.
 
+\b
 Example:  rnn train --config configs/sentiment-toy.yaml --set train.epochs=10
 """)
 def train(

@@ -17,6 +17,7 @@ Index 0 is <pad> and 1 is <unk>; tokens follow by descending frequency (ties
 alphabetical). Reuse it in a config with vocab.path, so that several models share
 one vocabulary.
 
+\b
 Example:  rnn vocab build datasets/toy/sentiment.tsv --out vocab.json --min-freq 2
 """)
 def build(
