@@ -29,7 +29,18 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+GLOBAL_FLAGS = ("--quiet", "-q", "--verbose", "-v")
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """Accept --quiet/--verbose anywhere (``rnn train -q …``), not only before the command."""
+    cut = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:cut] if a in GLOBAL_FLAGS]
+    return flags + [a for a in args[:cut] if a not in GLOBAL_FLAGS] + args[cut:]
+
+
 def run(args: list[str]) -> int:
+    args = hoist_global_flags(args)
     verbose = "--verbose" in args or "-v" in args
     try:
         result = app(args=args, prog_name="rnn", standalone_mode=False)

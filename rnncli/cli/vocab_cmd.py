@@ -52,4 +52,4 @@ def build(
         return
     render.table(["vocabulary", "value"], [["file", info["out"]], ["size (incl. <pad>, <unk>)", info["size"]],
                                             ["texts", info["texts"]], ["tokens", info["tokens"]],
-                                            ["token coverage", info["coverage"]], ["most frequent", " ".join(info["top"])]])
+                                            ["token coverage", info["coverage"]], ["most frequent", " ".join(info["top"])]], right=set())

@@ -204,9 +204,10 @@ def _lookup(path: Path, line: int, header: list[str], role: str, field: str | in
         match = close[0] if close else None
     listing = ", ".join(repr(h) for h in header)
     hint = f"did you mean {match!r}? " if match else ""
-    hint += f"set the {role} field to one of the file's columns, or to a 0-based column index"
+    hint += f"set the {role} field to one of these columns"
+    hint += " (or to a 0-based column index if the file has no header row)"
     raise DataError(
-        f"{path}:{line}: no column named {field!r} for the {role} in the header; "
+        f"{path}:{line}: the header has no column named {field!r} (wanted for the {role}); "
         f"the file has columns: {listing}.",
         hint=hint,
     )

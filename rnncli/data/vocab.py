@@ -109,7 +109,9 @@ class Vocab:
         """Validate and load a ``to_dict()`` mapping; ``source`` names it in errors."""
         hint = "rebuild it with `rnn vocab build`"
         if not isinstance(d, dict) or d.get("format") != VOCAB_FORMAT:
-            raise DataError(f"{source} is not an rnncli vocabulary (no \"format\": \"{VOCAB_FORMAT}\").", hint=hint)
+            raise DataError(
+                f"{source} is not an rnncli vocabulary (no \"format\": \"{VOCAB_FORMAT}\").", hint=hint
+            )
         version = d.get("version")
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise DataError(f"{source}: bad vocabulary version {version!r}.", hint=hint)
@@ -199,9 +201,8 @@ class LabelVocab:
     @classmethod
     def from_dict(cls, d: Any, source: str = "label vocabulary") -> "LabelVocab":
         labels = d.get("labels") if isinstance(d, dict) else None
-        if not isinstance(labels, list) or not all(isinstance(s, str) for s in labels) or len(set(labels)) != len(
-            labels
-        ):
+        valid = isinstance(labels, list) and all(isinstance(s, str) for s in labels)
+        if not valid or len(set(labels)) != len(labels):
             raise DataError(f"{source}: \"labels\" must be a list of distinct strings.", hint="rebuild it")
         return cls(labels)
 
@@ -214,7 +215,9 @@ def _atomic_write_json(path: Path, obj: Any) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
-        raise DataError(f"{path}: cannot write ({e.strerror or e}).", hint="check the directory exists and is writable") from None
+        raise DataError(
+            f"{path}: cannot write ({e.strerror or e}).", hint="check the directory exists and is writable"
+        ) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(obj, f, ensure_ascii=False, indent=1)
@@ -228,7 +231,9 @@ def _atomic_write_json(path: Path, obj: Any) -> None:
         except OSError:
             pass
         if isinstance(e, OSError):
-            raise DataError(f"{path}: cannot write ({e.strerror or e}).", hint="check the path is writable") from None
+            raise DataError(
+                f"{path}: cannot write ({e.strerror or e}).", hint="check the path is writable"
+            ) from None
         raise
 
 
@@ -247,4 +252,6 @@ def _read_json(path: Path) -> Any:
     except UnicodeDecodeError:
         raise DataError(f"{path}: the vocabulary is not UTF-8 text.", hint=hint) from None
     except json.JSONDecodeError as e:
-        raise DataError(f"{path}:{e.lineno}: the vocabulary is not valid JSON ({e.msg}, column {e.colno}).", hint=hint) from None
+        raise DataError(
+            f"{path}:{e.lineno}: the vocabulary is not valid JSON ({e.msg}, column {e.colno}).", hint=hint
+        ) from None
