@@ -77,7 +77,7 @@ def test_partial_sections_keep_other_defaults():
 def test_describe_schema_covers_every_key_with_help():
     rows = describe_schema()
     assert [r["key"] for r in rows] == leaf_keys()
-    assert len(rows) == 1 + 9 + 3 + 7 + 8 + 1
+    assert len(rows) == 1 + 11 + 3 + 12 + 16 + 1
     for row in rows:
         assert row["help"] and row["type"]
         assert set(row) >= {"key", "type", "default", "help", "choices"}
@@ -88,6 +88,19 @@ def test_describe_schema_covers_every_key_with_help():
     assert by_key["vocab.max_size"]["type"] == "int | null"
     assert by_key["data.text_field"]["type"] == "str | int"
     assert by_key["train.epochs"]["choices"] is None
+    assert by_key["model.dropout"]["range"] == ">= 0 and < 1"
+
+
+@pytest.mark.parametrize("d,key,fragment", [
+    ({"task": "tag", "model": {"pooling": "mean"}}, "model.pooling", "applies to task classify or regress only"),
+    ({"task": "lm", "model": {"bidirectional": True}}, "model.bidirectional", "must be false for task lm"),
+    ({"model": {"cell": "lstm", "init": "identity"}}, "model.init", "identity applies to the vanilla rnn"),
+    ({"model": {"dropout": 1.5}}, "model.dropout", "must be < 1; got 1.5"),
+])
+def test_conflicting_and_out_of_range_keys(d, key, fragment):
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(d)
+    assert any(loc == key and fragment in msg for loc, msg in info.value.problems), info.value.problems
 
 
 # --- the multi-problem message ---------------------------------------------------
@@ -479,7 +492,9 @@ def test_override_value_that_is_not_yaml_is_kept_as_text(tmp_path):
 def test_to_dict_is_nested_in_schema_order_without_name_or_source():
     d = config_from_dict({}, name="n", source="s.yaml").to_dict()
     assert list(d) == ["task", "data", "vocab", "model", "train", "run"]
-    assert list(d["train"]) == ["epochs", "batch_size", "optimizer", "lr", "seed", "shuffle", "clip_norm", "dtype"]
+    assert list(d["train"]) == ["epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
+                                "schedule", "step_size", "gamma", "bptt", "seed", "shuffle", "clip_norm",
+                                "clip_value", "dtype"]
     assert "name" not in d and "source" not in d
 
 

@@ -1,7 +1,7 @@
 """The config schema: frozen dataclasses, one per YAML section.
 
 Each field carries its default and, in ``metadata``, a help text and an optional
-range (``ge``: ``>=``, ``gt``: ``>``). Choices are ``Literal[...]`` types. The
+range (``ge``: ``>=``, ``gt``: ``>``, ``lt``: ``<``). Choices are ``Literal[...]`` types. The
 validator (:mod:`rnncli.config.validate`) and :func:`describe_schema` read the
 schema from these declarations only, so adding a key is a one-line change here.
 """
@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 
-def opt(default: Any, help: str, *, ge: float | None = None, gt: float | None = None) -> Any:
-    """A schema key: its default, help text and optional lower bound."""
-    return field(default=default, metadata={"help": help, "ge": ge, "gt": gt})
+def opt(default: Any, help: str, *, ge: float | None = None, gt: float | None = None, lt: float | None = None) -> Any:
+    """A schema key: its default, help text and optional bounds (``ge``: >=, ``gt``: >, ``lt``: <)."""
+    return field(default=default, metadata={"help": help, "ge": ge, "gt": gt, "lt": lt})
 
 
 def section(cls: type, help: str) -> Any:
@@ -43,12 +43,15 @@ class _Section:
 class DataConfig(_Section):
     """Where the examples come from and how their text is split into tokens."""
 
-    train: str | None = opt(None, "path of the training data (.tsv/.csv, optionally .gz); required by `rnn train`")
+    train: str | None = opt(None, "path of the training data (.tsv/.csv/.conllu/.txt, optionally .gz); required by `rnn train`")
     dev: str | None = opt(None, "path of the development data, scored after every epoch")
     test: str | None = opt(None, "path of the test data, scored by `rnn eval`")
-    format: Literal["auto", "tsv", "csv"] = opt("auto", "file format; auto picks it from the file extension (.tsv/.csv, optionally + .gz)")
+    dev_split: float = opt(0.0, "when data.dev is not given, hold out this final fraction of the training data as dev (0 = none)", ge=0, lt=1)
+    format: Literal["auto", "tsv", "csv", "conllu", "conll", "text"] = opt(
+        "auto", "file format; auto picks it from the extension: .tsv, .csv, .conllu, .conll (token<TAB>tag, blank line between sentences), .txt (plain text), each optionally + .gz")
     text_field: str | int = opt("text", "column holding the text: a name (needs a header row) or a 0-based column index", ge=0)
     label_field: str | int = opt("label", "column holding the label: a name (needs a header row) or a 0-based column index", ge=0)
+    tag_column: Literal["upos", "xpos", "deprel"] = opt("upos", "task tag with CoNLL-U data: the column to predict for each word (FORM → UPOS by default)")
     header: bool | None = opt(None, "whether the first row is a header; null = yes iff the fields are given by name")
     lowercase: bool = opt(True, "lowercase the text before tokenizing")
     tokenizer: Literal["word", "whitespace", "char"] = opt("word", "word: words and punctuation; whitespace: split on spaces; char: characters")
@@ -74,6 +77,12 @@ class ModelConfig(_Section):
     hidden_size: int = opt(16, "size of the hidden state of each layer and direction", ge=1)
     num_layers: int = opt(1, "number of stacked recurrent layers", ge=1)
     bidirectional: bool = opt(False, "also run each layer right to left and concatenate both states")
+    dropout: float = opt(0.0, "inverted dropout on the outputs of every recurrent layer but the last (training only)", ge=0, lt=1)
+    pooling: Literal["last", "mean", "max"] = opt("last", "task classify/regress: summarise the sequence by its last state (bidirectional: [forward last, backward first]), or the mean or max of the outputs over real tokens")
+    init: Literal["default", "xavier", "orthogonal", "identity"] = opt(
+        "default", "recurrent weight init: default = U(±1/√H) as PyTorch; xavier = Glorot uniform W_ih and W_hh; orthogonal = orthogonal W_hh blocks; identity = W_hh = I (IRNN, for relu rnn)")
+    forget_bias: float = opt(0.0, "lstm: initial bias of the forget gate (1.0 helps long memories)")
+    learn_h0: bool = opt(False, "learn the initial hidden state instead of starting from zeros")
 
 
 @dataclass(frozen=True)
@@ -82,11 +91,19 @@ class TrainConfig(_Section):
 
     epochs: int = opt(30, "passes over the training data", ge=1)
     batch_size: int = opt(8, "examples per gradient step", ge=1)
-    optimizer: Literal["sgd", "adam"] = opt("adam", "update rule")
+    optimizer: Literal["sgd", "momentum", "adam", "rmsprop", "adagrad"] = opt("adam", "update rule")
     lr: float = opt(0.01, "learning rate", gt=0)
+    momentum: float = opt(0.9, "optimizer momentum: the momentum coefficient", ge=0, lt=1)
+    nesterov: bool = opt(False, "optimizer momentum: use Nesterov's lookahead form")
+    weight_decay: float = opt(0.0, "L2 penalty added to the gradient (wd · θ), as PyTorch's weight_decay", ge=0)
+    schedule: Literal["none", "step", "cosine"] = opt("none", "learning-rate schedule over epochs: step = × gamma every step_size epochs; cosine = anneal to 0")
+    step_size: int = opt(10, "schedule step: epochs between decays", ge=1)
+    gamma: float = opt(0.5, "schedule step: decay factor", gt=0)
+    bptt: int = opt(100, "task lm: truncated BPTT window in tokens; the hidden state carries across windows", ge=1)
     seed: int = opt(0, "seed of every random choice (initial weights, shuffling)")
     shuffle: bool = opt(True, "shuffle the training data before every epoch")
     clip_norm: float | None = opt(None, "rescale gradients whose global L2 norm exceeds this; null = no clipping", gt=0)
+    clip_value: float | None = opt(None, "clip every gradient entry to [-v, v]; null = no clipping", gt=0)
     dtype: Literal["float32", "float64"] = opt("float32", "floating-point type of weights and activations")
 
 
@@ -101,7 +118,8 @@ class RunConfig(_Section):
 class Config(_Section):
     """A whole, validated config. ``name`` and ``source`` describe the file, not the run."""
 
-    task: Literal["classify"] = opt("classify", "what to learn: classify = one label per text")
+    task: Literal["classify", "regress", "tag", "lm"] = opt(
+        "classify", "what to learn: classify = one label per text; regress = one number per text (MSE); tag = one label per token; lm = the next token")
     data: DataConfig = section(DataConfig, "training, dev and test data")
     vocab: VocabConfig = section(VocabConfig, "the token vocabulary")
     model: ModelConfig = section(ModelConfig, "the network")
@@ -183,8 +201,9 @@ def describe_schema() -> list[dict[str, Any]]:
             if is_section(tp):
                 walk(tp, f"{prefix}{f.name}.")
                 continue
-            ge, gt = f.metadata.get("ge"), f.metadata.get("gt")
-            rng = f">= {ge}" if ge is not None else f"> {gt}" if gt is not None else None
+            ge, gt, lt = f.metadata.get("ge"), f.metadata.get("gt"), f.metadata.get("lt")
+            low = f">= {ge}" if ge is not None else f"> {gt}" if gt is not None else None
+            rng = " and ".join(r for r in (low, f"< {lt}" if lt is not None else None) if r) or None
             rows.append(
                 {
                     "key": prefix + f.name,

@@ -113,7 +113,7 @@ def _build(cls: type, data: Mapping, prefix: str, problems: Problems) -> dict[st
             values[name] = tp(**_build(tp, raw, loc + ".", problems))
             continue
         meta = next(f.metadata for f in schema_fields(cls) if f.name == name)
-        value, error = check_value(tp, raw, meta.get("ge"), meta.get("gt"))
+        value, error = check_value(tp, raw, meta.get("ge"), meta.get("gt"), meta.get("lt"))
         if error:
             problems.append((loc, error))
         else:
@@ -147,7 +147,13 @@ def _unknown(key: str, prefix: str) -> str:
 
 def _cross_checks(cfg: Config) -> Problems:
     """Problems that involve two keys; run only when each key is valid on its own."""
-    data, problems = cfg.data, []
+    data, model, problems = cfg.data, cfg.model, []
+    if cfg.task in ("tag", "lm") and model.pooling != "last":
+        problems.append(("model.pooling", f"applies to task classify or regress only; task is {show(cfg.task)}"))
+    if cfg.task == "lm" and model.bidirectional:
+        problems.append(("model.bidirectional", "must be false for task lm: a language model may not read the tokens it predicts"))
+    if model.init == "identity" and model.cell != "rnn":
+        problems.append(("model.init", f"identity applies to the vanilla rnn cell (IRNN); model.cell is {show(model.cell)}"))
     if data.text_field == data.label_field:
         problems.append(("data.label_field", f"must differ from data.text_field; both are {show(data.text_field)}"))
     if data.header is False:
@@ -163,7 +169,8 @@ def _cross_checks(cfg: Config) -> Problems:
 # --- one value ----------------------------------------------------------------
 
 
-def check_value(tp: Any, value: Any, ge: float | None = None, gt: float | None = None) -> tuple[Any, str | None]:
+def check_value(tp: Any, value: Any, ge: float | None = None, gt: float | None = None,
+                lt: float | None = None) -> tuple[Any, str | None]:
     """``(converted value, None)`` if ``value`` fits type ``tp`` and the range, else ``(None, message)``."""
     members = union_members(tp)
     nullable = type(None) in members
@@ -183,6 +190,8 @@ def check_value(tp: Any, value: Any, ge: float | None = None, gt: float | None =
             return None, f"must be >= {ge}; got {show(value)}"
         if gt is not None and not converted > gt:
             return None, f"must be > {gt}; got {show(value)}"
+        if lt is not None and not converted < lt:
+            return None, f"must be < {lt}; got {show(value)}"
     return converted, None
 
 
