@@ -25,7 +25,8 @@ import numpy as np
 
 from rnncli import __version__
 from rnncli.data import LabelVocab, Vocab
-from rnncli.errors import DataError, RunError
+from rnncli.config import Config, config_from_dict
+from rnncli.errors import ConfigError, DataError, RunError
 from rnncli.model import ModelSpec
 
 FORMAT = "rnncli-run"
@@ -71,7 +72,7 @@ class Run:
     vocab: Vocab
     labels: LabelVocab
     meta: dict  # run.json
-    config: dict  # config.yaml, as a nested dict
+    config: "Config"  # config.yaml, validated
 
     @property
     def tokenizer(self) -> str:
@@ -83,6 +84,7 @@ class Run:
 
 
 def run_meta(spec: ModelSpec, labels: LabelVocab, cfg, epochs_done: int, dtype: str) -> dict:
+    """The contents of run.json."""
     return {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -131,8 +133,9 @@ def load_run(path: str | Path) -> Run:
     try:
         spec = ModelSpec(**meta["model"])
         labels = LabelVocab.from_dict({"labels": meta["labels"]})
-        config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
-    except (KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
+        config = config_from_dict(yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")),
+                                  source=str(path / "config.yaml"), name=path.name)
+    except (KeyError, TypeError, ValueError, yaml.YAMLError, ConfigError, DataError) as exc:
         raise _bad_run(path, f"run.json or config.yaml is corrupt ({exc})") from None
     try:
         vocab = Vocab.load(path / "vocab.json")
@@ -141,7 +144,7 @@ def load_run(path: str | Path) -> Run:
     params = load_weights(path / "weights.npz", spec)
     if len(vocab) != spec.vocab_size:
         raise _bad_run(path, f"vocab.json has {len(vocab)} entries but the weights expect {spec.vocab_size}")
-    if len(labels) != spec.num_classes:
+    if spec.task in ("classify", "tag") and len(labels) != spec.num_classes:
         raise _bad_run(path, f"run.json lists {len(labels)} labels but the model has {spec.num_classes} classes")
     return Run(path, spec, params, vocab, labels, meta, config)
 

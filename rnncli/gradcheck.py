@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnncli.engine.gradcheck import numeric_grad, rel_error
-from rnncli.model import ModelSpec, forward, init_params, loss_and_grads, loss_from_logits
+from rnncli.model import TASKS, ModelSpec, forward, init_params, loss_and_grads, loss_from_logits
 
 DEFAULT_TOLERANCE = 1e-5
 
@@ -34,44 +34,69 @@ class CaseResult:
 def case_name(spec: ModelSpec, padded: bool) -> str:
     act = f"-{spec.activation}" if spec.cell == "rnn" else ""
     direction = "bi" if spec.bidirectional else "uni"
-    return (f"{spec.cell}{act} {direction} L{spec.num_layers} {spec.input} "
-            f"C{spec.num_classes} {'padded' if padded else 'unpadded'}")
+    extras = [f"pool-{spec.pooling}"] if spec.pooling != "last" else []
+    extras += ["h0"] if spec.learn_h0 else []
+    extras += [f"dropout-{spec.dropout:g}"] if spec.dropout else []
+    return " ".join([spec.task, f"{spec.cell}{act}", direction, f"L{spec.num_layers}", spec.input,
+                     "padded" if padded else "unpadded", *extras])
+
+
+CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
+
+
+def _spec(task, cell, act, bi, layers, onehot, **extra) -> ModelSpec:
+    classes = {"classify": 2 if layers == 1 else 3, "regress": 1, "tag": 3, "lm": 8}[task]
+    return ModelSpec(vocab_size=8, num_classes=classes, task=task, cell=cell, activation=act,
+                     input="onehot" if onehot else "embedding", embedding_dim=3, hidden_size=3,
+                     num_layers=layers, bidirectional=bi, **extra)
 
 
 def default_cases() -> list[tuple[ModelSpec, bool]]:
-    """Every cell × direction × {1, 2} layers × {padded, unpadded}, with both inputs and heads covered."""
+    """Every task × cell × direction × {1, 2} layers × {padded, unpadded} (lm: unidirectional only),
+    then pooling, learned initial state and dropout for every cell."""
     cases = []
-    cells = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
-    for (cell, act), bi, layers, padded in itertools.product(cells, [False, True], [1, 2], [True, False]):
-        # alternate input encodings and heads so both appear with every cell
-        onehot = (layers + padded) % 2 == 0
-        classes = 3 if bi == padded else 2
-        spec = ModelSpec(vocab_size=8, num_classes=classes, cell=cell, activation=act,
-                         input="onehot" if onehot else "embedding", embedding_dim=3, hidden_size=3,
-                         num_layers=layers, bidirectional=bi)
-        cases.append((spec, padded))
+    for task, (cell, act), bi, layers, padded in itertools.product(TASKS, CELLS, [False, True], [1, 2], [True, False]):
+        if task == "lm" and bi:
+            continue
+        onehot = (layers + padded) % 2 == 0  # both encodings appear with every cell and task
+        cases.append((_spec(task, cell, act, bi, layers, onehot), padded))
+    for cell, act in CELLS:
+        for extra in ({"pooling": "mean"}, {"pooling": "max"}, {"learn_h0": True}, {"dropout": 0.5}):
+            cases.append((_spec("classify", cell, act, True, 2, False, **extra), True))
     return cases
 
 
 def random_batch(spec: ModelSpec, rng: np.random.Generator, N: int = 3, T: int = 5, padded: bool = True):
-    """Token ids (N, T), mask (N, T) and class targets (N,); padded rows have lengths T, …, 1."""
+    """Token ids (N, T), mask (N, T) and targets of the task's shape; padded rows have lengths T, …, 1."""
     lengths = np.linspace(T, 1, N).round().astype(int) if padded else np.full(N, T)
     mask = np.arange(T)[None, :] < lengths[:, None]
     ids = rng.integers(1, spec.vocab_size, size=(N, T))  # includes <unk> = 1
     ids[~mask] = 0
-    return ids, mask, rng.integers(0, spec.num_classes, size=N)
+    if spec.task == "regress":
+        targets = rng.standard_normal(N)
+    elif spec.per_step:
+        targets = rng.integers(0, spec.num_classes, size=(N, T)) * mask
+    else:
+        targets = rng.integers(0, spec.num_classes, size=N)
+    return ids, mask, targets
 
 
 def check_case(spec: ModelSpec, padded: bool, seed: int = 0, max_entries: int | None = None,
                tolerance: float = DEFAULT_TOLERANCE) -> CaseResult:
     rng = np.random.default_rng(seed)
     params = init_params(spec, rng, np.float64)
+    if spec.learn_h0:  # start the learned state away from 0 so its gradient is exercised
+        for name in params:
+            if name.endswith(("h0", "c0")):
+                params[name] = rng.standard_normal(params[name].shape)
     ids, mask, targets = random_batch(spec, rng, padded=padded)
-    _, grads, _ = loss_and_grads(params, spec, ids, mask, targets)
+    # Dropout draws the same masks in every evaluation: a fresh generator with one seed.
+    dropout = (lambda: np.random.default_rng(seed + 1)) if spec.dropout else (lambda: None)
+    _, grads, _, _ = loss_and_grads(params, spec, ids, mask, targets, dropout_rng=dropout())
 
     def loss() -> float:
-        logits, _ = forward(params, spec, ids, mask)
-        return loss_from_logits(logits, targets, spec)[0]
+        logits, _ = forward(params, spec, ids, mask, dropout_rng=dropout())
+        return loss_from_logits(logits, targets, spec, mask)[0]
 
     worst, worst_name, checked = 0.0, "", 0
     for name, p in params.items():

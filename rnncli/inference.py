@@ -1,15 +1,18 @@
-"""Text → token ids → batched forward passes, shared by train, evaluate and predict."""
+"""Batched forward passes without gradients, shared by train (dev scores), evaluate and predict."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from rnncli.data import Vocab, pad_batch, tokenize
 from rnncli.model import ModelSpec, forward, loss_from_logits, probabilities
+from rnncli.tasks import Dataset, lm_batches
 
 EVAL_BATCH_SIZE = 256
+EVAL_BPTT = 256
 
 
 def encode_texts(texts: Sequence[str], vocab: Vocab, tokenizer: str, lowercase: bool):
@@ -18,21 +21,54 @@ def encode_texts(texts: Sequence[str], vocab: Vocab, tokenizer: str, lowercase: 
     return tokens, [vocab.encode(toks) for toks in tokens]
 
 
-def batched_logits(params: dict, spec: ModelSpec, id_lists: Sequence[Sequence[int]],
-                   batch_size: int = EVAL_BATCH_SIZE) -> np.ndarray:
-    """Logits (N, O) for every sequence, computed in batches of similar-length sequences."""
-    order = np.argsort([len(ids) for ids in id_lists], kind="stable")  # less padding per batch
-    out = np.empty((len(id_lists), spec.num_outputs), dtype=np.float64)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        ids, mask = pad_batch([id_lists[i] for i in chunk])
+@dataclass
+class Scored:
+    loss: float  # mean over every scored term (examples, or real tokens for tag/lm)
+    terms: int  # how many terms the mean is over
+    outputs: list | np.ndarray | None  # classify: probabilities (N, C); regress: values (N,);
+    #                                    tag: probabilities (T_i, C) per sequence; lm: None
+
+
+def _by_length(id_lists, batch_size: int):
+    """Chunks of indices of similar-length sequences: less padding per batch."""
+    order = np.argsort([len(ids) for ids in id_lists], kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def score(params: dict, spec: ModelSpec, data: Dataset, batch_size: int = EVAL_BATCH_SIZE) -> Scored:
+    """Loss and outputs of the model on a whole dataset (no dropout, no gradients)."""
+    if spec.task == "lm":
+        return _score_lm(params, spec, data.stream, batch_size)
+    total, terms = 0.0, 0
+    outputs: list = [None] * len(data.ids)
+    for chunk in _by_length(data.ids, batch_size):
+        ids, mask = pad_batch([data.ids[i] for i in chunk])
         logits, _ = forward(params, spec, ids, mask)
-        out[chunk] = logits
-    return out
+        n = int(mask.sum()) if spec.task == "tag" else len(chunk)
+        if data.targets is not None:  # predict has none
+            if spec.task == "tag":
+                targets, _ = pad_batch([data.targets[i] for i in chunk], max_len=ids.shape[1])
+            else:
+                targets = data.targets[chunk]
+            total += loss_from_logits(logits, targets, spec, mask)[0] * n
+        terms += n
+        if spec.task == "regress":
+            values = logits[:, 0]
+        else:
+            values = probabilities(logits, spec)
+        for j, i in enumerate(chunk):
+            outputs[i] = values[j, : len(data.ids[i])] if spec.task == "tag" else values[j]
+    if spec.task != "tag":
+        outputs = np.array(outputs)
+    return Scored(total / max(terms, 1), terms, outputs)
 
 
-def score(params: dict, spec: ModelSpec, id_lists, targets: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean loss and predicted classes over a whole dataset."""
-    logits = batched_logits(params, spec, id_lists)
-    loss, _ = loss_from_logits(logits, targets, spec)
-    return loss, probabilities(logits, spec).argmax(axis=1)
+def _score_lm(params: dict, spec: ModelSpec, stream: np.ndarray, num_streams: int) -> Scored:
+    total, terms, state = 0.0, 0, None
+    for batch in lm_batches(stream, min(num_streams, 32), EVAL_BPTT):
+        logits, cache = forward(params, spec, batch.ids, batch.mask, state if batch.carry else None)
+        n = batch.ids.size
+        total += loss_from_logits(logits, batch.targets, spec, batch.mask)[0] * n
+        terms += n
+        state = cache.finals
+    return Scored(total / max(terms, 1), terms, None)

@@ -37,3 +37,29 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, labels: list[s
         "per_class": per_class,
         "confusion": cm.tolist(),
     }
+
+
+def task_metrics(task: str, targets, scored, labels: list[str], full: bool = False) -> dict:
+    """The headline metrics of a scored dataset (``inference.Scored``) against its targets.
+
+    classify: loss, accuracy (+ per-class report when ``full``); regress: loss (MSE), mae;
+    tag: loss, token accuracy (+ per-tag report); lm: loss in nats/token, perplexity e^loss,
+    bits per token loss/ln 2 (bits per character with the char tokenizer).
+    """
+    result: dict = {"loss": scored.loss}
+    if task == "lm":
+        result.update(perplexity=float(np.exp(min(scored.loss, 700.0))), bits_per_token=scored.loss / np.log(2.0))
+        return result
+    if task == "regress":
+        result["mae"] = float(np.mean(np.abs(np.asarray(scored.outputs) - targets)))
+        return result
+    if task == "tag":
+        y_true = np.concatenate([np.asarray(t, dtype=np.int64) for t in targets])
+        y_pred = np.concatenate([np.asarray(p).argmax(axis=-1) for p in scored.outputs])
+    else:
+        y_true, y_pred = np.asarray(targets), np.asarray(scored.outputs).argmax(axis=-1)
+    if full:
+        result.update(classification_report(y_true, y_pred, labels))
+    else:
+        result["accuracy"] = _ratio(float(np.sum(y_true == y_pred)), len(y_true))
+    return result

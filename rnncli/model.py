@@ -1,15 +1,19 @@
-"""The sequence classifier: input encoding → recurrent stack → head (many-to-one).
+"""The models: input encoding → recurrent stack → a linear head, for four tasks.
 
-    ids (N, T) ──embedding E (V, D)──► X (N, T, D)        or one-hot: ids go straight to layer 0
-    X ──recurrent stack──► finals of the top layer
-    s = [h_fwd at the last real token, h_bwd at the first token]     (N, F), F = H·dirs
-    z = s W^T + b                                                    (N, O)
-    two classes: O = 1, p(class 1) = σ(z)           more classes: O = C, p = softmax(z)
+    ids (N, T) ──embedding E (V, D)──► X (N, T, D)     one-hot input: ids go straight to layer 0
+    X ──recurrent stack──► outputs Y (N, T, F) and final states,   F = H · directions
+
+many-to-one (task classify, regress): a summary s (N, F) of each sequence, then z = s W^T + b
+    pooling last: s = [h_fwd at the last real token, h_bwd at the first token]  (PyTorch's h_n)
+    pooling mean: s = Σ_t m_t y_t / Σ_t m_t        pooling max: s_j = max_{t: m_t = 1} y_tj
+    classify, 2 classes: O = 1, p(class 1) = σ(z), binary cross-entropy
+    classify, C > 2:     O = C, p = softmax(z), cross-entropy
+    regress:             O = 1, ŷ = z, mean squared error
+many-to-many (task tag, lm): z_t = y_t W^T + b at every step, softmax cross-entropy over real
+    tokens; tag predicts one of C tags per token, lm the next token (O = V).
 
 Parameter names: ``embedding.weight`` (absent for one-hot), the stack's ``rnn.l{k}…``
-(see ``engine/recurrent.py``), ``head.W`` (O, F) and ``head.b`` (O,).
-Initialisation follows PyTorch: recurrent weights and biases and the head
-~ U(±1/√fan), embedding ~ N(0, 1).
+(``engine/recurrent.py``), ``head.W`` (O, F) and ``head.b`` (O,).
 """
 
 from __future__ import annotations
@@ -23,13 +27,16 @@ from rnncli.engine import layers, losses
 from rnncli.engine.functional import sigmoid, softmax
 from rnncli.engine.recurrent import ONEHOT_OFFSET, StackCache, StackSpec, stack_backward, stack_forward
 
+TASKS = ("classify", "regress", "tag", "lm")
+
 
 @dataclass(frozen=True)
 class ModelSpec:
     """Everything that fixes the model's parameter shapes and function."""
 
     vocab_size: int  # V, including <pad> and <unk>
-    num_classes: int  # C ≥ 2
+    num_classes: int  # classify: C ≥ 2; tag: number of tags; lm: V; regress: 1
+    task: str = "classify"
     cell: str = "rnn"
     activation: str = "tanh"
     input: str = "embedding"  # or "onehot"
@@ -37,11 +44,20 @@ class ModelSpec:
     hidden_size: int = 16
     num_layers: int = 1
     bidirectional: bool = False
+    dropout: float = 0.0
+    pooling: str = "last"  # many-to-one tasks: last | mean | max
+    learn_h0: bool = False
+
+    @property
+    def per_step(self) -> bool:
+        """Many-to-many: a prediction at every timestep."""
+        return self.task in ("tag", "lm")
 
     @property
     def num_outputs(self) -> int:
-        """One sigmoid logit for two classes, else one logit per class."""
-        return 1 if self.num_classes == 2 else self.num_classes
+        if self.task == "regress" or (self.task == "classify" and self.num_classes == 2):
+            return 1
+        return self.num_classes
 
     @property
     def stack(self) -> StackSpec:
@@ -54,6 +70,8 @@ class ModelSpec:
             bidirectional=self.bidirectional,
             activation=self.activation,
             onehot=onehot,
+            dropout=self.dropout,
+            learn_h0=self.learn_h0,
         )
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -69,73 +87,152 @@ class ModelSpec:
         return asdict(self)
 
 
-def init_params(spec: ModelSpec, rng: np.random.Generator, dtype=np.float32) -> dict[str, np.ndarray]:
+# ---------------------------------------------------------------------- initialisation
+
+
+def _orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return q * np.sign(np.diag(r))  # sign fix makes the distribution uniform (Mezzadri 2007)
+
+
+def init_params(spec: ModelSpec, rng: np.random.Generator, dtype=np.float32, init: str = "default",
+                forget_bias: float = 0.0) -> dict[str, np.ndarray]:
+    """Random parameters.
+
+    default     every recurrent tensor ~ U(±1/√H) (PyTorch); head ~ U(±1/√F); embedding ~ N(0, 1)
+    xavier      W_ih, W_hh gate blocks ~ U(±√(6/(fan_in + fan_out))), biases 0
+    orthogonal  W_ih as xavier, each (H, H) gate block of W_hh orthogonal, biases 0 (Keras' LSTM)
+    identity    W_ih as xavier, W_hh = I, biases 0 (IRNN, Le et al. 2015)
+    forget_bias, when non-zero, sets the LSTM forget-gate block [H:2H] of the bias.
+    Learned initial states start at 0.
+    """
+    H = spec.hidden_size
     params = {}
     for name, shape in spec.param_shapes().items():
+        leaf = name.rsplit(".", 1)[1]
         if name == "embedding.weight":
             p = rng.standard_normal(shape)
-        else:
-            fan = spec.hidden_size if name.startswith("rnn.") else spec.stack.output_size
-            bound = 1.0 / np.sqrt(fan)
+        elif leaf in ("h0", "c0"):
+            p = np.zeros(shape)
+        elif name.startswith("head."):
+            bound = 1.0 / np.sqrt(spec.stack.output_size)
             p = rng.uniform(-bound, bound, size=shape)
+        elif init == "default":
+            p = rng.uniform(-1.0 / np.sqrt(H), 1.0 / np.sqrt(H), size=shape)
+        elif leaf.startswith("b"):
+            p = np.zeros(shape)
+        elif leaf == "W_hh" and init == "orthogonal":
+            p = np.concatenate([_orthogonal(rng, H) for _ in range(shape[0] // H)])
+        elif leaf == "W_hh" and init == "identity":
+            p = np.tile(np.eye(H), (shape[0] // H, 1))
+        else:  # xavier, per gate block of H rows
+            bound = np.sqrt(6.0 / (shape[1] + H))
+            p = rng.uniform(-bound, bound, size=shape)
+        if spec.cell == "lstm" and leaf == "b" and forget_bias:
+            p[H : 2 * H] = forget_bias
         params[name] = p.astype(dtype)
     return params
 
 
+# ------------------------------------------------------------------------ forward/backward
+
+
 class ForwardCache(NamedTuple):
     ids: np.ndarray
+    mask: np.ndarray
     stack: StackCache
-    summary: np.ndarray  # (N, F)
+    features: np.ndarray  # head input: summary (N, F) or outputs (N, T, F)
+    pool_index: np.ndarray | None  # max pooling: argmax over time (N, F)
+    finals: list  # [layer][direction] final state tuples (carried across lm windows)
 
 
-def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray):
-    """ids (N, T) int, mask (N, T) → logits (N, O) and a cache for :func:`backward`."""
-    stack_spec = spec.stack
+def _summary(outputs, finals, mask, spec: ModelSpec):
+    """Many-to-one summary (N, F) and, for max pooling, the argmax index."""
+    if spec.pooling == "last":
+        top = finals[-1]
+        return np.concatenate([state[0] for state in top], axis=1), None
+    m = mask[:, :, None].astype(outputs.dtype)
+    if spec.pooling == "mean":
+        return (outputs * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0), None
+    masked = np.where(m > 0, outputs, -np.inf)
+    index = masked.argmax(axis=1)  # (N, F); an all-padding row gives 0 and a zero summary
+    pooled = np.take_along_axis(outputs, index[:, None, :], axis=1)[:, 0]
+    return pooled, index
+
+
+def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, state0=None,
+            dropout_rng: np.random.Generator | None = None):
+    """ids (N, T) int, mask (N, T) → logits (N, O) or (N, T, O), and a cache for :func:`backward`.
+
+    state0 overrides the initial states (lm windows carry them); dropout_rng enables dropout.
+    """
     x = ids if spec.input == "onehot" else layers.embedding_forward(params["embedding.weight"], ids)
-    _, finals, stack_cache = stack_forward(x, mask, params, stack_spec)
-    top = finals[-1]
-    summary = np.concatenate([state[0] for state in top], axis=1) if len(top) > 1 else top[0][0]
-    logits = layers.linear_forward(summary, params["head.W"], params["head.b"])
-    return logits, ForwardCache(ids, stack_cache, summary)
+    outputs, finals, stack_cache = stack_forward(x, mask, params, spec.stack, state0, dropout_rng=dropout_rng)
+    if spec.per_step:
+        features, index = outputs, None
+    else:
+        features, index = _summary(outputs, finals, mask, spec)
+    logits = layers.linear_forward(features, params["head.W"], params["head.b"])
+    return logits, ForwardCache(ids, mask, stack_cache, features, index, finals)
 
 
 def backward(d_logits: np.ndarray, cache: ForwardCache, params: dict, spec: ModelSpec) -> dict[str, np.ndarray]:
-    """∂L/∂logits (N, O) → gradients with the same keys as ``params``."""
+    """∂L/∂logits → gradients with the same keys as ``params``."""
     stack_spec = spec.stack
     H = spec.hidden_size
-    d_summary, dW, db = layers.linear_backward(d_logits, cache.summary, params["head.W"])
-    d_finals = [[None] * stack_spec.directions for _ in range(spec.num_layers)]
-    for d in range(stack_spec.directions):
-        # summary = concat of each direction's final h; c (LSTM) gets no direct gradient
-        d_finals[-1][d] = (d_summary[:, d * H : (d + 1) * H],) + (None,) * (stack_spec.cell_type.state_size - 1)
-    grads, dx, _ = stack_backward(None, d_finals, cache.stack, params, stack_spec)
+    d_features, dW, db = layers.linear_backward(d_logits, cache.features, params["head.W"])
+    d_outputs, d_finals = None, None
+    if spec.per_step:
+        d_outputs = d_features
+    elif spec.pooling == "last":
+        d_finals = [[None] * stack_spec.directions for _ in range(spec.num_layers)]
+        for d in range(stack_spec.directions):
+            # the summary holds each direction's final h; c (LSTM) gets no direct gradient
+            d_finals[-1][d] = (d_features[:, d * H : (d + 1) * H],) + (None,) * (stack_spec.cell_type.state_size - 1)
+    else:
+        N, T = cache.mask.shape
+        m = cache.mask[:, :, None].astype(d_features.dtype)
+        if spec.pooling == "mean":
+            d_outputs = m * (d_features / np.maximum(m.sum(axis=1), 1.0))[:, None, :]
+        else:
+            d_outputs = np.zeros((N, T, d_features.shape[1]), dtype=d_features.dtype)
+            np.put_along_axis(d_outputs, cache.pool_index[:, None, :], d_features[:, None, :], axis=1)
+            d_outputs *= m  # an all-padding row has no real maximum
+    grads, dx, _ = stack_backward(d_outputs, d_finals, cache.stack, params, stack_spec)
     if spec.input == "embedding":
         grads["embedding.weight"] = layers.embedding_backward(dx, cache.ids, spec.vocab_size)
     grads["head.W"], grads["head.b"] = dW, db
     return {k: grads[k] for k in params}
 
 
-def loss_from_logits(logits: np.ndarray, targets: np.ndarray, spec: ModelSpec):
-    """Mean loss and ∂loss/∂logits (N, O); targets (N,) are class indices.
+def loss_from_logits(logits: np.ndarray, targets: np.ndarray, spec: ModelSpec, mask: np.ndarray | None = None):
+    """Mean loss and ∂loss/∂logits.
 
-    Two classes: binary cross-entropy on the single logit; more: softmax cross-entropy.
+    targets: class indices (N,) for classify, numbers (N,) for regress, indices (N, T) for
+    tag and lm, where only positions with mask = 1 count.
     """
+    if spec.per_step:
+        return losses.softmax_cross_entropy(logits, targets, mask)
+    if spec.task == "regress":
+        loss, dz = losses.mean_squared_error(logits[:, 0], targets)
+        return loss, dz[:, None]
     if spec.num_outputs == 1:
         loss, dz = losses.bce_with_logits(logits[:, 0], targets)
         return loss, dz[:, None]
     return losses.softmax_cross_entropy(logits, targets)
 
 
-def loss_and_grads(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, targets: np.ndarray):
-    """One forward and backward pass: returns (mean loss, grads, logits)."""
-    logits, cache = forward(params, spec, ids, mask)
-    loss, d_logits = loss_from_logits(logits, targets, spec)
-    return loss, backward(d_logits, cache, params, spec), logits
+def loss_and_grads(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, targets: np.ndarray,
+                   state0=None, dropout_rng=None):
+    """One forward and backward pass: returns (mean loss, grads, logits, cache)."""
+    logits, cache = forward(params, spec, ids, mask, state0, dropout_rng)
+    loss, d_logits = loss_from_logits(logits, targets, spec, mask)
+    return loss, backward(d_logits, cache, params, spec), logits, cache
 
 
 def probabilities(logits: np.ndarray, spec: ModelSpec) -> np.ndarray:
-    """Class probabilities (N, C) from logits (N, O)."""
+    """Class probabilities (…, C) from logits (…, O); not for regress."""
     if spec.num_outputs == 1:
-        p1 = sigmoid(logits[:, 0])
-        return np.stack([1.0 - p1, p1], axis=1)
+        p1 = sigmoid(logits[..., 0])
+        return np.stack([1.0 - p1, p1], axis=-1)
     return softmax(logits)

@@ -1,39 +1,54 @@
-"""Predict labels for raw texts with a trained run."""
+"""Predictions for raw texts with a trained run, in the shape of its task.
+
+classify  {"text", "tokens", "ids", "label", "scores": {label: probability}}
+regress   {"text", "tokens", "ids", "value"}
+tag       {"text", "tokens", "ids", "tags": [tag per token], "scores": [probability of that tag]}
+lm        {"text", "tokens", "ids", "next": [{"token", "probability"}, … the 5 likeliest]}
+Unknown tokens show as the <unk> id 1.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+import numpy as np
 
 from rnncli.checkpoint import Run
 from rnncli.errors import DataError
-from rnncli.inference import batched_logits, encode_texts
-from rnncli.model import probabilities
+from rnncli.inference import encode_texts, score
+from rnncli.model import forward, probabilities
+from rnncli.tasks import Dataset
+
+TOP_K_NEXT = 5
 
 
-@dataclass
-class Prediction:
-    text: str
-    tokens: list[str]
-    ids: list[int]  # unknown tokens show as the <unk> id 1
-    label: str
-    scores: dict[str, float]  # label -> probability
-
-    def to_dict(self) -> dict:
-        return {"text": self.text, "tokens": self.tokens, "ids": self.ids, "label": self.label, "scores": self.scores}
-
-
-def predict(run: Run, texts: Sequence[str]) -> list[Prediction]:
+def predict(run: Run, texts: Sequence[str]) -> list[dict]:
     tokens, ids = encode_texts(texts, run.vocab, run.tokenizer, run.lowercase)
     for i, toks in enumerate(tokens):
         if not toks:
             raise DataError(
-                f"input {i + 1} ({texts[i]!r}) has no tokens, so there is nothing to classify.",
+                f"input {i + 1} ({texts[i]!r}) has no tokens, so there is nothing to predict from.",
                 hint="pass non-empty text; with `-`, blank lines on stdin are skipped.",
             )
-    probs = probabilities(batched_logits(run.params, run.spec, ids), run.spec)
-    labels = [run.labels.decode(c) for c in range(len(run.labels))]
-    return [
-        Prediction(text, toks, list(i), labels[int(p.argmax())], {lab: float(q) for lab, q in zip(labels, p)})
-        for text, toks, i, p in zip(texts, tokens, ids, probs)
-    ]
+    task = run.spec.task
+    base = [{"text": text, "tokens": toks, "ids": list(i)} for text, toks, i in zip(texts, tokens, ids)]
+    if task == "lm":
+        return [{**b, "next": _next_tokens(run, b["ids"])} for b in base]
+    outputs = score(run.params, run.spec, Dataset(ids=ids)).outputs
+    labels = run.labels.to_dict()["labels"]
+    if task == "regress":
+        return [{**b, "value": float(v)} for b, v in zip(base, outputs)]
+    if task == "tag":
+        return [{**b, "tags": [labels[c] for c in p.argmax(axis=-1)], "scores": [float(q) for q in p.max(axis=-1)]}
+                for b, p in zip(base, outputs)]
+    return [{**b, "label": labels[int(p.argmax())], "scores": {lab: float(q) for lab, q in zip(labels, p)}}
+            for b, p in zip(base, outputs)]
+
+
+def _next_tokens(run: Run, ids: list[int]) -> list[dict]:
+    """The likeliest tokens to follow ``ids`` under a language model."""
+    x = np.asarray([ids])
+    logits, _ = forward(run.params, run.spec, x, np.ones_like(x, dtype=bool))
+    p = probabilities(logits[0, -1], run.spec)
+    top = np.argsort(-p, kind="stable")[:TOP_K_NEXT]
+    return [{"token": run.vocab.itos[i], "probability": float(p[i])} for i in top]

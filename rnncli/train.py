@@ -1,8 +1,11 @@
-"""Training: data → vocabulary → model → epochs of BPTT with SGD/Adam → a run directory.
+"""Training: data → vocabulary → model → epochs of BPTT → a run directory.
 
-Determinism: one seed drives two independent generators, one for parameter
-initialisation and one for shuffling, so the same seed and data give bit-identical
-losses and weights.
+Each step: forward, loss, backward through time, optional clipping (by value, then by global
+norm), an optimiser update at the epoch's learning rate (``train.schedule``). After every
+epoch the dev set is scored and the weights, optimiser state and metrics are saved.
+
+Determinism: one seed drives three independent generators (initialisation, shuffling,
+dropout), so the same seed and data give bit-identical losses and weights.
 """
 
 from __future__ import annotations
@@ -17,26 +20,16 @@ from typing import Callable
 
 import numpy as np
 
-from rnncli import checkpoint
+from rnncli import checkpoint, tasks
 from rnncli.config import Config, config_to_yaml
-from rnncli.data import LabelVocab, Vocab, batch_indices, pad_batch, read_examples, tokenize
-from rnncli.engine.optim import clip_grad_norm, make_optimizer
-from rnncli.errors import ConfigError, DataError, DivergedError, RunError
-from rnncli.inference import encode_texts, score
+from rnncli.data import LabelVocab, Vocab
+from rnncli.engine.optim import clip_grad_norm, clip_grad_value, lr_at, make_optimizer
+from rnncli.errors import ConfigError, DivergedError, RunError
+from rnncli.inference import score
+from rnncli.metrics import task_metrics
 from rnncli.model import ModelSpec, init_params, loss_and_grads
 
 Progress = Callable[[str, dict], None]  # (event, info): "epoch_start", "batch", "epoch_end"
-
-
-@dataclass
-class Dataset:
-    """Encoded examples: token ids per sequence and class indices."""
-
-    ids: list[list[int]]
-    targets: np.ndarray  # (N,) int
-
-    def __len__(self) -> int:
-        return len(self.ids)
 
 
 @dataclass
@@ -56,32 +49,58 @@ class TrainResult:
         }
 
 
-def read_split(cfg: Config, split: str):
-    """Examples of data.train / data.dev / data.test, read with the config's column settings."""
-    path = getattr(cfg.data, split)
-    return read_examples(path, cfg.data.format, cfg.data.text_field, cfg.data.label_field, cfg.data.header)
+@dataclass
+class Prepared:
+    """Everything read and encoded before the first step."""
+
+    vocab: Vocab
+    labels: LabelVocab
+    train: tasks.Dataset
+    dev: tasks.Dataset | None
+    spec: ModelSpec
 
 
-def build_vocab(cfg: Config, train_examples) -> Vocab:
+def build_vocab(cfg: Config, train_raw) -> Vocab:
     """Load ``vocab.path`` if given, else count the training tokens."""
     if cfg.vocab.path:
         return Vocab.load(cfg.vocab.path)
-    token_lists = (tokenize(ex.text, cfg.data.tokenizer, cfg.data.lowercase) for ex in train_examples)
-    return Vocab.build(token_lists, min_freq=cfg.vocab.min_freq, max_size=cfg.vocab.max_size)
+    return Vocab.build(tasks.token_lists(cfg, train_raw), min_freq=cfg.vocab.min_freq, max_size=cfg.vocab.max_size)
 
 
-def encode(examples, vocab: Vocab, labels: LabelVocab, cfg: Config) -> Dataset:
-    _, ids = encode_texts([ex.text for ex in examples], vocab, cfg.data.tokenizer, cfg.data.lowercase)
-    return Dataset(ids, np.array([labels.encode(ex.label) for ex in examples], dtype=np.int64))
-
-
-def model_spec(cfg: Config, vocab_size: int, num_classes: int) -> ModelSpec:
+def model_spec(cfg: Config, vocab_size: int, labels: LabelVocab) -> ModelSpec:
     m = cfg.model
+    num_classes = {"lm": vocab_size, "regress": 1}.get(cfg.task, len(labels))
     return ModelSpec(
-        vocab_size=vocab_size, num_classes=num_classes, cell=m.cell, activation=m.activation, input=m.input,
-        embedding_dim=m.embedding_dim, hidden_size=m.hidden_size, num_layers=m.num_layers,
-        bidirectional=m.bidirectional,
+        vocab_size=vocab_size, num_classes=num_classes, task=cfg.task, cell=m.cell, activation=m.activation,
+        input=m.input, embedding_dim=m.embedding_dim, hidden_size=m.hidden_size, num_layers=m.num_layers,
+        bidirectional=m.bidirectional, dropout=m.dropout, pooling=m.pooling, learn_h0=m.learn_h0,
     )
+
+
+def require_train(cfg: Config) -> str:
+    if not cfg.data.train:
+        raise ConfigError(f"{cfg.source} sets no training data (data.train), so the vocabulary is unknown.",
+                          hint="add `data:\n  train: PATH` to the config, or pass --set data.train=PATH.")
+    return cfg.data.train
+
+
+def spec_from_config(cfg: Config) -> ModelSpec:
+    """The model a config describes, sized by its training data's vocabulary and labels."""
+    train_raw = tasks.read_split(cfg, require_train(cfg))
+    return model_spec(cfg, len(build_vocab(cfg, train_raw)), tasks.build_labels(cfg, train_raw))
+
+
+def prepare(cfg: Config) -> Prepared:
+    """Read train (and dev) data, build the vocabularies, encode, and fix the model's shape."""
+    train_raw = tasks.read_split(cfg, require_train(cfg))
+    dev_raw = tasks.read_split(cfg, cfg.data.dev) if cfg.data.dev else None
+    if dev_raw is None and cfg.data.dev_split > 0:
+        train_raw, dev_raw = tasks.split_off_dev(train_raw, cfg.data.dev_split)
+    vocab = build_vocab(cfg, train_raw)
+    labels = tasks.build_labels(cfg, train_raw)
+    train_set = tasks.encode(cfg, train_raw, vocab, labels, cfg.data.train)
+    dev_set = tasks.encode(cfg, dev_raw, vocab, labels, cfg.data.dev or cfg.data.train) if dev_raw else None
+    return Prepared(vocab, labels, train_set, dev_set, model_spec(cfg, len(vocab), labels))
 
 
 def prepare_run_dir(run_dir: Path, force: bool) -> None:
@@ -97,47 +116,43 @@ def prepare_run_dir(run_dir: Path, force: bool) -> None:
     run_dir.mkdir(parents=True)
 
 
+def _detach(finals):
+    """A carried-over state without its history: truncated BPTT stops the gradient here."""
+    return [[tuple(s.copy() for s in state) for state in layer] for layer in finals]
+
+
 def train(cfg: Config, force: bool = False, progress: Progress | None = None) -> TrainResult:
     """Train the model ``cfg`` describes and write its run directory."""
     progress = progress or (lambda event, info: None)
-    if not cfg.data.train:
-        raise ConfigError(f"{cfg.source} sets no training data (data.train).",
-                          hint="add `data:\n  train: PATH` to the config, or pass --set data.train=PATH.")
-    train_examples = read_split(cfg, "train")
-    dev_examples = read_split(cfg, "dev") if cfg.data.dev else []
-    vocab = build_vocab(cfg, train_examples)
-    labels = LabelVocab.build([ex.label for ex in train_examples])
-    if len(labels) < 2:
-        raise DataError(f"{cfg.data.train} has a single label ({labels.decode(0)!r}); a classifier needs at least two.",
-                        hint="check data.label_field, or add examples of the other classes.")
-    train_set = encode(train_examples, vocab, labels, cfg)
-    dev_set = encode(dev_examples, vocab, labels, cfg) if dev_examples else None
-
-    dtype = np.dtype(cfg.train.dtype)
-    spec = model_spec(cfg, len(vocab), len(labels))
-    init_rng = np.random.default_rng([cfg.train.seed, 0])
-    shuffle_rng = np.random.default_rng([cfg.train.seed, 1])
-    params = init_params(spec, init_rng, dtype)
-    optimizer = make_optimizer(cfg.train.optimizer, params, cfg.train.lr)
+    data = prepare(cfg)
+    spec, t = data.spec, cfg.train
+    dtype = np.dtype(t.dtype)
+    init_rng, shuffle_rng, dropout_rng = (np.random.default_rng([t.seed, i]) for i in range(3))
+    params = init_params(spec, init_rng, dtype, cfg.model.init, cfg.model.forget_bias)
+    optimizer = make_optimizer(t.optimizer, params, t.lr, t.momentum, t.nesterov, t.weight_decay)
+    label_names = data.labels.to_dict()["labels"]
 
     run_dir = cfg.run_dir()
     prepare_run_dir(run_dir, force)
     checkpoint.write_text(run_dir / "config.yaml", config_to_yaml(cfg))
-    vocab.save(run_dir / "vocab.json")
+    data.vocab.save(run_dir / "vocab.json")
 
     result = TrainResult(run_dir, sum(p.size for p in params.values()))
     started = time.perf_counter()
     step = 0
-    for epoch in range(1, cfg.train.epochs + 1):
+    for epoch in range(1, t.epochs + 1):
         t0 = time.perf_counter()
-        batches = batch_indices(len(train_set), cfg.train.batch_size, cfg.train.shuffle, shuffle_rng)
-        progress("epoch_start", {"epoch": epoch, "epochs": cfg.train.epochs, "batches": len(batches)})
-        loss_sum, grad_norm = 0.0, 0.0
-        for b, idx in enumerate(batches):
-            ids, mask = pad_batch([train_set.ids[i] for i in idx])
-            loss, grads, _ = loss_and_grads(params, spec, ids, mask, train_set.targets[idx])
+        optimizer.lr = lr_at(t.schedule, t.lr, epoch, t.epochs, t.step_size, t.gamma)
+        batches = tasks.batches(cfg.task, data.train, t.batch_size, t.shuffle, shuffle_rng, t.bptt)
+        progress("epoch_start", {"epoch": epoch, "epochs": t.epochs, "batches": len(batches)})
+        loss_sum, terms, correct, grad_norm, state = 0.0, 0, 0, 0.0, None
+        for b, batch in enumerate(batches):
+            loss, grads, logits, cache = loss_and_grads(params, spec, batch.ids, batch.mask, batch.targets,
+                                                        state if batch.carry else None, dropout_rng)
             step += 1
-            grad_norm = clip_grad_norm(grads, cfg.train.clip_norm if cfg.train.clip_norm else math.inf)
+            if t.clip_value:
+                clip_grad_value(grads, t.clip_value)
+            grad_norm = clip_grad_norm(grads, t.clip_norm if t.clip_norm else math.inf)
             if not (math.isfinite(loss) and math.isfinite(grad_norm)):
                 raise DivergedError(
                     f"training diverged at epoch {epoch}, step {step}: the loss is {loss} and the gradient "
@@ -145,32 +160,42 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None) ->
                     hint="lower train.lr, or set train.clip_norm (e.g. --set train.clip_norm=1.0).",
                 )
             optimizer.step(params, grads)
-            loss_sum += loss * len(idx)
+            if cfg.task == "lm":
+                state = _detach(cache.finals)
+            n = tasks.count(cfg.task, batch)
+            loss_sum += loss * n
+            terms += n
+            correct += _correct(cfg.task, spec, logits, batch)
             progress("batch", {"epoch": epoch, "batch": b + 1, "batches": len(batches), "loss": loss})
-        train_loss, train_pred = score(params, spec, train_set.ids, train_set.targets)
-        record = {
-            "epoch": epoch,
-            "step": step,
-            "train_loss": train_loss,
-            "train_accuracy": float(np.mean(train_pred == train_set.targets)),
-            "running_loss": loss_sum / len(train_set),
-            "grad_norm": grad_norm,
-        }
-        if dev_set is not None:
-            dev_loss, dev_pred = score(params, spec, dev_set.ids, dev_set.targets)
-            record.update(dev_loss=dev_loss, dev_accuracy=float(np.mean(dev_pred == dev_set.targets)))
+        record = {"epoch": epoch, "step": step, "lr": optimizer.lr, "train_loss": loss_sum / max(terms, 1)}
+        if cfg.task in ("classify", "tag"):
+            record["train_accuracy"] = correct / max(terms, 1)
+        record["grad_norm"] = grad_norm
+        if data.dev is not None:
+            dev = task_metrics(cfg.task, data.dev.targets, score(params, spec, data.dev), label_names)
+            record.update({f"dev_{k}": v for k, v in dev.items()})
         record["seconds"] = round(time.perf_counter() - t0, 4)
         result.epochs.append(record)
-        save(run_dir, spec, params, optimizer, labels, cfg, epoch, dtype)
+        save(run_dir, spec, params, optimizer, data.labels, cfg, epoch)
         checkpoint.append_jsonl(run_dir / "metrics.jsonl", record)
         progress("epoch_end", record)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def save(run_dir: Path, spec: ModelSpec, params, optimizer, labels: LabelVocab, cfg: Config, epoch: int, dtype) -> None:
+def _correct(task: str, spec: ModelSpec, logits: np.ndarray, batch: tasks.Batch) -> int:
+    """Training-time hits (with dropout), for the running accuracy of classify and tag."""
+    if task == "classify":
+        pred = (logits[:, 0] > 0).astype(np.int64) if spec.num_outputs == 1 else logits.argmax(axis=-1)
+        return int(np.sum(pred == batch.targets))
+    if task == "tag":
+        return int(np.sum((logits.argmax(axis=-1) == batch.targets) & batch.mask))
+    return 0
+
+
+def save(run_dir: Path, spec: ModelSpec, params, optimizer, labels: LabelVocab, cfg: Config, epoch: int) -> None:
     """Write the weights, then the optimiser state, then run.json (which marks the run usable)."""
     checkpoint.write_arrays(run_dir / "weights.npz", params)
     checkpoint.write_arrays(run_dir / "optimizer.npz", optimizer.state_dict())
-    meta = checkpoint.run_meta(spec, labels, cfg, epoch, str(np.dtype(dtype)))
+    meta = checkpoint.run_meta(spec, labels, cfg, epoch, cfg.train.dtype)
     checkpoint.write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")

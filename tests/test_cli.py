@@ -617,7 +617,7 @@ def test_summary_needs_one_source(cli, workspace, args):
 def test_summary_config_without_training_data(cli, workspace):
     cfg = write(workspace / "nodata.yaml", "model:\n  hidden_size: 3\n")
     r = cli("summary", "--config", cfg)
-    assert_user_error(r, ExitCode.USAGE, "sets no data.train")
+    assert_user_error(r, ExitCode.CONFIG, "sets no training data (data.train)")
 
 
 # --- vocab build ------------------------------------------------------------------------

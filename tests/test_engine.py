@@ -98,7 +98,7 @@ def test_all_padding_row_keeps_the_initial_state_and_gets_no_gradient():
     mask = ids > 0
     logits, _ = forward(params, spec, ids, mask)
     np.testing.assert_allclose(logits[1], params["head.b"])  # h = 0, so only the bias remains
-    _, grads, _ = loss_and_grads(params, spec, ids, mask, np.array([1, 0]))
+    _, grads, _, _ = loss_and_grads(params, spec, ids, mask, np.array([1, 0]))
     assert np.all(grads["embedding.weight"][0] == 0.0)
 
 
@@ -234,7 +234,7 @@ def test_float32_stays_float32():
     spec = ModelSpec(vocab_size=7, num_classes=3, cell="gru", embedding_dim=3, hidden_size=4, bidirectional=True)
     params = init_params(spec, rng, np.float32)
     ids, mask = _batch(spec, rng, [3, 2], T=3)
-    loss, grads, logits = loss_and_grads(params, spec, ids, mask, np.array([0, 2]))
+    loss, grads, logits, _ = loss_and_grads(params, spec, ids, mask, np.array([0, 2]))
     assert logits.dtype == np.float32
     assert all(g.dtype == np.float32 for g in grads.values())
 

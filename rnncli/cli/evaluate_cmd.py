@@ -12,16 +12,18 @@ from rnncli.cli.app import JSON, app
 from rnncli.cli.common import open_run
 
 
-@app.command(help="""Score a trained model on a labelled file: loss, accuracy, precision/recall/F1
-per class and the confusion matrix (rows: true label, columns: predicted).
+@app.command(help="""Score a trained model on a data file in its task's format.
 
-The file is read with the run's column settings (data.text_field, data.label_field).
+classify and tag: loss, accuracy, precision/recall/F1 per class (per tag) and the
+confusion matrix (rows: true label, columns: predicted); regress: MSE and MAE; lm: loss
+in nats per token, perplexity and bits per token. The file is read with the run's data
+settings (format, columns, tokenizer).
 
 \b
 Example:  rnn evaluate --model runs/sentiment-toy --data datasets/toy/sentiment-dev.tsv
 """)
 def evaluate(
-    data: Path = typer.Option(..., "--data", "-d", help="Labelled data file (TSV/CSV)."),
+    data: Path = typer.Option(..., "--data", "-d", help="Data file in the run format (TSV/CSV, CoNLL-U, text)."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Run directory (default: the newest under ./runs)."),
     json_: bool = JSON,
 ) -> None:
@@ -32,12 +34,17 @@ def evaluate(
     if json_:
         render.print_json({"model": str(run.path), **result.to_dict()})
         return
-    r = result.report
-    render.line(f"{result.data}: {result.n} examples, model {run.path}")
-    render.table(["metric", "value"], [["loss", result.loss], ["accuracy", r["accuracy"]], ["macro F1", r["macro_f1"]]])
+    m = result.metrics
+    what = "tokens" if result.task == "lm" else "examples"
+    render.line(f"{result.data}: {result.n} {what}, model {run.path} (task {result.task})")
+    names = {"loss": "loss", "accuracy": "accuracy", "macro_f1": "macro F1", "mae": "mean absolute error",
+             "perplexity": "perplexity", "bits_per_token": "bits per token"}
+    render.table(["metric", "value"], [[label, m[k]] for k, label in names.items() if k in m])
+    if "per_class" not in m:
+        return
     render.line("")
     render.table(["label", "precision", "recall", "f1", "support"],
-                 [[c["label"], c["precision"], c["recall"], c["f1"], c["support"]] for c in r["per_class"]])
+                 [[c["label"], c["precision"], c["recall"], c["f1"], c["support"]] for c in m["per_class"]])
     render.line("")
     render.table(["true \\ predicted", *result.labels],
-                 [[label, *row] for label, row in zip(result.labels, r["confusion"])])
+                 [[label, *row] for label, row in zip(result.labels, m["confusion"])])

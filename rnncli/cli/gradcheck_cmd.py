@@ -39,12 +39,9 @@ def gradcheck(
                 results.append(gc.check_case(spec, padded, seed, tolerance=tolerance))
     else:
         from rnncli.config import load_config
-        from rnncli.data import LabelVocab
-        from rnncli.train import build_vocab, model_spec, read_split
+        from rnncli.train import spec_from_config
 
-        cfg = load_config(config, set_ or [])
-        examples = read_split(cfg, "train")
-        spec = model_spec(cfg, len(build_vocab(cfg, examples)), len(LabelVocab.build(ex.label for ex in examples)))
+        spec = spec_from_config(load_config(config, set_ or []))
         results = gc.check_spec_from_config(spec, seed, tolerance)
     failed = [r for r in results if not r.passed]
     if json_:

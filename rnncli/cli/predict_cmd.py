@@ -15,8 +15,10 @@ from rnncli.errors import UsageError
 
 @app.command(help="""Predict the label of each TEXT, or of each line of stdin with '-'.
 
-Prints the label and its probability; with --json one JSON object per input:
-{"text", "tokens", "ids", "label", "scores": {label: probability}} (unknown words have id 1, <unk>).
+Prints the label and its probability (classify), the number (regress), a tag per token
+(tag) or the likeliest next tokens (lm). With --json one JSON object per input; for
+classify {"text", "tokens", "ids", "label", "scores": {label: probability}} (unknown
+words have id 1, <unk>); the README lists the other tasks' keys.
 
 \b
 Examples:  rnn predict "movie was good"
@@ -36,6 +38,18 @@ def predict(
     predictions = run_prediction(run, inputs)
     if json_:
         for p in predictions:
-            render.print_jsonl(p.to_dict())
+            render.print_jsonl(p)
         return
-    render.table(["text", "label", "probability"], [[p.text, p.label, p.scores[p.label]] for p in predictions])
+    task = run.spec.task
+    if task == "regress":
+        render.table(["text", "value"], [[p["text"], p["value"]] for p in predictions])
+    elif task == "tag":
+        render.table(["text", "tags"], [[p["text"], " ".join(f"{w}/{t}" for w, t in zip(p["tokens"], p["tags"]))]
+                                        for p in predictions], right=set())
+    elif task == "lm":
+        render.table(["text", "next tokens (probability)"],
+                     [[p["text"], "  ".join(f"{n['token']!r} {n['probability']:.3f}" for n in p["next"])]
+                      for p in predictions], right=set())
+    else:
+        render.table(["text", "label", "probability"], [[p["text"], p["label"], p["scores"][p["label"]]]
+                                                        for p in predictions])

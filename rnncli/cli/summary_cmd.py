@@ -31,15 +31,9 @@ def summary(
                          hint="e.g. rnn summary --config configs/seed-params.yaml")
     if config is not None:
         from rnncli.config import load_config
-        from rnncli.data import LabelVocab
-        from rnncli.train import build_vocab, model_spec, read_split
+        from rnncli.train import spec_from_config
 
-        cfg = load_config(config, set_ or [])
-        if not cfg.data.train:
-            raise UsageError(f"{config} sets no data.train, so the vocabulary size is unknown.",
-                             hint="set data.train (or vocab.path), e.g. --set data.train=datasets/toy/sentiment.tsv")
-        examples = read_split(cfg, "train")
-        spec = model_spec(cfg, len(build_vocab(cfg, examples)), len(LabelVocab.build(ex.label for ex in examples)))
+        spec = spec_from_config(load_config(config, set_ or []))
     else:
         from rnncli.checkpoint import load_run
 
@@ -49,10 +43,12 @@ def summary(
     if json_:
         render.print_json({"model": spec.to_dict(), "parameters": rows, "total": total})
         return
-    head = "sigmoid (1 output)" if spec.num_outputs == 1 else f"softmax ({spec.num_outputs} outputs)"
-    render.line(f"{spec.cell} × {spec.num_layers} layer(s){', bidirectional' if spec.bidirectional else ''}, "
-                f"{spec.input} input, vocabulary {spec.vocab_size} (incl. <pad>, <unk>), "
-                f"hidden {spec.hidden_size}, {spec.num_classes} classes → {head}")
+    head = {"regress": "linear (1 output)", "tag": f"softmax per token ({spec.num_outputs} tags)",
+            "lm": f"softmax per token ({spec.num_outputs}-token vocabulary)"}.get(
+        spec.task, "sigmoid (1 output)" if spec.num_outputs == 1 else f"softmax ({spec.num_outputs} outputs)")
+    render.line(f"task {spec.task}: {spec.cell} × {spec.num_layers} layer(s)"
+                f"{', bidirectional' if spec.bidirectional else ''}, {spec.input} input, vocabulary "
+                f"{spec.vocab_size} (incl. <pad>, <unk>), hidden {spec.hidden_size} → {head}")
     render.table(["parameter", "shape", "count"], [[r["name"], "×".join(map(str, r["shape"])), r["count"]] for r in rows]
                  + [["total", "", total]])
 

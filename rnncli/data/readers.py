@@ -5,6 +5,10 @@ One row is one :class:`Example` (``text``, ``label``), labels always strings ("0
 - ``format="auto"`` picks by extension: ``.csv``/``.csv.gz`` -> csv, anything else
   (``.tsv``, ``.tsv.gz``, ``.txt``, ...) -> tsv. ``.gz`` files (and files that start with
   the gzip magic bytes) are decompressed transparently.
+- ``.conllu``/``.conll`` files hold tagged words, not examples: ``read_examples`` refuses them
+  with a DataError pointing at ``task: tag`` (:func:`rnncli.data.sequences.read_tagged`).
+  ``.txt`` stays TSV here (one text per line, optional tab-separated label), as before;
+  plain text for a language model is read whole by :func:`rnncli.data.sequences.read_text`.
 - TSV: tab-separated, no quoting (``csv.QUOTE_NONE``); every field is stripped of
   surrounding whitespace (SST-2 rows end with a space before the tab).
   CSV: standard quoting (``"a, b"``, ``""`` for a quote); fields stripped too.
@@ -28,8 +32,18 @@ from typing import Iterator
 
 from rnncli.errors import DataError
 
-FORMATS = ("auto", "tsv", "csv")
+FORMATS = ("auto", "tsv", "csv", "conllu", "conll", "text")
 _GZIP_MAGIC = b"\x1f\x8b"
+
+# extension (after dropping ".gz") -> format; anything else is "tsv" under format="auto"
+_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".conllu": "conllu", ".conll": "conll", ".txt": "text"}
+
+# the task that reads each non-example format, for read_examples' refusal
+_TASK_OF = {
+    "conllu": ("tag", "holds tagged words (CoNLL-U, one word per line)"),
+    "conll": ("tag", "holds tagged words (token<TAB>tag, one word per line)"),
+    "text": ("lm", "is plain text, read whole"),
+}
 
 
 @dataclass(frozen=True)
@@ -40,16 +54,25 @@ class Example:
     label: str
 
 
+def extension(path: str | Path) -> str:
+    """The lower-cased extension of ``path`` ignoring a final ``.gz`` (``"a.conllu.gz"`` -> ``".conllu"``)."""
+    name = Path(path).name.lower()
+    if name.endswith(".gz"):
+        name = name[: -len(".gz")]
+    return Path(name).suffix
+
+
 def resolve_format(path: str | Path, format: str = "auto") -> str:
-    """Return ``"tsv"`` or ``"csv"`` for ``path`` (by extension when ``format="auto"``)."""
+    """Return the format of ``path``: ``format`` itself unless it is ``"auto"``, else by extension.
+
+    ``.csv`` -> csv, ``.conllu`` -> conllu, ``.conll`` -> conll, ``.txt`` -> text (each
+    optionally + ``.gz``); anything else (``.tsv``, no extension, ...) -> tsv.
+    """
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(map(repr, FORMATS))}; got {format!r}")
     if format != "auto":
         return format
-    name = Path(path).name.lower()
-    if name.endswith(".gz"):
-        name = name[: -len(".gz")]
-    return "csv" if name.endswith(".csv") else "tsv"
+    return _EXTENSIONS.get(extension(path), "tsv")
 
 
 def read_examples(
@@ -74,6 +97,17 @@ def read_examples(
     """
     fmt = resolve_format(path, format)
     path = Path(path)
+    if fmt == "text" and format == "auto":
+        fmt = "tsv"  # a .txt of examples: one text per line (+ tab + label), as always
+    if fmt in _TASK_OF:
+        task, what = _TASK_OF[fmt]
+        source = f"a {extension(path)} file" if format == "auto" else f"a file read as format {fmt!r}"
+        raise DataError(
+            f"{path}: {source} {what}, not text<TAB>label examples "
+            "(tasks classify and regress read TSV or CSV rows).",
+            hint=f"use `task: {task}` to train on it, or set `data.format: tsv` (or csv) "
+            "if it really holds one example per row",
+        )
     fields = [("text", text_field)] + ([("label", label_field)] if label_field is not None else [])
     for role, field in fields:
         if isinstance(field, bool) or not isinstance(field, (str, int)):
@@ -120,7 +154,10 @@ def _read_text(path: Path) -> str:
     """Read ``path`` as UTF-8 text (gunzipping if needed); DataError on any problem."""
     try:
         if path.is_dir():
-            raise DataError(f"{path} is a directory, not a data file.", hint="point at a .tsv, .csv or .gz file")
+            raise DataError(
+                f"{path} is a directory, not a data file.",
+                hint="point at a .tsv, .csv, .conllu, .conll or .txt file (optionally .gz)",
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise DataError(
@@ -145,7 +182,7 @@ def _read_text(path: Path) -> str:
         line = data.count(b"\n", 0, nul) + 1
         raise DataError(
             f"{path}:{line}: contains NUL bytes; this looks like a binary file, not text.",
-            hint="pass a UTF-8 text file (TSV or CSV, optionally .gz)",
+            hint="pass a UTF-8 text file (optionally gzip-compressed)",
         )
     if data.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark
         data = data[3:]

@@ -4,6 +4,8 @@ Binary cross-entropy on logits z, targets y ∈ {0, 1}:
     ℓ = -[y log σ(z) + (1-y) log(1-σ(z))] = softplus(z) - y z,     ∂ℓ/∂z = σ(z) - y
 Softmax cross-entropy on logits z (…, C), integer targets y:
     ℓ = -log softmax(z)_y,                                         ∂ℓ/∂z = softmax(z) - onehot(y)
+Mean squared error on predictions z, real targets y:
+    ℓ = (z - y)²,                                                  ∂ℓ/∂z = 2 (z - y)
 The mean is Σ w ℓ / Σ w (Σ w = number of terms counted).
 """
 
@@ -39,3 +41,11 @@ def softmax_cross_entropy(z: np.ndarray, y: np.ndarray, w: np.ndarray | None = N
     np.put_along_axis(dz, idx, np.take_along_axis(dz, idx, axis=-1) - 1.0, axis=-1)  # - onehot(y)
     dz *= (w / count)[..., None]
     return loss, dz
+
+
+def mean_squared_error(z: np.ndarray, y: np.ndarray, w: np.ndarray | None = None):
+    """z, y, w of the same shape; returns (loss, dz)."""
+    w, count = _weights(z.shape, w, z.dtype)
+    diff = z - y.astype(z.dtype)
+    loss = float((w * diff * diff).sum() / count)
+    return loss, 2.0 * diff * w / count

@@ -1,84 +1,208 @@
-"""Optimisers and gradient clipping over a dict of parameters and a dict of gradients.
+"""Optimisers, gradient clipping and learning-rate schedules over a dict of parameters and a dict of gradients.
 
-SGD        θ ← θ - η g
-Adam       m ← β1 m + (1-β1) g;   v ← β2 v + (1-β2) g²
-           θ ← θ - η m̂ / (√v̂ + ε),   m̂ = m / (1-β1^t),  v̂ = v / (1-β2^t)      (Kingma & Ba 2015)
-Clipping   g ← g · min(1, c / ‖g‖₂) with ‖g‖₂ the global norm over every tensor.
+Every rule follows ``torch.optim`` exactly (default arguments, no ``maximize``, ``foreach`` or AMSGrad), so a run
+can be checked against PyTorch step by step. Notation: θ parameter, g its gradient, η the learning rate read from
+``opt.lr`` at every step, λ ``weight_decay``, t the 1-based step count; all operations are elementwise.
 
-Optimiser state is a flat dict of arrays (``state_dict``) so a checkpoint can store it
-in an ``.npz`` without pickling.
+Weight decay (every rule)   g ← g + λ θ             (L2 added to the gradient; for Adam this is torch.optim.Adam,
+                                                     not AdamW's decoupled decay)
+SGD                         θ ← θ - η g
+Momentum (SGD, μ, τ = 0)    b ← μ b + g             (b₀ = 0, so b₁ = g as in PyTorch's "b ← g at t = 1")
+                            θ ← θ - η b             or, with nesterov, θ ← θ - η (g + μ b)
+Adam (β1 .9, β2 .999, ε 1e-8)
+                            m ← β1 m + (1-β1) g;    v ← β2 v + (1-β2) g²
+                            θ ← θ - η m̂ / (√v̂ + ε),   m̂ = m / (1-β1^t),  v̂ = v / (1-β2^t)   (Kingma & Ba 2015)
+RMSprop (α .99, ε 1e-8)     v ← α v + (1-α) g²;     θ ← θ - η g / (√v + ε)     (no momentum, not centred)
+Adagrad (ε 1e-10)           s ← s + g²;             θ ← θ - η g / (√s + ε)     (s₀ = 0, no lr decay)
+
+Clipping by norm            g ← g · c / ‖g‖₂ when ‖g‖₂ > c, with ‖g‖₂ the global norm over every tensor
+Clipping by value           g ← min(max(g, -c), c)
+
+Schedules (1-based epoch e of E, evaluated at the start of each epoch)
+  none     η_e = η
+  step     η_e = η γ^⌊(e-1) / step_size⌋               (torch StepLR, stepped once per epoch)
+  cosine   η_e = η (1 + cos(π (e-1) / E)) / 2          (torch CosineAnnealingLR, T_max = E, eta_min = 0)
+
+Parameters are updated in place and keep their dtype: state buffers share it and scalars stay Python floats, so
+float32 never becomes float64 (NumPy 2 would upcast on a NumPy float64 scalar). Gradients are never modified by
+``step``. Optimiser state is a flat dict of arrays (``state_dict``: ``"t"`` plus ``"<slot>.<param name>"``) so a
+checkpoint can store it in an ``.npz`` without pickling; the learning rate is not state, because the schedule
+recomputes it every epoch.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+Arrays = dict[str, np.ndarray]
 
-def global_norm(grads: dict[str, np.ndarray]) -> float:
+
+def global_norm(grads: Arrays) -> float:
+    """‖g‖₂ over every tensor, as if all were concatenated into one vector."""
     return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
 
 
-def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
+def clip_grad_norm(grads: Arrays, max_norm: float) -> float:
     """Scale every gradient in place so the global norm is at most ``max_norm``; returns the norm before."""
     norm = global_norm(grads)
     if norm > max_norm:
-        scale = max_norm / (norm + 1e-12)
+        scale = max_norm / (norm + 1e-12)  # the tiny term only guards 0/0; it never matters when norm > max_norm
         for g in grads.values():
             g *= scale
     return norm
 
 
-class SGD:
-    def __init__(self, params: dict[str, np.ndarray], lr: float) -> None:
-        self.lr = lr
-
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
-        for k, g in grads.items():
-            params[k] -= self.lr * g
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        pass
+def clip_grad_value(grads: Arrays, value: float) -> None:
+    """Clamp every gradient entry in place to [-value, value]."""
+    for g in grads.values():
+        np.clip(g, -value, value, out=g)
 
 
-class Adam:
-    def __init__(self, params: dict[str, np.ndarray], lr: float, betas=(0.9, 0.999), eps: float = 1e-8) -> None:
-        self.lr, (self.beta1, self.beta2), self.eps = lr, betas, eps
+class Optimizer:
+    """Shared machinery: weight decay, the step count and state (de)serialisation.
+
+    A subclass names its per-parameter buffers in ``slots`` (each starts at zero, like PyTorch's) and implements
+    ``_update(p, g, buf)``, which changes the parameter ``p`` and its buffers in place given the decayed gradient.
+    """
+
+    slots: tuple[str, ...] = ()
+
+    def __init__(self, params: Arrays, lr: float, weight_decay: float = 0.0) -> None:
+        self.lr = lr  # mutable: a schedule may change it between steps
+        self.weight_decay = weight_decay
         self.t = 0
-        self.m = {k: np.zeros_like(p) for k, p in params.items()}
-        self.v = {k: np.zeros_like(p) for k, p in params.items()}
+        self.buffers = {s: {k: np.zeros_like(p) for k, p in params.items()} for s in self.slots}
 
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+    def step(self, params: Arrays, grads: Arrays) -> None:
+        """Apply one update to every parameter, in place."""
         self.t += 1
-        c1 = 1.0 - self.beta1**self.t
-        c2 = 1.0 - self.beta2**self.t
-        step_size = self.lr * np.sqrt(c2) / c1  # folds both bias corrections into η
-        eps = self.eps * np.sqrt(c2)
-        for k, g in grads.items():
-            m, v = self.m[k], self.v[k]
-            m *= self.beta1
-            m += (1.0 - self.beta1) * g
-            v *= self.beta2
-            v += (1.0 - self.beta2) * (g * g)
-            params[k] -= (step_size * m / (np.sqrt(v) + eps)).astype(params[k].dtype, copy=False)
+        wd = float(self.weight_decay)
+        for k, p in params.items():
+            g = grads[k]
+            if wd != 0.0:
+                g = g + wd * p  # a new array: the caller's gradient stays untouched, as in PyTorch
+            self._update(p, g, {s: self.buffers[s][k] for s in self.slots})
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        state = {"t": np.array(self.t)}
-        state.update({f"m.{k}": v for k, v in self.m.items()})
-        state.update({f"v.{k}": v for k, v in self.v.items()})
+    def _update(self, p: np.ndarray, g: np.ndarray, buf: Arrays) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> Arrays:
+        """Copies (not views) so later steps cannot change a state that was saved but not yet written."""
+        state = {"t": np.array(self.t, dtype=np.int64)}
+        for s, bufs in self.buffers.items():
+            state.update({f"{s}.{k}": b.copy() for k, b in bufs.items()})
         return state
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+    def load_state_dict(self, state: Arrays) -> None:
+        """Restore a ``state_dict`` bit for bit into this optimiser's existing buffers."""
         self.t = int(state["t"])
-        for k in self.m:
-            self.m[k][...] = state[f"m.{k}"]
-            self.v[k][...] = state[f"v.{k}"]
+        for s, bufs in self.buffers.items():
+            for k, b in bufs.items():
+                saved = np.asarray(state[f"{s}.{k}"])
+                if saved.shape != b.shape:
+                    raise ValueError(f"optimizer state {s}.{k} has shape {saved.shape}, expected {b.shape}")
+                b[...] = saved
 
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+class SGD(Optimizer):
+    def _update(self, p, g, buf):
+        p -= float(self.lr) * g
 
 
-def make_optimizer(name: str, params: dict[str, np.ndarray], lr: float):
-    return OPTIMIZERS[name](params, lr)
+class Momentum(Optimizer):
+    """PyTorch's SGD with momentum μ and dampening 0, optionally in Nesterov's form."""
+
+    slots = ("b",)
+
+    def __init__(self, params: Arrays, lr: float, momentum: float = 0.9, nesterov: bool = False,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr, weight_decay)
+        self.momentum, self.nesterov = momentum, nesterov
+
+    def _update(self, p, g, buf):
+        mu, b = float(self.momentum), buf["b"]
+        b *= mu
+        b += g
+        p -= float(self.lr) * (g + mu * b if self.nesterov else b)
+
+
+class Adam(Optimizer):
+    slots = ("m", "v")
+
+    def __init__(self, params: Arrays, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr, weight_decay)
+        (self.beta1, self.beta2), self.eps = betas, eps
+
+    def _update(self, p, g, buf):
+        b1, b2, m, v = float(self.beta1), float(self.beta2), buf["m"], buf["v"]
+        m *= b1
+        m += (1.0 - b1) * g
+        v *= b2
+        v += (1.0 - b2) * (g * g)
+        # PyTorch's arrangement of the same formula: η/(1-β1^t) · m / (√v / √(1-β2^t) + ε).
+        step_size = float(self.lr) / (1.0 - b1**self.t)
+        denom = np.sqrt(v) / math.sqrt(1.0 - b2**self.t) + float(self.eps)
+        p -= step_size * (m / denom)
+
+
+class RMSprop(Optimizer):
+    slots = ("v",)
+
+    def __init__(self, params: Arrays, lr: float, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr, weight_decay)
+        self.alpha, self.eps = alpha, eps
+
+    def _update(self, p, g, buf):
+        a, v = float(self.alpha), buf["v"]
+        v *= a
+        v += (1.0 - a) * (g * g)
+        p -= float(self.lr) * (g / (np.sqrt(v) + float(self.eps)))
+
+
+class Adagrad(Optimizer):
+    slots = ("s",)
+
+    def __init__(self, params: Arrays, lr: float, eps: float = 1e-10, weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr, weight_decay)
+        self.eps = eps
+
+    def _update(self, p, g, buf):
+        s = buf["s"]
+        s += g * g
+        p -= float(self.lr) * (g / (np.sqrt(s) + float(self.eps)))
+
+
+OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "adagrad")
+SCHEDULES = ("none", "step", "cosine")
+
+
+def make_optimizer(name: str, params: Arrays, lr: float, momentum: float = 0.9, nesterov: bool = False,
+                   weight_decay: float = 0.0) -> Optimizer:
+    """The optimiser called ``name`` with PyTorch's defaults; ``momentum`` and ``nesterov`` only matter for
+    "momentum"."""
+    if name == "sgd":
+        return SGD(params, lr, weight_decay)
+    if name == "momentum":
+        return Momentum(params, lr, momentum, nesterov, weight_decay)
+    if name == "adam":
+        return Adam(params, lr, weight_decay=weight_decay)
+    if name == "rmsprop":
+        return RMSprop(params, lr, weight_decay=weight_decay)
+    if name == "adagrad":
+        return Adagrad(params, lr, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
+
+
+def lr_at(schedule: str, base_lr: float, epoch: int, epochs: int, step_size: int, gamma: float) -> float:
+    """The learning rate for 1-based ``epoch`` of ``epochs`` (equations in the module docstring)."""
+    if schedule == "none":
+        return float(base_lr)
+    if schedule == "step":
+        return float(base_lr * gamma ** ((epoch - 1) // step_size))
+    if schedule == "cosine":
+        return float(base_lr * (1.0 + math.cos(math.pi * (epoch - 1) / epochs)) / 2.0)
+    raise ValueError(f"unknown schedule {schedule!r}; expected one of {', '.join(SCHEDULES)}")

@@ -22,8 +22,12 @@ features X (N, T, D) or, for one-hot input, token ids (N, T): x_t W_ih^T for a o
 x_t is a column of W_ih, so the projection is a gather (ids 0 ``<pad>`` and 1 ``<unk>``
 encode as the zero vector, hence W_ih has V-2 columns).
 
+Between layers, inverted dropout (training only, as PyTorch's ``dropout``) multiplies each
+layer's outputs but the last's by a mask keep/(1-p), keep ~ Bernoulli(1-p).
+
 Parameter names (``prefix`` = "rnn"): ``rnn.l{k}[_reverse].W_ih`` (G·H, D_k),
-``.W_hh`` (G·H, H), ``.b`` (G·H) for RNN/LSTM, or ``.b_ih`` and ``.b_hh`` for GRU.
+``.W_hh`` (G·H, H), ``.b`` (G·H) for RNN/LSTM, or ``.b_ih`` and ``.b_hh`` for GRU; with a
+learned initial state also ``.h0`` (H,) and, for the LSTM, ``.c0`` (H,).
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ class StackSpec:
     bidirectional: bool = False
     activation: str = "tanh"  # vanilla RNN only
     onehot: bool = False  # layer 0 receives int ids instead of features
+    dropout: float = 0.0  # between layers, training only
+    learn_h0: bool = False  # initial state is a parameter instead of zeros
 
     @property
     def directions(self) -> int:
@@ -82,7 +88,14 @@ class StackSpec:
                 shapes[f"{name}.b_hh"] = (G * H,)
             else:
                 shapes[f"{name}.b"] = (G * H,)
+            if self.learn_h0:
+                for s in self.state_names:
+                    shapes[f"{name}.{s}"] = (H,)
         return shapes
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return ("h0", "c0")[: self.cell_type.state_size]
 
 
 # ------------------------------------------------------------------ one direction
@@ -155,6 +168,8 @@ class StackCache(NamedTuple):
     inputs: list  # per layer: the layer's input (ids for one-hot layer 0, else features)
     directions: dict  # (layer, direction) -> DirectionCache
     masks: list  # per direction: mask in processing order
+    keep: list  # per layer below the top: inverted-dropout multiplier, or None
+    learned_state0: bool  # state0 came from the .h0/.c0 parameters
 
 
 def _bias(params: dict, name: str, cell: Cell) -> np.ndarray:
@@ -195,11 +210,22 @@ def zero_state(spec: StackSpec, N: int, dtype) -> list[list[State]]:
     ]
 
 
-def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: str = "rnn"):
+def learned_state(params: dict, spec: StackSpec, N: int, prefix: str = "rnn") -> list[list[State]]:
+    """Initial states from the ``.h0``/``.c0`` parameters, broadcast over the batch."""
+    return [
+        [tuple(np.tile(params[f"{name}.{s}"], (N, 1)) for s in spec.state_names)
+         for k2, _, name in spec.layer_names(prefix) if k2 == k]
+        for k in range(spec.num_layers)
+    ]
+
+
+def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: str = "rnn",
+                  dropout_rng: np.random.Generator | None = None):
     """Run the whole stack.
 
     x: features (N, T, D), or int ids (N, T) when ``spec.onehot``; mask (N, T).
-    state0: [layer][direction] state tuples (default zeros).
+    state0: [layer][direction] state tuples (default: learned if ``spec.learn_h0``, else zeros).
+    dropout_rng: draws the dropout masks; None = evaluation (no dropout).
     Returns (outputs (N, T, H·dirs) of the top layer, finals [layer][direction] state tuples, cache).
     Each direction's final state is taken at its last processed real token: for the reverse
     direction that is the first token, exactly PyTorch's ``h_n`` for packed sequences.
@@ -207,10 +233,11 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
     cell = spec.cell_type
     N, T = mask.shape
     dtype = params[f"{prefix}.l0.W_hh"].dtype
+    learned = state0 is None and spec.learn_h0
     if state0 is None:
-        state0 = zero_state(spec, N, dtype)
+        state0 = learned_state(params, spec, N, prefix) if learned else zero_state(spec, N, dtype)
     masks = [mask, mask[:, ::-1]]
-    inputs, dir_caches, finals = [], {}, []
+    inputs, dir_caches, finals, keeps = [], {}, [], []
     layer_in = x
     for k in range(spec.num_layers):
         inputs.append(layer_in)
@@ -227,7 +254,14 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
             dir_caches[(k, d)] = cache
         finals.append(layer_finals)
         layer_in = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
-    return layer_in, finals, StackCache(inputs, dir_caches, masks)
+        if k < spec.num_layers - 1:
+            keep = None
+            if dropout_rng is not None and spec.dropout > 0:
+                p = spec.dropout
+                keep = (dropout_rng.random(layer_in.shape) >= p).astype(dtype) / dtype.type(1.0 - p)
+                layer_in = layer_in * keep
+            keeps.append(keep)
+    return layer_in, finals, StackCache(inputs, dir_caches, masks, keeps, learned)
 
 
 def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: StackSpec, prefix: str = "rnn"):
@@ -273,7 +307,15 @@ def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: Stack
             else:
                 grads[f"{name}.b"] = db
             d_state0[k][d] = ds0
+            if cache.learned_state0:
+                for s, g in zip(spec.state_names, ds0):
+                    grads[f"{name}.{s}"] = g.sum(axis=0)
+            elif spec.learn_h0:  # a carried-over state was given: h0 did not take part
+                for s in spec.state_names:
+                    grads[f"{name}.{s}"] = np.zeros(H, dtype=dtype)
             if dx is not None:
                 d_x = dx if d_x is None else d_x + dx
+        if k > 0 and cache.keep[k - 1] is not None:
+            d_x = d_x * cache.keep[k - 1]  # layer_in = outputs ⊙ keep
         d_layer_out = d_x
     return grads, d_layer_out, d_state0

@@ -1,0 +1,221 @@
+"""Export a trained run's weights under PyTorch's ``state_dict()`` names and shapes.
+
+The exported ``.npz`` (no pickles) loads with ``load_state_dict(strict=True)`` into this module,
+which computes exactly what :func:`rnncli.model.forward` computes in evaluation (float64 agrees
+to ~1e-12; tests/test_torch_parity.py executes this very listing)::
+
+    import torch
+    from torch import nn
+
+    class RnncliModel(nn.Module):
+        # V vocab (incl. <pad>=0, <unk>=1), D embedding_dim, H hidden_size, O outputs (head rows)
+        def __init__(self, V, D, H, O, cell="rnn", nonlinearity="tanh", num_layers=1,
+                     bidirectional=False, dropout=0.0, onehot=False, pooling="last", per_step=False):
+            super().__init__()
+            self.V, self.onehot, self.pooling, self.per_step = V, onehot, pooling, per_step
+            if not onehot:
+                self.embedding = nn.Embedding(V, D)
+            kind = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
+            extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
+            self.rnn = kind(V - 2 if onehot else D, H, num_layers=num_layers, batch_first=True,
+                            bidirectional=bidirectional, dropout=dropout, **extra)
+            self.head = nn.Linear(H * (2 if bidirectional else 1), O)
+
+        def forward(self, ids, lengths):        # ids (N, T) int64 right-padded with 0; lengths (N,)
+            if self.onehot:                     # width V-2: column j is token id j+2
+                x = nn.functional.one_hot(ids, self.V)[..., 2:].to(self.head.weight.dtype)
+            else:
+                x = self.embedding(ids)
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True,
+                                                       enforce_sorted=False)
+            out, h_n = self.rnn(packed)
+            if self.pooling == "last" and not self.per_step:
+                h_n = h_n[0] if isinstance(h_n, tuple) else h_n     # LSTM: (h_n, c_n)
+                dirs = 2 if self.rnn.bidirectional else 1
+                return self.head(torch.cat(list(h_n[-dirs:]), dim=1))   # (N, O)
+            y, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
+            if self.per_step:                   # task tag / lm: (N, T, O), pads are zeros
+                return self.head(y)
+            if self.pooling == "mean":
+                return self.head(y.sum(1) / lengths.to(y)[:, None])
+            real = torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
+            return self.head(y.masked_fill(~real[..., None], float("-inf")).amax(1))   # max
+
+``O`` = ``ModelSpec.num_outputs``: one logit for two classes (``BCEWithLogitsLoss``, p(class 1)
+= σ(z)) and for regress (``MSELoss``), else one per class (``CrossEntropyLoss``).
+``per_step`` is True for the tag and lm tasks. :func:`torch_module_code` gives the constructor
+call for a given model.
+
+Name mapping (ours → PyTorch's), per layer ``k`` and direction suffix ``_reverse``:
+
+    embedding.weight           → embedding.weight                    (absent for one-hot input)
+    rnn.l{k}[_reverse].W_ih    → rnn.weight_ih_l{k}[_reverse]
+    rnn.l{k}[_reverse].W_hh    → rnn.weight_hh_l{k}[_reverse]
+    rnn.l{k}[_reverse].b       → rnn.bias_ih_l{k}[_reverse] = b,  rnn.bias_hh_l{k}[_reverse] = 0   (RNN, LSTM)
+    rnn.l{k}[_reverse].b_ih    → rnn.bias_ih_l{k}[_reverse]                                          (GRU)
+    rnn.l{k}[_reverse].b_hh    → rnn.bias_hh_l{k}[_reverse]                                          (GRU)
+    head.W, head.b             → head.weight, head.bias
+
+Gate row blocks are already PyTorch's ([i, f, g, o] for LSTM, [r, z, n] for GRU). PyTorch's
+``b_ih + b_hh`` is our single ``b`` for RNN and LSTM, so ``bias_hh`` is exported as zeros (a
+model fine-tuned in PyTorch may move both; their sum is what counts).
+
+One-hot input: our layer-0 ``W_ih`` has V-2 columns, because ids 0 (``<pad>``) and 1 (``<unk>``)
+encode as the zero vector. The PyTorch module therefore has no embedding and must be fed one-hot
+vectors of width V-2 whose column j stands for token id j+2, i.e. ``one_hot(ids, V)[..., 2:]``.
+
+Parameters the PyTorch module cannot hold (e.g. learned initial states ``rnn.l{k}.h0``/``.c0``)
+make :func:`torch_state_dict` raise :class:`RunError` rather than silently drop them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rnncli.errors import RunError, UsageError
+from rnncli.model import ModelSpec
+
+FORMATS = ("torch",)
+
+_RNN_NAME = re.compile(r"^rnn\.l(\d+)(_reverse)?\.(W_ih|W_hh|b|b_ih|b_hh)$")
+_SIMPLE = {"embedding.weight": "embedding.weight", "head.W": "head.weight", "head.b": "head.bias"}
+_RNN_PART = {"W_ih": ("weight_ih",), "W_hh": ("weight_hh",), "b": ("bias_ih", "bias_hh"),
+             "b_ih": ("bias_ih",), "b_hh": ("bias_hh",)}
+
+
+def torch_names(name: str) -> tuple[str, ...] | None:
+    """The PyTorch ``state_dict`` names one of our parameters fills, or None if it has none.
+
+    ``rnn.l0.b`` fills two (``rnn.bias_ih_l0`` = b, ``rnn.bias_hh_l0`` = 0); every other name one.
+    """
+    if name in _SIMPLE:
+        return (_SIMPLE[name],)
+    m = _RNN_NAME.match(name)
+    if m is None:
+        return None
+    layer, reverse, part = m.groups()
+    return tuple(f"rnn.{p}_l{layer}{reverse or ''}" for p in _RNN_PART[part])
+
+
+def torch_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of ``state_dict()`` of the matching PyTorch module, in its order."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    stack = spec.stack
+    if not stack.onehot:
+        shapes["embedding.weight"] = (spec.vocab_size, spec.embedding_dim)
+    G, H = stack.cell_type.gates, stack.hidden_size
+    for k, _, prefix in stack.layer_names():
+        suffix = prefix.split(".")[1][1:]  # "l1_reverse" -> "1_reverse"
+        D = stack.input_size if k == 0 else stack.output_size
+        shapes[f"rnn.weight_ih_l{suffix}"] = (G * H, D)
+        shapes[f"rnn.weight_hh_l{suffix}"] = (G * H, H)
+        shapes[f"rnn.bias_ih_l{suffix}"] = (G * H,)
+        shapes[f"rnn.bias_hh_l{suffix}"] = (G * H,)
+    shapes["head.weight"] = (spec.num_outputs, stack.output_size)
+    shapes["head.bias"] = (spec.num_outputs,)
+    return shapes
+
+
+def torch_module_code(spec: ModelSpec) -> list[str]:
+    """Python source lines for the PyTorch module's three attributes, and a comment on its forward."""
+    stack = spec.stack
+    kind = {"rnn": "nn.RNN", "lstm": "nn.LSTM", "gru": "nn.GRU"}[spec.cell]
+    extra = f", nonlinearity={spec.activation!r}" if spec.cell == "rnn" else ""
+    if spec.dropout and stack.num_layers > 1:  # PyTorch warns about dropout with one layer (no effect)
+        extra = f", dropout={spec.dropout!r}" + extra
+    lines = [] if stack.onehot else [f"self.embedding = nn.Embedding({spec.vocab_size}, {spec.embedding_dim})"]
+    lines.append(f"self.rnn = {kind}({stack.input_size}, {stack.hidden_size}, num_layers={stack.num_layers}, "
+                 f"batch_first=True, bidirectional={stack.bidirectional}{extra})")
+    lines.append(f"self.head = nn.Linear({stack.output_size}, {spec.num_outputs})")
+    inputs = f"one_hot(ids, {spec.vocab_size})[..., 2:]" if stack.onehot else "embedding(ids)"
+    if spec.per_step:
+        summary = "every step's output (pad_packed_sequence)"
+    elif spec.pooling == "last":
+        summary = "h_n of the top layer" + (" ([forward, backward] concatenated)" if stack.bidirectional else "")
+    else:
+        summary = f"the {spec.pooling} of the top layer's outputs over real tokens"
+    lines.append(f"# forward: {inputs} → packed sequence → rnn → {summary} → head")
+    return lines
+
+
+def torch_state_dict(params: dict[str, np.ndarray], spec: ModelSpec) -> dict[str, np.ndarray]:
+    """Our parameters under PyTorch's names and shapes (see the module docstring), in its order.
+
+    Raises :class:`RunError` when ``params`` holds tensors the PyTorch module has no place for,
+    or lacks ones it needs.
+    """
+    unsupported = sorted(k for k in params if torch_names(k) is None)
+    if unsupported:
+        initial = [k for k in unsupported if k.endswith((".h0", ".c0"))]
+        hint = ("nn.RNN, nn.LSTM and nn.GRU hold only weights and biases: export a model trained without "
+                "these parameters, or read them from the run's weights.npz yourself")
+        if initial:
+            hint += (" (learned initial states are model.learn_h0; in PyTorch, stack the .h0 vectors in the order "
+                     "l0, l0_reverse, l1, … and expand them to (layers·directions, N, H) as the h_0 argument of "
+                     "forward, and the .c0 vectors as c_0)")
+        raise RunError(
+            f"cannot export to PyTorch: the model has parameters nn.Embedding/nn.{_torch_cell(spec)}/nn.Linear "
+            f"cannot hold: {', '.join(unsupported)}.",
+            hint=hint + ".",
+        )
+    expected = torch_shapes(spec)
+    out: dict[str, np.ndarray] = {}
+    for name, value in params.items():
+        targets = torch_names(name)
+        value = np.ascontiguousarray(value)
+        out[targets[0]] = value
+        for extra in targets[1:]:  # bias_hh of RNN/LSTM: PyTorch adds it to bias_ih, we have one bias
+            out[extra] = np.zeros_like(value)
+    problems = [f"{k} missing" for k in expected if k not in out]
+    problems += [f"unexpected {k}" for k in out if k not in expected]
+    problems += [f"{k} has shape {out[k].shape}, expected {s}" for k, s in expected.items()
+                 if k in out and out[k].shape != s]
+    if problems:
+        raise RunError(
+            f"the weights do not match the model they were exported for ({'; '.join(problems[:3])}).",
+            hint="check that the parameters come from this model spec (e.g. reload the run with rnn summary --model RUN).",
+        )
+    return {k: out[k] for k in expected}
+
+
+def _torch_cell(spec: ModelSpec) -> str:
+    return {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[spec.cell]
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    format: str
+    tensors: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+    module_code: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"out": str(self.out), "format": self.format,
+                "tensors": [{"name": n, "shape": list(s)} for n, s in self.tensors]}
+
+
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}.",
+                         hint="e.g. rnn export RUN --format torch --out model.npz")
+
+
+def export_run(run, fmt: str, out_path: str | Path) -> ExportResult:
+    """Write ``run``'s weights in format ``fmt`` (only "torch") to ``out_path`` (.npz), atomically."""
+    from rnncli.checkpoint import write_arrays
+
+    check_format(fmt)
+    out_path = Path(out_path)
+    if out_path.is_dir():
+        raise UsageError(f"--out {out_path} is a directory; give a file name.",
+                         hint=f"e.g. --out {out_path / 'model.npz'}")
+    if not out_path.parent.is_dir():
+        raise UsageError(f"cannot write {out_path}: the directory {out_path.parent} does not exist.",
+                         hint=f"create it first (mkdir -p {out_path.parent}) or choose another --out.")
+    state = torch_state_dict(run.params, run.spec)
+    write_arrays(out_path, state)
+    return ExportResult(out_path, fmt, [(k, tuple(v.shape)) for k, v in state.items()], torch_module_code(run.spec))

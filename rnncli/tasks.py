@@ -1,0 +1,154 @@
+"""What each task reads, how it batches, and how it is scored.
+
+    classify   TSV/CSV text → label             many-to-one, (N,) class targets
+    regress    TSV/CSV text → number            many-to-one, (N,) real targets, MSE
+    tag        CoNLL-U / two-column tokens → tags   many-to-many, (N, T) tag targets
+    lm         plain text → next token          many-to-many over one token stream, split into
+               B parallel streams and windows of ``train.bptt`` steps (truncated BPTT): the
+               hidden state carries from one window to the next, the gradient does not.
+
+A task turns files into a :class:`Dataset` and a dataset into :class:`Batch` es; training,
+evaluation and gradient checks only see batches.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from rnncli.data import LabelVocab, Vocab, batch_indices, pad_batch, read_examples, read_tagged, read_text, tokenize
+from rnncli.errors import DataError
+
+
+@dataclass
+class Batch:
+    ids: np.ndarray  # (N, T) int
+    mask: np.ndarray  # (N, T) bool
+    targets: np.ndarray  # (N,) or (N, T)
+    carry: bool = False  # lm: start from the previous window's final state
+
+
+@dataclass
+class Dataset:
+    """Encoded data. Sequence tasks: ``ids`` per example and ``targets`` (array or per-example lists).
+    lm: ``stream`` of token ids."""
+
+    ids: list | None = None
+    targets: object = None
+    stream: np.ndarray | None = None
+    tokens: list | None = None  # the tokens of each example (tag: needed to report per-token output)
+
+    def __len__(self) -> int:
+        return len(self.stream) if self.stream is not None else len(self.ids)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_split(cfg, path: str):
+    """Raw data of one file: examples (classify/regress), sentences (tag) or token list (lm)."""
+    d = cfg.data
+    if cfg.task == "tag":
+        return read_tagged(path, d.format, d.tag_column)
+    if cfg.task == "lm":
+        return tokenize(read_text(path), d.tokenizer, d.lowercase)
+    return read_examples(path, d.format, d.text_field, d.label_field, d.header)
+
+
+def split_off_dev(raw, fraction: float):
+    """Hold out the final ``fraction`` of the training data (examples, or tokens for lm)."""
+    cut = len(raw) - int(round(len(raw) * fraction))
+    if cut <= 0 or cut >= len(raw):
+        raise DataError(f"data.dev_split = {fraction} leaves no training or no dev data ({len(raw)} items).",
+                        hint="choose a fraction between 0 and 1 that keeps both parts non-empty, or set data.dev.")
+    return raw[:cut], raw[cut:]
+
+
+def token_lists(cfg, raw) -> list[list[str]]:
+    if cfg.task == "tag":
+        return [[t.lower() if cfg.data.lowercase else t for t in s.tokens] for s in raw]
+    if cfg.task == "lm":
+        return [raw]
+    return [tokenize(ex.text, cfg.data.tokenizer, cfg.data.lowercase) for ex in raw]
+
+
+def build_labels(cfg, raw) -> LabelVocab:
+    """Classes for classify/tag (sorted); none for regress and lm."""
+    if cfg.task == "classify":
+        labels = LabelVocab.build(ex.label for ex in raw)
+        if len(labels) < 2:
+            raise DataError(f"{cfg.data.train} has a single label ({labels.decode(0)!r}); a classifier needs at least two.",
+                            hint="check data.label_field, or add examples of the other classes.")
+        return labels
+    if cfg.task == "tag":
+        return LabelVocab.build(tag for s in raw for tag in s.tags)
+    return LabelVocab([])
+
+
+def _number(label: str, i: int, path) -> float:
+    try:
+        value = float(label)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise DataError(f"{path}: example {i + 1} has the target {label!r}, which is not a finite number.",
+                        hint="task regress needs a numeric label column (data.label_field).")
+    return value
+
+
+def encode(cfg, raw, vocab: Vocab, labels: LabelVocab, path="data") -> Dataset:
+    toks = token_lists(cfg, raw)
+    if cfg.task == "lm":
+        return Dataset(stream=np.asarray(vocab.encode(toks[0]), dtype=np.int64))
+    ids = [vocab.encode(t) for t in toks]
+    if cfg.task == "tag":
+        return Dataset(ids, [[labels.encode(tag) for tag in s.tags] for s in raw], tokens=toks)
+    if cfg.task == "regress":
+        return Dataset(ids, np.array([_number(ex.label, i, path) for i, ex in enumerate(raw)]), tokens=toks)
+    return Dataset(ids, np.array([labels.encode(ex.label) for ex in raw], dtype=np.int64), tokens=toks)
+
+
+# ------------------------------------------------------------------------- batching
+
+
+def sequence_batch(task: str, data: Dataset, idx) -> Batch:
+    ids, mask = pad_batch([data.ids[i] for i in idx])
+    if task == "tag":
+        targets, _ = pad_batch([data.targets[i] for i in idx])
+    else:
+        targets = data.targets[idx]
+    return Batch(ids, mask, targets)
+
+
+def lm_streams(stream: np.ndarray, num_streams: int) -> np.ndarray:
+    """Cut a token stream into ``num_streams`` contiguous rows (N, L+1), dropping the remainder."""
+    num_streams = max(1, min(num_streams, (len(stream) - 1) // 2 or 1))
+    L = (len(stream) - 1) // num_streams
+    if L < 1:
+        raise DataError(f"the text has only {len(stream)} tokens; a language model needs at least 2.",
+                        hint="use a longer text file.")
+    return np.stack([stream[i * L : i * L + L + 1] for i in range(num_streams)])
+
+
+def lm_batches(stream: np.ndarray, num_streams: int, bptt: int) -> Iterator[Batch]:
+    """Windows of ``bptt`` steps over parallel streams; targets are the inputs shifted by one."""
+    rows = lm_streams(stream, num_streams)
+    L = rows.shape[1] - 1
+    for start in range(0, L, bptt):
+        stop = min(start + bptt, L)
+        ids = rows[:, start:stop]
+        yield Batch(ids, np.ones_like(ids, dtype=bool), rows[:, start + 1 : stop + 1], carry=start > 0)
+
+
+def batches(task: str, data: Dataset, batch_size: int, shuffle: bool = False, rng=None, bptt: int = 100) -> list[Batch]:
+    if task == "lm":
+        return list(lm_batches(data.stream, batch_size, bptt))
+    return [sequence_batch(task, data, idx) for idx in batch_indices(len(data), batch_size, shuffle, rng)]
+
+
+def count(task: str, batch: Batch) -> int:
+    """How many terms a batch's mean loss averages over (for weighting batch means)."""
+    return int(batch.mask.sum()) if task in ("tag", "lm") else len(batch.ids)

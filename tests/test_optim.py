@@ -1,0 +1,297 @@
+"""Optimisers, clipping and schedules: against reference implementations of PyTorch's documented pseudo-code,
+against torch.optim itself when it is installed, and for state round trips, dtypes and edge cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from rnncli.engine import optim
+
+# (optimizer name, make_optimizer keyword arguments); each runs with and without weight decay.
+CASES = [
+    ("sgd", {}),
+    ("momentum", {"momentum": 0.9, "nesterov": False}),
+    ("momentum", {"momentum": 0.8, "nesterov": True}),
+    ("adam", {}),
+    ("rmsprop", {}),
+    ("adagrad", {}),
+]
+DECAYS = [0.0, 0.1]
+LRS = [0.1, 0.05, 0.2, 0.1, 0.03]  # changes between steps, as a schedule would
+
+
+def case_id(case) -> str:
+    name, kw = case
+    return name + ("-nesterov" if kw.get("nesterov") else "")
+
+
+# ------------------------------------------------------------------ a small quadratic
+
+
+def quadratic(dtype=np.float64, seed=0):
+    """f(θ) = ½ Σ a (θ - c)² over two tensors; returns (params, grad_fn) with ∇f = a (θ - c)."""
+    rng = np.random.default_rng(seed)
+    shapes = {"W": (3, 4), "b": (4,)}
+    params = {k: rng.normal(size=s).astype(dtype) for k, s in shapes.items()}
+    a = {k: rng.uniform(0.5, 3.0, size=s).astype(dtype) for k, s in shapes.items()}
+    c = {k: rng.normal(size=s).astype(dtype) for k, s in shapes.items()}
+
+    def grad_fn(ps):
+        return {k: a[k] * (ps[k] - c[k]) for k in ps}
+
+    return params, grad_fn
+
+
+# ------------------------------------------------------------------ reference: PyTorch's pseudo-code, literally
+
+
+def reference_run(name, kw, wd, params, grad_fn, lrs):
+    """Each rule as written in the algorithm boxes of the torch.optim docs (one tensor at a time, float64)."""
+    theta = {k: p.astype(np.float64) for k, p in params.items()}
+    mu, nesterov = kw.get("momentum", 0.0), kw.get("nesterov", False)
+    b1, b2, eps_adam = 0.9, 0.999, 1e-8
+    alpha, eps_rms = 0.99, 1e-8
+    eps_ada = 1e-10
+    state = {k: {"b": None, "m": 0.0, "v": 0.0, "sum": 0.0} for k in theta}
+    for t, lr in enumerate(lrs, start=1):
+        grads = grad_fn(theta)
+        for k in theta:
+            g, st = grads[k], state[k]
+            if wd != 0:
+                g = g + wd * theta[k]
+            if name == "sgd":
+                theta[k] = theta[k] - lr * g
+            elif name == "momentum":
+                st["b"] = g if t == 1 else mu * st["b"] + (1 - 0) * g  # dampening τ = 0
+                g = g + mu * st["b"] if nesterov else st["b"]
+                theta[k] = theta[k] - lr * g
+            elif name == "adam":
+                st["m"] = b1 * st["m"] + (1 - b1) * g
+                st["v"] = b2 * st["v"] + (1 - b2) * g**2
+                m_hat = st["m"] / (1 - b1**t)
+                v_hat = st["v"] / (1 - b2**t)
+                theta[k] = theta[k] - lr * m_hat / (np.sqrt(v_hat) + eps_adam)
+            elif name == "rmsprop":
+                st["v"] = alpha * st["v"] + (1 - alpha) * g**2
+                theta[k] = theta[k] - lr * g / (np.sqrt(st["v"]) + eps_rms)
+            elif name == "adagrad":
+                clr = lr / (1 + (t - 1) * 0.0)  # lr_decay η = 0
+                st["sum"] = st["sum"] + g**2
+                theta[k] = theta[k] - clr * g / (np.sqrt(st["sum"]) + eps_ada)
+    return theta
+
+
+def our_run(name, kw, wd, params, grad_fn, lrs):
+    params = {k: p.copy() for k, p in params.items()}
+    opt = optim.make_optimizer(name, params, lrs[0], weight_decay=wd, **kw)
+    for lr in lrs:
+        opt.lr = lr
+        opt.step(params, grad_fn(params))
+    return params
+
+
+@pytest.mark.parametrize("wd", DECAYS)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_matches_reference_pseudo_code(case, wd):
+    name, kw = case
+    params, grad_fn = quadratic()
+    ours = our_run(name, kw, wd, params, grad_fn, LRS)
+    ref = reference_run(name, kw, wd, params, grad_fn, LRS)
+    for k in ref:
+        assert not np.allclose(ref[k], params[k])  # the run did move
+        np.testing.assert_allclose(ours[k], ref[k], rtol=1e-12, atol=1e-14)
+
+
+# ------------------------------------------------------------------ torch.optim itself, when installed
+
+
+def torch_optimizer(torch, name, kw, wd, tensors, lr):
+    if name == "sgd":
+        return torch.optim.SGD(tensors, lr=lr, weight_decay=wd)
+    if name == "momentum":
+        return torch.optim.SGD(tensors, lr=lr, momentum=kw["momentum"], nesterov=kw["nesterov"], weight_decay=wd)
+    if name == "adam":
+        return torch.optim.Adam(tensors, lr=lr, weight_decay=wd)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(tensors, lr=lr, weight_decay=wd)
+    return torch.optim.Adagrad(tensors, lr=lr, weight_decay=wd)
+
+
+@pytest.mark.parametrize("wd", DECAYS)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_matches_torch_optim(case, wd):
+    torch = pytest.importorskip("torch")
+    name, kw = case
+    params, grad_fn = quadratic()
+    ours = our_run(name, kw, wd, params, grad_fn, LRS)
+
+    tensors = {k: torch.tensor(p, dtype=torch.float64, requires_grad=True) for k, p in params.items()}
+    opt = torch_optimizer(torch, name, kw, wd, list(tensors.values()), LRS[0])
+    for lr in LRS:
+        for group in opt.param_groups:
+            group["lr"] = lr
+        grads = grad_fn({k: t.detach().numpy().copy() for k, t in tensors.items()})
+        for k, t in tensors.items():
+            t.grad = torch.from_numpy(grads[k])
+        opt.step()
+    for k, t in tensors.items():
+        np.testing.assert_allclose(ours[k], t.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("schedule", ["step", "cosine"])
+def test_schedules_match_torch(schedule):
+    torch = pytest.importorskip("torch")
+    epochs, step_size, gamma, base = 12, 5, 0.3, 0.1
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base)
+    if schedule == "step":
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=step_size, gamma=gamma)
+    else:
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, eta_min=0.0)
+    for epoch in range(1, epochs + 1):
+        expected = opt.param_groups[0]["lr"]  # what torch trains this epoch with
+        assert optim.lr_at(schedule, base, epoch, epochs, step_size, gamma) == pytest.approx(expected, rel=1e-10)
+        opt.step()
+        sched.step()
+
+
+# ------------------------------------------------------------------ state, dtype, learning rate
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_state_dict_round_trip_is_bit_for_bit(case):
+    name, kw = case
+    params, grad_fn = quadratic(np.float32)
+    opt = optim.make_optimizer(name, params, 0.05, weight_decay=0.01, **kw)
+    for _ in range(3):
+        opt.step(params, grad_fn(params))
+    saved_state = opt.state_dict()
+    saved_params = {k: p.copy() for k, p in params.items()}
+    assert all(isinstance(v, np.ndarray) for v in saved_state.values())
+    for _ in range(2):
+        opt.step(params, grad_fn(params))
+
+    # Through an .npz-like copy, as a checkpoint would store it: no shared memory with the first optimiser.
+    restored_params = {k: p.copy() for k, p in saved_params.items()}
+    fresh = optim.make_optimizer(name, restored_params, 0.05, weight_decay=0.01, **kw)
+    fresh.load_state_dict({k: v.copy() for k, v in saved_state.items()})
+    for _ in range(2):
+        fresh.step(restored_params, grad_fn(restored_params))
+    for k in params:
+        assert np.array_equal(restored_params[k], params[k])
+    after, fresh_after = opt.state_dict(), fresh.state_dict()
+    assert after.keys() == fresh_after.keys()
+    assert all(np.array_equal(after[k], fresh_after[k]) for k in after)
+
+
+def test_state_dict_is_a_snapshot():
+    params, grad_fn = quadratic()
+    opt = optim.make_optimizer("adam", params, 0.1)
+    opt.step(params, grad_fn(params))
+    state = opt.state_dict()
+    before = {k: v.copy() for k, v in state.items()}
+    opt.step(params, grad_fn(params))
+    assert all(np.array_equal(state[k], before[k]) for k in state)
+
+
+def test_load_state_dict_rejects_wrong_shape():
+    params, _ = quadratic()
+    opt = optim.make_optimizer("rmsprop", params, 0.1)
+    state = opt.state_dict()
+    state["v.W"] = np.zeros((4, 3))
+    with pytest.raises(ValueError, match="v.W"):
+        opt.load_state_dict(state)
+
+
+@pytest.mark.parametrize("wd", DECAYS)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_float32_params_stay_float32_and_grads_are_untouched(case, wd):
+    name, kw = case
+    params, grad_fn = quadratic(np.float32)
+    opt = optim.make_optimizer(name, params, np.float64(0.1), weight_decay=wd, **kw)  # even a NumPy float64 lr
+    for _ in range(3):
+        grads = grad_fn(params)
+        grads_before = {k: g.copy() for k, g in grads.items()}
+        ids = {k: id(p) for k, p in params.items()}
+        opt.step(params, grads)
+        assert all(np.array_equal(grads[k], grads_before[k]) for k in grads)
+        assert {k: id(p) for k, p in params.items()} == ids  # updated in place
+    assert all(p.dtype == np.float32 for p in params.values())
+    assert all(v.dtype == np.float32 for k, v in opt.state_dict().items() if k != "t")
+
+
+def test_changing_lr_between_steps_takes_effect():
+    params, grad_fn = quadratic()
+    opt = optim.make_optimizer("sgd", params, 0.1)
+    before = {k: p.copy() for k, p in params.items()}
+    grads = grad_fn(params)
+    opt.lr = 0.0
+    opt.step(params, grads)
+    assert all(np.array_equal(params[k], before[k]) for k in params)
+    opt.lr = 0.25
+    opt.step(params, grads)
+    for k in params:
+        np.testing.assert_allclose(params[k], before[k] - 0.25 * grads[k], rtol=1e-15)
+
+
+def test_unknown_optimizer_raises():
+    params, _ = quadratic()
+    with pytest.raises(ValueError, match="adm"):
+        optim.make_optimizer("adm", params, 0.1)
+
+
+# ------------------------------------------------------------------ clipping
+
+
+def test_clip_grad_value_clamps_in_place():
+    g = {"a": np.array([-3.0, -0.5, 0.0, 0.5, 3.0]), "b": np.array([[10.0, -10.0]], dtype=np.float32)}
+    ids = {k: id(v) for k, v in g.items()}
+    assert optim.clip_grad_value(g, 1.0) is None
+    np.testing.assert_array_equal(g["a"], [-1.0, -0.5, 0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(g["b"], [[1.0, -1.0]])
+    assert g["b"].dtype == np.float32 and {k: id(v) for k, v in g.items()} == ids
+
+
+def test_clip_grad_norm_returns_norm_before_and_scales_to_max():
+    g = {"a": np.array([3.0, 0.0]), "b": np.array([[0.0, 4.0]])}  # global norm 5
+    direction = {k: v / 5.0 for k, v in g.items()}
+    assert optim.clip_grad_norm(g, 2.0) == pytest.approx(5.0)
+    assert optim.global_norm(g) == pytest.approx(2.0, rel=1e-12)
+    for k in g:
+        np.testing.assert_allclose(g[k], 2.0 * direction[k], rtol=1e-12)
+
+
+def test_clip_grad_norm_leaves_small_gradients_alone():
+    g = {"a": np.array([0.3, -0.4])}
+    assert optim.clip_grad_norm(g, 1.0) == pytest.approx(0.5)
+    np.testing.assert_array_equal(g["a"], [0.3, -0.4])
+    assert optim.clip_grad_norm(g, math.inf) == pytest.approx(0.5)  # how train.py disables clipping
+
+
+# ------------------------------------------------------------------ schedules
+
+
+def test_lr_at_none_is_constant():
+    assert [optim.lr_at("none", 0.1, e, 10, 3, 0.5) for e in (1, 5, 10)] == [0.1, 0.1, 0.1]
+
+
+def test_lr_at_step():
+    lrs = [optim.lr_at("step", 0.1, e, 10, 3, 0.5) for e in range(1, 11)]
+    expected = [0.1] * 3 + [0.05] * 3 + [0.025] * 3 + [0.0125]
+    assert lrs == pytest.approx(expected, rel=1e-15)
+
+
+def test_lr_at_cosine():
+    lr = lambda e: optim.lr_at("cosine", 0.1, e, 10, 3, 0.5)  # noqa: E731
+    assert lr(1) == pytest.approx(0.1, rel=1e-15)  # starts at the base rate
+    assert lr(6) == pytest.approx(0.05, rel=1e-12)  # halfway through: (1 + cos(π/2)) / 2
+    assert lr(10) == pytest.approx(0.1 * (1 + math.cos(math.pi * 0.9)) / 2, rel=1e-15)
+    lrs = [lr(e) for e in range(1, 11)]
+    assert all(a > b > 0 for a, b in zip(lrs, lrs[1:]))  # decreasing, never reaching 0 within the run
+
+
+def test_lr_at_unknown_schedule_raises():
+    with pytest.raises(ValueError, match="linear"):
+        optim.lr_at("linear", 0.1, 1, 10, 3, 0.5)
