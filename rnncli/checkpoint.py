@@ -15,8 +15,6 @@ Every file is written atomically: to a temporary file in the same directory, the
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,24 +25,12 @@ from rnncli import __version__
 from rnncli.data import LabelVocab, Vocab
 from rnncli.config import Config, config_from_dict
 from rnncli.errors import ConfigError, DataError, RunError
+from rnncli.fileio import atomic_write
 from rnncli.model import ModelSpec
 
 FORMAT = "rnncli-run"
 FORMAT_VERSION = 1
 REQUIRED_FILES = ("run.json", "config.yaml", "vocab.json", "weights.npz")
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(file_object)`` on a temp file beside ``path``, then move it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_text(path: Path, text: str) -> None:

@@ -240,3 +240,19 @@ def test_cli_export_help_has_example(capsys):
     lines = text.splitlines()
     i = next(n for n, line in enumerate(lines) if line.strip().startswith("Example:"))
     assert "rnn export" in lines[i] and "--format torch" in lines[i]
+
+
+def test_cli_export_learned_initial_state_is_run_error(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["train", "-q", "--config", str(CONFIG), "--set", f"run.dir={run_dir}", "--set", "train.epochs=1",
+                 "--set", "model.learn_h0=true", "--set", f"data.train={REPO / 'datasets/toy/sentiment.tsv'}",
+                 "--set", f"data.dev={REPO / 'datasets/toy/sentiment-dev.tsv'}"]) == 0
+    capsys.readouterr()
+    code = main(["export", str(run_dir), "--format", "torch", "--out", str(tmp_path / "m.npz")])
+    captured = capsys.readouterr()
+    assert code == 5
+    assert captured.out == ""
+    assert captured.err.splitlines()[0] == ("Error: cannot export to PyTorch: the model has parameters "
+                                            "nn.Embedding/nn.RNN/nn.Linear cannot hold: rnn.l0.h0.")
+    assert captured.err.splitlines()[1].startswith("hint: nn.RNN, nn.LSTM and nn.GRU hold only weights and biases")
+    assert not (tmp_path / "m.npz").exists()

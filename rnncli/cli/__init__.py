@@ -51,7 +51,9 @@ def run(args: list[str]) -> int:
     except typer.Exit as exc:
         return exc.exit_code
     except typer.TyperException as exc:  # usage errors: unknown option, missing argument, bad value
-        exc.show(file=sys.stderr)
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.command_path if ctx is not None else "rnn"
+        sys.stderr.write(f"Error: {exc.format_message()}\nhint: run '{command} --help' for usage and an example.\n")
         return ExitCode.USAGE
     except (KeyboardInterrupt, typer.Abort):
         sys.stderr.write("Interrupted.\n")

@@ -41,13 +41,26 @@ def _clean(obj):
     return obj
 
 
+def _write(text: str) -> None:
+    """Write to stdout; a reader that went away (``rnn predict - --json | head -1``) ends the command quietly."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        import os
+
+        import typer
+
+        sys.stdout = open(os.devnull, "w")  # the interpreter's final flush must not fail again
+        raise typer.Exit(0) from None
+
+
 def print_json(obj) -> None:
-    sys.stdout.write(json.dumps(_clean(obj), indent=2, ensure_ascii=False) + "\n")
+    _write(json.dumps(_clean(obj), indent=2, ensure_ascii=False) + "\n")
 
 
 def print_jsonl(obj) -> None:
-    sys.stdout.write(json.dumps(_clean(obj), ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+    _write(json.dumps(_clean(obj), ensure_ascii=False) + "\n")
 
 
 def fmt(value, digits: int = 4) -> str:

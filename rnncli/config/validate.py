@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import typing
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -195,6 +196,9 @@ def check_value(tp: Any, value: Any, ge: float | None = None, gt: float | None =
     return converted, None
 
 
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def _accept(tp: Any, value: Any) -> tuple[bool, Any]:
     if typing.get_origin(tp) is Literal:
         return value in typing.get_args(tp) and isinstance(value, str), value
@@ -207,6 +211,8 @@ def _accept(tp: Any, value: Any) -> tuple[bool, Any]:
             return True, int(value)
         return False, None
     if tp is float:
+        if isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 reads `1e-3` (no dot) as a string
         if isinstance(value, (int, float)):
             try:
                 return True, float(value)

@@ -16,14 +16,13 @@ Labels (``LabelVocab``) are sorted: as numbers when every label is an integer
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from rnncli.errors import DataError
+from rnncli.fileio import atomic_write
 
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
@@ -211,30 +210,13 @@ class LabelVocab:
 
 
 def _atomic_write_json(path: Path, obj: Any) -> None:
+    text = json.dumps(obj, ensure_ascii=False, indent=1) + "\n"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        atomic_write(path, lambda f: f.write(text.encode("utf-8")))
     except OSError as e:
-        raise DataError(
-            f"{path}: cannot write ({e.strerror or e}).", hint="check the directory exists and is writable"
-        ) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, ensure_ascii=False, indent=1)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise DataError(
-                f"{path}: cannot write ({e.strerror or e}).", hint="check the path is writable"
-            ) from None
-        raise
+        raise DataError(f"{path}: cannot write ({e.strerror or e}).",
+                        hint="check that the directory exists and is writable") from None
 
 
 def _read_json(path: Path) -> Any:
