@@ -21,7 +21,7 @@ CELL_VARIANTS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "ta
 @pytest.mark.parametrize("spec,padded", gc.default_cases(), ids=lambda c: gc.case_name(*c) if isinstance(c, tuple) else None)
 def test_every_gradient_matches_finite_differences(spec, padded):
     result = gc.check_case(spec, padded, seed=1)
-    assert result.max_rel_error < 1e-6, result
+    assert result.passed, result  # max|a - n| / max(|a|, |n|) ≤ 1e-5; a wrong derivative gives ~1e-1
 
 
 def test_gradcheck_covers_every_parameter_and_the_embedding():
