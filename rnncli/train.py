@@ -147,18 +147,15 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None) ->
         progress("epoch_start", {"epoch": epoch, "epochs": t.epochs, "batches": len(batches)})
         loss_sum, terms, correct, grad_norm, state = 0.0, 0, 0, 0.0, None
         for b, batch in enumerate(batches):
-            loss, grads, logits, cache = loss_and_grads(params, spec, batch.ids, batch.mask, batch.targets,
-                                                        state if batch.carry else None, dropout_rng)
+            with np.errstate(over="ignore", invalid="ignore"):  # a NaN is caught below, with a diagnosis
+                loss, grads, logits, cache = loss_and_grads(params, spec, batch.ids, batch.mask, batch.targets,
+                                                            state if batch.carry else None, dropout_rng)
             step += 1
             if t.clip_value:
                 clip_grad_value(grads, t.clip_value)
             grad_norm = clip_grad_norm(grads, t.clip_norm if t.clip_norm else math.inf)
             if not (math.isfinite(loss) and math.isfinite(grad_norm)):
-                raise DivergedError(
-                    f"training diverged at epoch {epoch}, step {step}: the loss is {loss} and the gradient "
-                    f"norm is {grad_norm}. The run directory keeps the weights of the last finished epoch.",
-                    hint="lower train.lr, or set train.clip_norm (e.g. --set train.clip_norm=1.0).",
-                )
+                raise diverged(run_dir, epoch, step, loss, grads)
             optimizer.step(params, grads)
             if cfg.task == "lm":
                 state = _detach(cache.finals)
@@ -181,6 +178,21 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None) ->
         progress("epoch_end", record)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def diverged(run_dir: Path, epoch: int, step: int, loss: float, grads) -> DivergedError:
+    """Name the step and the first non-finite gradient; keep the last finished epoch's checkpoint."""
+    bad = next((k for k, g in grads.items() if not np.all(np.isfinite(g))), None)
+    where = f"the gradient of {bad} is not finite" if bad else "the gradients are finite"
+    if epoch == 1:  # nothing worth keeping was written yet
+        shutil.rmtree(run_dir, ignore_errors=True)
+        kept = f"No epoch finished, so {run_dir} was removed."
+    else:
+        kept = f"{run_dir} keeps the weights of epoch {epoch - 1}."
+    return DivergedError(
+        f"training diverged at epoch {epoch}, step {step}: the loss is {loss} and {where}. {kept}",
+        hint="lower train.lr, or clip the gradients (e.g. --set train.clip_norm=1.0).",
+    )
 
 
 def _correct(task: str, spec: ModelSpec, logits: np.ndarray, batch: tasks.Batch) -> int:

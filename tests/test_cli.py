@@ -267,11 +267,13 @@ def test_same_seed_same_run_other_seed_differs(cli, workspace):
     assert any(not np.array_equal(wa[k], wc[k]) for k in wa)
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_train_diverged(cli, workspace):
     r = cli("train", "--config", TOY_CONFIG, "--set", "train.lr=1.0e+30", "--set", "train.optimizer=sgd",
             "--set", "train.epochs=2", "--set", "run.dir=runs/div")
-    assert_user_error(r, ExitCode.DIVERGED, "training diverged", "train.lr")
+    assert_user_error(r, ExitCode.DIVERGED, "training diverged at epoch 1, step", "train.lr")
+    assert "is not finite" in r.err and "No epoch finished, so runs/div was removed." in r.err
+    assert "Warning" not in r.err
+    assert not (workspace / "runs" / "div").exists()
 
 
 def test_train_missing_data_file(cli, workspace):

@@ -29,7 +29,6 @@ def train(
     from rnncli.train import train as run_training
 
     cfg = load_config(config, set_ or [])
-    columns = ["epoch", "train_loss", "train_accuracy", "dev_loss", "dev_accuracy", "seconds"]
     with render.progress_bar("training") as update:
 
         def progress(event: str, info: dict) -> None:
@@ -44,6 +43,7 @@ def train(
     if json_:
         render.print_jsonl({"event": "done", **{k: v for k, v in result.to_dict().items() if k != "epochs"}})
         return
+    columns = [c for c in result.epochs[0] if c != "step"]  # the task decides the metrics
     render.table(columns, [[e.get(c) for c in columns] for e in result.epochs], title=f"Training {cfg.name}")
     render.line(f"Saved {result.run_dir} ({result.num_params:,} parameters, {result.seconds:.1f} s). "
                 f"Next: rnn predict --model {result.run_dir} \"some text\"")
