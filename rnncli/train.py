@@ -37,6 +37,7 @@ class TrainResult:
     run_dir: Path
     num_params: int
     epochs: list[dict] = field(default_factory=list)
+    test: dict | None = None  # metrics on data.test after the last epoch
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -45,6 +46,7 @@ class TrainResult:
             "num_params": self.num_params,
             "epochs": self.epochs,
             "final": self.epochs[-1] if self.epochs else None,
+            "test": self.test,
             "seconds": round(self.seconds, 3),
         }
 
@@ -57,6 +59,7 @@ class Prepared:
     labels: LabelVocab
     train: tasks.Dataset
     dev: tasks.Dataset | None
+    test: tasks.Dataset | None
     spec: ModelSpec
 
 
@@ -100,7 +103,10 @@ def prepare(cfg: Config) -> Prepared:
     labels = tasks.build_labels(cfg, train_raw)
     train_set = tasks.encode(cfg, train_raw, vocab, labels, cfg.data.train)
     dev_set = tasks.encode(cfg, dev_raw, vocab, labels, cfg.data.dev or cfg.data.train) if dev_raw else None
-    return Prepared(vocab, labels, train_set, dev_set, model_spec(cfg, len(vocab), labels))
+    test_set = None
+    if cfg.data.test:  # read now: a bad path must not surface only after training
+        test_set = tasks.encode(cfg, tasks.read_split(cfg, cfg.data.test), vocab, labels, cfg.data.test)
+    return Prepared(vocab, labels, train_set, dev_set, test_set, model_spec(cfg, len(vocab), labels))
 
 
 def prepare_run_dir(run_dir: Path, force: bool) -> None:
@@ -176,6 +182,8 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None) ->
         save(run_dir, spec, params, optimizer, data.labels, cfg, epoch)
         checkpoint.append_jsonl(run_dir / "metrics.jsonl", record)
         progress("epoch_end", record)
+    if data.test is not None:
+        result.test = task_metrics(cfg.task, data.test.targets, score(params, spec, data.test), label_names)
     result.seconds = time.perf_counter() - started
     return result
 

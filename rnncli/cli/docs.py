@@ -42,7 +42,7 @@ def config_keys() -> str:
 
     rows = ["| key | default | values | meaning |", "|---|---|---|---|"]
     for r in describe_schema():
-        values = " \\| ".join(map(str, r["choices"])) if r["choices"] else (r["range"] or r["type"])
+        values = " / ".join(map(str, r["choices"])) if r["choices"] else (r["range"] or r["type"]).replace("|", "or")
         default = "null" if r["default"] is None else str(r["default"]).lower() if isinstance(r["default"], bool) \
             else r["default"]
         rows.append(f"| `{r['key']}` | `{default}` | {values} | {r['help'].replace('|', '/')} |")

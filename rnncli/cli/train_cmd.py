@@ -45,5 +45,7 @@ def train(
         return
     columns = [c for c in result.epochs[0] if c != "step"]  # the task decides the metrics
     render.table(columns, [[e.get(c) for c in columns] for e in result.epochs], title=f"Training {cfg.name}")
+    if result.test is not None:
+        render.line(f"test ({cfg.data.test}): " + ", ".join(f"{k} {render.fmt(v)}" for k, v in result.test.items()))
     render.line(f"Saved {result.run_dir} ({result.num_params:,} parameters, {result.seconds:.1f} s). "
                 f"Next: rnn predict --model {result.run_dir} \"some text\"")

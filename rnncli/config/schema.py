@@ -45,7 +45,7 @@ class DataConfig(_Section):
 
     train: str | None = opt(None, "path of the training data (.tsv/.csv/.conllu/.txt, optionally .gz); required by `rnn train`")
     dev: str | None = opt(None, "path of the development data, scored after every epoch")
-    test: str | None = opt(None, "path of the test data, scored by `rnn eval`")
+    test: str | None = opt(None, "path of the test data, scored once after the last epoch")
     dev_split: float = opt(0.0, "when data.dev is not given, hold out this final fraction of the training data as dev (0 = none)", ge=0, lt=1)
     format: Literal["auto", "tsv", "csv", "conllu", "conll", "text"] = opt(
         "auto", "file format; auto picks it from the extension: .tsv, .csv, .conllu, .conll (token<TAB>tag, blank line between sentences), .txt (plain text), each optionally + .gz")
