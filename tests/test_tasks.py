@@ -164,3 +164,14 @@ def test_lm_windows_cover_the_stream_and_carry_state():
     assert [b.carry for b in batches] == [False, True, True]
     np.testing.assert_array_equal(np.concatenate([b.ids for b in batches], axis=1), rows[:, :-1])
     np.testing.assert_array_equal(np.concatenate([b.targets for b in batches], axis=1), rows[:, 1:])
+
+
+def test_test_split_is_scored_after_training_and_read_before_it(tmp_path, cli):
+    dev = str(REPO / "datasets/toy/sentiment-dev.tsv")
+    result = _train(tmp_path, {"data": {"train": SENTIMENT, "test": dev}}, epochs=2)
+    assert set(result.test) == {"loss", "accuracy"} and 0 <= result.test["accuracy"] <= 1
+    (tmp_path / "c.yaml").write_text(f"data:\n  train: {SENTIMENT}\n  test: {tmp_path / 'missing.tsv'}\n"
+                                     f"run:\n  dir: {tmp_path / 'run2'}\n")
+    r = cli("train", "--config", tmp_path / "c.yaml")
+    assert r.code == 4 and "missing.tsv" in r.err
+    assert not (tmp_path / "run2").exists()
