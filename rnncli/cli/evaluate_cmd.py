@@ -35,8 +35,9 @@ def evaluate(
         render.print_json({"model": str(run.path), **result.to_dict()})
         return
     m = result.metrics
-    what = "tokens" if result.task == "lm" else "examples"
-    render.line(f"{result.data}: {result.n} {what}, model {run.path} (task {result.task})")
+    what = {"lm": f"{result.n} tokens", "tag": f"{result.n} sentences, {result.tokens} tokens"}.get(
+        result.task, f"{result.n} examples")
+    render.line(f"{result.data}: {what}, model {run.path} (task {result.task})")
     names = {"loss": "loss", "accuracy": "accuracy", "macro_f1": "macro F1", "mae": "mean absolute error",
              "perplexity": "perplexity", "bits_per_token": "bits per token"}
     render.table(["metric", "value"], [[label, m[k]] for k, label in names.items() if k in m])

@@ -92,7 +92,8 @@ def read_tagged(path: str | Path, format: str = "auto", tag_column: str = "upos"
     if fmt == "conllu" and all(t == "_" for s in sentences for t in s.tags):
         others = ", ".join(repr(c) for c in TAG_COLUMNS if c != tag_column)
         raise DataError(
-            f"{path}: the {tag_column.upper()} column is '_' (unspecified) for every word, so there is nothing to learn.",
+            f"{path}: the {tag_column.upper()} column is '_' (unspecified) for every word, "
+            "so there is nothing to learn.",
             hint=f"choose another column with `data.tag_column` ({others})",
         )
     return sentences
