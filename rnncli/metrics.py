@@ -33,7 +33,9 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, labels: list[s
         per_class.append({"label": label, "precision": p, "recall": r, "f1": f1, "support": int(cm[c, :].sum())})
     return {
         "accuracy": _ratio(np.trace(cm), cm.sum()),
-        "macro_f1": float(np.mean([row["f1"] for row in per_class])),
+        # over the classes that occur in the truth or the predictions, as scikit-learn does
+        "macro_f1": float(np.mean([row["f1"] for c, row in enumerate(per_class) if cm[c, :].sum() + cm[:, c].sum()]
+                                  or [0.0])),
         "per_class": per_class,
         "confusion": cm.tolist(),
     }
