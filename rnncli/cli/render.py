@@ -55,6 +55,11 @@ def _write(text: str) -> None:
         raise typer.Exit(0) from None
 
 
+def stream(text: str) -> None:
+    """Part of a result that arrives piece by piece (``rnn generate``)."""
+    _write(text)
+
+
 def print_json(obj) -> None:
     _write(json.dumps(_clean(obj), indent=2, ensure_ascii=False) + "\n")
 
