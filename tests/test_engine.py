@@ -244,3 +244,20 @@ def test_lecture_parameter_count_is_31():
     shapes = spec.param_shapes()
     assert shapes == {"rnn.l0.W_ih": (3, 5), "rnn.l0.W_hh": (3, 3), "rnn.l0.b": (3,), "head.W": (1, 3), "head.b": (1,)}
     assert sum(int(np.prod(s)) for s in shapes.values()) == 31
+
+
+@pytest.mark.parametrize("cell,gates,biases", [("rnn", 1, 1), ("lstm", 4, 1), ("gru", 3, 2)])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_parameter_counts_follow_keras(cell, gates, biases, bidirectional, num_layers):
+    """Per layer and direction: G·H·(D + H + number of biases); Keras counts SimpleRNN/LSTM with one
+    bias and GRU(reset_after=True) with two. PyTorch has one more bias vector for RNN/LSTM."""
+    D, H, V, C = 5, 4, 11, 3
+    spec = ModelSpec(vocab_size=V, num_classes=C, cell=cell, embedding_dim=D, hidden_size=H,
+                     num_layers=num_layers, bidirectional=bidirectional)
+    dirs = 2 if bidirectional else 1
+    expected = V * D + C * (H * dirs) + C
+    for k in range(num_layers):
+        d_in = D if k == 0 else H * dirs
+        expected += dirs * gates * H * (d_in + H + biases)
+    assert sum(int(np.prod(s)) for s in spec.param_shapes().values()) == expected

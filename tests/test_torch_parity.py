@@ -212,3 +212,17 @@ def test_exported_file_loads_into_pytorch(tmp_path):
     logits, _ = forward(run.params, run.spec, ids, mask)
     assert logits.dtype == t_logits.dtype == np.float32
     np.testing.assert_allclose(probabilities(logits, run.spec), probabilities(t_logits, run.spec), atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_parameter_count_is_pytorchs_less_the_redundant_bias(cell, bidirectional, num_layers):
+    """`rnn summary` totals: PyTorch's numel, minus bias_hh for RNN/LSTM (one bias kept; GRU keeps both)."""
+    spec = ModelSpec(vocab_size=11, num_classes=3, cell=cell, embedding_dim=5, hidden_size=4,
+                     num_layers=num_layers, bidirectional=bidirectional)
+    module = _docstring_module(spec)
+    torch_total = sum(p.numel() for p in module.parameters())
+    redundant = 0 if cell == "gru" else sum(p.numel() for n, p in module.named_parameters() if "bias_hh" in n)
+    ours = sum(int(np.prod(s)) for s in spec.param_shapes().values())
+    assert ours == torch_total - redundant
