@@ -574,3 +574,50 @@ def test_cat_mat_rat_rule():
         words = e.text.split()
         assert len(words) == 3 and set(words) <= {"cat", "mat", "rat"}
         assert e.label == ("1" if "rat" in words else "0")  # the rule stated in datasets/README.md
+
+
+# --- JSON Lines and on_error: skip ------------------------------------------------------
+
+
+def test_jsonl_examples_with_selectable_keys(tmp_path):
+    p = tmp_path / "r.jsonl"
+    p.write_text('{"review": "good film", "stars": 1}\n\n{"review": " bad film ", "stars": 0, "x": null}\n'
+                 '{"review": "ok", "stars": true}\n')
+    ex = read_examples(p, text_field="review", label_field="stars")
+    assert ex == [Example("good film", "1"), Example("bad film", "0"), Example("ok", "true")]
+    gz = tmp_path / "r.jsonl.gz"
+    gz.write_bytes(gzip.compress(p.read_bytes()))
+    assert read_examples(gz, text_field="review", label_field="stars") == ex
+
+
+@pytest.mark.parametrize("line,fragment", [
+    ('{"text": "a", "label": 1', "r.jsonl:2: not valid JSON"),
+    ('["a", 1]', "r.jsonl:2: a JSON list, not an object"),
+    ('{"txt": "a", "label": 1}', "r.jsonl:2: no key 'text' (wanted for the text); the object has keys: 'txt', 'label'"),
+    ('{"text": "", "label": 1}', "r.jsonl:2: the text ('text') is \"\", not a non-empty string"),
+])
+def test_jsonl_errors_name_the_line(tmp_path, line, fragment):
+    p = tmp_path / "r.jsonl"
+    p.write_text('{"text": "fine", "label": 0}\n' + line + "\n")
+    assert fragment in data_error(p).message
+
+
+def test_jsonl_fields_must_be_keys(tmp_path):
+    p = tmp_path / "r.jsonl"
+    p.write_text('{"text": "fine", "label": 0}\n')
+    with pytest.raises(DataError, match="JSON Lines fields are keys"):
+        read_examples(p, text_field=0, label_field="label")
+
+
+def test_on_error_skip_counts_and_keeps_the_good_rows(tmp_path):
+    p = tmp_path / "d.tsv"
+    p.write_text("text\tlabel\ngood\t1\nno label here\n\t0\nbad\t0\n")
+    with pytest.raises(DataError):
+        read_examples(p)
+    skipped: list[str] = []
+    assert read_examples(p, on_error="skip", skipped=skipped) == [Example("good", "1"), Example("bad", "0")]
+    assert len(skipped) == 2 and skipped[0].startswith(f"{p}:3:")
+    q = tmp_path / "all-bad.jsonl"
+    q.write_text("nope\n[1]\n")
+    with pytest.raises(DataError, match="all 2 rows were malformed and skipped"):
+        read_examples(q, on_error="skip", skipped=[])

@@ -311,7 +311,7 @@ def test_resolve_format_by_extension(name, fmt):
 def test_resolve_format_explicit_and_unknown():
     for fmt in FORMATS[1:]:
         assert resolve_format("a.tsv", fmt) == fmt
-    assert set(FORMATS) == {"auto", "tsv", "csv", "conllu", "conll", "text"}
+    assert set(FORMATS) == {"auto", "tsv", "csv", "jsonl", "conllu", "conll", "text"}
     with pytest.raises(ValueError):
         resolve_format("a.tsv", "xml")
 

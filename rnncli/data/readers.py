@@ -12,6 +12,10 @@ One row is one :class:`Example` (``text``, ``label``), labels always strings ("0
 - TSV: tab-separated, no quoting (``csv.QUOTE_NONE``); every field is stripped of
   surrounding whitespace (SST-2 rows end with a space before the tab).
   CSV: standard quoting (``"a, b"``, ``""`` for a quote); fields stripped too.
+  JSON Lines (``.jsonl``): one JSON object per line; fields are keys; a number or boolean label
+  becomes its string (``1`` → ``"1"``).
+- ``on_error="skip"`` skips malformed rows (too few columns, empty cells, bad JSON, missing keys)
+  instead of failing, and appends one message per skipped row to ``skipped``.
 - Blank lines are skipped. Line numbers in errors count physical lines from 1.
 - Fields are column names (looked up in a header row) or 0-based column indices.
 
@@ -25,6 +29,7 @@ import csv
 import difflib
 import gzip
 import io
+import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,11 +37,12 @@ from typing import Iterator
 
 from rnncli.errors import DataError
 
-FORMATS = ("auto", "tsv", "csv", "conllu", "conll", "text")
+FORMATS = ("auto", "tsv", "csv", "jsonl", "conllu", "conll", "text")
 _GZIP_MAGIC = b"\x1f\x8b"
 
 # extension (after dropping ".gz") -> format; anything else is "tsv" under format="auto"
-_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".conllu": "conllu", ".conll": "conll", ".txt": "text"}
+_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".conllu": "conllu", ".conll": "conll",
+               ".txt": "text"}
 
 # the task that reads each non-example format, for read_examples' refusal
 _TASK_OF = {
@@ -81,6 +87,8 @@ def read_examples(
     text_field: str | int = "text",
     label_field: str | int | None = "label",
     header: bool | None = None,
+    on_error: str = "error",
+    skipped: list[str] | None = None,
 ) -> list[Example]:
     """Read every example of a TSV/CSV file.
 
@@ -90,6 +98,7 @@ def read_examples(
         text_field: column name (needs a header row) or 0-based column index of the text.
         label_field: the same for the label; ``None`` for unlabelled input (labels are ``""``).
         header: whether the first non-blank row is a header; ``None`` = yes iff a field is a name.
+        on_error: ``"error"`` (the default) or ``"skip"``: skip malformed rows, noting each in ``skipped``.
 
     Raises:
         DataError: missing/unreadable/binary/non-UTF-8 file, no examples, unknown column,
@@ -117,6 +126,8 @@ def read_examples(
                 f"{path}: {role}_field is {field}, but column indices start at 0.",
                 hint="use a 0-based column index (0 = first column) or a column name",
             )
+    if fmt == "jsonl":
+        return _no_empty(path, _read_jsonl(path, fields, on_error, skipped), header_only=False, skipped=skipped)
     named = [(role, f) for role, f in fields if isinstance(f, str)]
     has_header = bool(named) if header is None else header
     if named and not has_header:
@@ -135,16 +146,74 @@ def read_examples(
         if indices is None:  # this row is the header
             indices = [(role, _lookup(path, line, row, role, f)) for role, f in fields]
             continue
-        examples.append(_make_example(path, line, row, indices, fmt))
+        _keep_or_skip(examples, lambda: _make_example(path, line, row, indices, fmt), on_error, skipped)
+    return _no_empty(path, examples, header_only=has_header and indices is not None, skipped=skipped)
 
+
+def _keep_or_skip(examples: list, make, on_error: str, skipped: list[str] | None) -> None:
+    """Append ``make()``; with on_error="skip" a malformed row is noted in ``skipped`` instead."""
+    try:
+        examples.append(make())
+    except DataError as e:
+        if on_error != "skip":
+            raise
+        if skipped is not None:
+            skipped.append(e.message)
+
+
+def _no_empty(path: Path, examples: list[Example], header_only: bool, skipped: list[str] | None) -> list[Example]:
     if not examples:
-        if has_header and indices is not None:
+        if skipped:
+            raise DataError(f"{path}: no examples left; all {len(skipped)} rows were malformed and skipped. "
+                            f"The first: {skipped[0]}", hint="fix the file, or check data.format and the fields")
+        if header_only:
             raise DataError(
                 f"{path}: no examples; the file has a header row but no data rows.",
                 hint="add rows below the header, or point at the right file",
             )
         raise DataError(f"{path}: the file is empty.", hint="point at a file with one example per line")
     return examples
+
+
+def _read_jsonl(path: Path, fields, on_error: str, skipped: list[str] | None) -> list[Example]:
+    """JSON Lines: one object per non-blank line, fields are keys."""
+    for role, field in fields:
+        if not isinstance(field, str):
+            raise DataError(f"{path}: JSON Lines fields are keys, but the {role} field is the index {field}.",
+                            hint=f"set data.{role}_field to the key that holds the {role}, e.g. {role!r}")
+    examples: list[Example] = []
+    for line, raw in enumerate(_read_text(path).split("\n"), start=1):
+        if raw.strip():
+            _keep_or_skip(examples, lambda: _json_example(path, line, raw, fields), on_error, skipped)
+    return examples
+
+
+def _json_example(path: Path, line: int, raw: str, fields) -> Example:
+    try:
+        obj = json.loads(raw)
+    except ValueError as e:
+        raise DataError(f"{path}:{line}: not valid JSON ({e}).",
+                        hint="each line must be one JSON object, e.g. {\"text\": \"...\", \"label\": 1}") from None
+    if not isinstance(obj, dict):
+        raise DataError(f"{path}:{line}: a JSON {type(obj).__name__}, not an object.",
+                        hint="each line must be one JSON object, e.g. {\"text\": \"...\", \"label\": 1}")
+    values = {"label": ""}
+    for role, key in fields:
+        if key not in obj:
+            close = difflib.get_close_matches(key, list(obj), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise DataError(f"{path}:{line}: no key {key!r} (wanted for the {role}); the object has keys: "
+                            f"{', '.join(map(repr, obj))}.", hint=hint + f"set data.{role}_field to the right key")
+        value = obj[key]
+        if isinstance(value, bool):
+            value = str(value).lower()
+        elif isinstance(value, (int, float)):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            raise DataError(f"{path}:{line}: the {role} ({key!r}) is {json.dumps(value)}, not a non-empty string.",
+                            hint=f"give every line a non-empty {role}")
+        values[role] = value.strip()
+    return Example(values["text"], values["label"])
 
 
 # ---------------------------------------------------------------- reading bytes
