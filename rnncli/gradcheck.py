@@ -46,14 +46,15 @@ CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 
 def _spec(task, cell, act, bi, layers, onehot, **extra) -> ModelSpec:
     classes = {"classify": 2 if layers == 1 else 3, "regress": 1, "tag": 3, "lm": 8}[task]
+    extra.setdefault("input", "onehot" if onehot else "embedding")
     return ModelSpec(vocab_size=8, num_classes=classes, task=task, cell=cell, activation=act,
-                     input="onehot" if onehot else "embedding", embedding_dim=3, hidden_size=3,
-                     num_layers=layers, bidirectional=bi, **extra)
+                     embedding_dim=3, hidden_size=3, num_layers=layers, bidirectional=bi, **extra)
 
 
 def default_cases() -> list[tuple[ModelSpec, bool]]:
     """Every task × cell × direction × {1, 2} layers × {padded, unpadded} (lm: unidirectional only),
-    then pooling, learned initial state and dropout for every cell."""
+    then pooling, learned initial state and dropout for every cell, and real-valued features input
+    (regress, 2 features per step) for every cell."""
     cases = []
     for task, (cell, act), bi, layers, padded in itertools.product(TASKS, CELLS, [False, True], [1, 2], [True, False]):
         if task == "lm" and bi:
@@ -63,15 +64,21 @@ def default_cases() -> list[tuple[ModelSpec, bool]]:
     for cell, act in CELLS:
         for extra in ({"pooling": "mean"}, {"pooling": "max"}, {"learn_h0": True}, {"dropout": 0.5}):
             cases.append((_spec("classify", cell, act, True, 2, False, **extra), True))
+    for cell, act in CELLS:
+        cases.append((_spec("regress", cell, act, True, 2, False, input="features", feature_dim=2), True))
     return cases
 
 
 def random_batch(spec: ModelSpec, rng: np.random.Generator, N: int = 3, T: int = 5, padded: bool = True):
-    """Token ids (N, T), mask (N, T) and targets of the task's shape; padded rows have lengths T, …, 1."""
+    """Token ids (N, T) (features (N, T, D) for input "features"), mask (N, T) and targets of the task's
+    shape; padded rows have lengths T, …, 1."""
     lengths = np.linspace(T, 1, N).round().astype(int) if padded else np.full(N, T)
     mask = np.arange(T)[None, :] < lengths[:, None]
-    ids = rng.integers(1, spec.vocab_size, size=(N, T))  # includes <unk> = 1
-    ids[~mask] = 0
+    if spec.input == "features":  # real-valued inputs, 0 at padding
+        ids = rng.standard_normal((N, T, spec.feature_dim)) * mask[:, :, None]
+    else:
+        ids = rng.integers(1, spec.vocab_size, size=(N, T))  # includes <unk> = 1
+        ids[~mask] = 0
     if spec.task == "regress":
         targets = rng.standard_normal(N)
     elif spec.per_step:

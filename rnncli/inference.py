@@ -9,7 +9,7 @@ import numpy as np
 
 from rnncli.data import Vocab, pad_batch, tokenize
 from rnncli.model import ModelSpec, forward, loss_from_logits, probabilities
-from rnncli.tasks import Dataset, lm_batches
+from rnncli.tasks import Dataset, lm_batches, pad_inputs
 
 EVAL_BATCH_SIZE = 256
 EVAL_BPTT = 256
@@ -42,7 +42,7 @@ def score(params: dict, spec: ModelSpec, data: Dataset, batch_size: int = EVAL_B
     total, terms = 0.0, 0
     outputs: list = [None] * len(data.ids)
     for chunk in _by_length(data.ids, batch_size):
-        ids, mask = pad_batch([data.ids[i] for i in chunk])
+        ids, mask = pad_inputs(data, chunk)
         logits, _ = forward(params, spec, ids, mask)
         n = int(mask.sum()) if spec.task == "tag" else len(chunk)
         if data.targets is not None:  # predict has none

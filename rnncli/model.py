@@ -1,6 +1,7 @@
 """The models: input encoding → recurrent stack → a linear head, for four tasks.
 
     ids (N, T) ──embedding E (V, D)──► X (N, T, D)     one-hot input: ids go straight to layer 0
+    features input: X (N, T, D) real-valued, D = feature_dim, given directly (no vocabulary)
     X ──recurrent stack──► outputs Y (N, T, F) and final states,   F = H · directions
 
 many-to-one (task classify, regress): a summary s (N, F) of each sequence, then z = s W^T + b
@@ -39,7 +40,7 @@ class ModelSpec:
     task: str = "classify"
     cell: str = "rnn"
     activation: str = "tanh"
-    input: str = "embedding"  # or "onehot"
+    input: str = "embedding"  # or "onehot", or "features" (real-valued vectors per step)
     embedding_dim: int = 16
     hidden_size: int = 16
     num_layers: int = 1
@@ -47,6 +48,7 @@ class ModelSpec:
     dropout: float = 0.0
     pooling: str = "last"  # many-to-one tasks: last | mean | max
     learn_h0: bool = False
+    feature_dim: int = 0  # input "features": D, the number of features per timestep
 
     @property
     def per_step(self) -> bool:
@@ -62,9 +64,11 @@ class ModelSpec:
     @property
     def stack(self) -> StackSpec:
         onehot = self.input == "onehot"
+        input_size = {"onehot": self.vocab_size - ONEHOT_OFFSET, "features": self.feature_dim}.get(
+            self.input, self.embedding_dim)
         return StackSpec(
             cell=self.cell,
-            input_size=self.vocab_size - ONEHOT_OFFSET if onehot else self.embedding_dim,
+            input_size=input_size,
             hidden_size=self.hidden_size,
             num_layers=self.num_layers,
             bidirectional=self.bidirectional,
@@ -96,7 +100,7 @@ def _orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def init_params(spec: ModelSpec, rng: np.random.Generator, dtype=np.float32, init: str = "default",
-                forget_bias: float = 0.0) -> dict[str, np.ndarray]:
+                forget_bias: float = 0.0, recurrent_gain: float = 1.0) -> dict[str, np.ndarray]:
     """Random parameters.
 
     default     every recurrent tensor ~ U(±1/√H) (PyTorch); head ~ U(±1/√F); embedding ~ N(0, 1)
@@ -104,6 +108,7 @@ def init_params(spec: ModelSpec, rng: np.random.Generator, dtype=np.float32, ini
     orthogonal  W_ih as xavier, each (H, H) gate block of W_hh orthogonal, biases 0 (Keras' LSTM)
     identity    W_ih as xavier, W_hh = I, biases 0 (IRNN, Le et al. 2015)
     forget_bias, when non-zero, sets the LSTM forget-gate block [H:2H] of the bias.
+    recurrent_gain multiplies every W_hh after its init (1.5 · I with relu makes gradients explode).
     Learned initial states start at 0.
     """
     H = spec.hidden_size
@@ -130,6 +135,8 @@ def init_params(spec: ModelSpec, rng: np.random.Generator, dtype=np.float32, ini
             p = rng.uniform(-bound, bound, size=shape)
         if spec.cell == "lstm" and leaf == "b" and forget_bias:
             p[H : 2 * H] = forget_bias
+        if leaf == "W_hh" and recurrent_gain != 1.0:
+            p = p * recurrent_gain
         params[name] = p.astype(dtype)
     return params
 
@@ -164,9 +171,16 @@ def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, st
             dropout_rng: np.random.Generator | None = None):
     """ids (N, T) int, mask (N, T) → logits (N, O) or (N, T, O), and a cache for :func:`backward`.
 
+    For ``input: features``, ``ids`` holds the features (N, T, D) instead (0 at padding),
+    cast to the parameters' dtype.
     state0 overrides the initial states (lm windows carry them); dropout_rng enables dropout.
     """
-    x = ids if spec.input == "onehot" else layers.embedding_forward(params["embedding.weight"], ids)
+    if spec.input == "onehot":
+        x = ids
+    elif spec.input == "features":
+        x = np.asarray(ids, dtype=params["head.W"].dtype)
+    else:
+        x = layers.embedding_forward(params["embedding.weight"], ids)
     outputs, finals, stack_cache = stack_forward(x, mask, params, spec.stack, state0, dropout_rng=dropout_rng)
     if spec.per_step:
         features, index = outputs, None
@@ -176,8 +190,12 @@ def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, st
     return logits, ForwardCache(ids, mask, stack_cache, features, index, finals)
 
 
-def backward(d_logits: np.ndarray, cache: ForwardCache, params: dict, spec: ModelSpec) -> dict[str, np.ndarray]:
-    """∂L/∂logits → gradients with the same keys as ``params``."""
+def backward(d_logits: np.ndarray, cache: ForwardCache, params: dict, spec: ModelSpec,
+             record: dict | None = None) -> dict[str, np.ndarray]:
+    """∂L/∂logits → gradients with the same keys as ``params``.
+
+    record: an optional dict that receives the per-step gradient norms of every layer and
+    direction (see :func:`rnncli.engine.recurrent.stack_backward`)."""
     stack_spec = spec.stack
     H = spec.hidden_size
     d_features, dW, db = layers.linear_backward(d_logits, cache.features, params["head.W"])
@@ -198,7 +216,7 @@ def backward(d_logits: np.ndarray, cache: ForwardCache, params: dict, spec: Mode
             d_outputs = np.zeros((N, T, d_features.shape[1]), dtype=d_features.dtype)
             np.put_along_axis(d_outputs, cache.pool_index[:, None, :], d_features[:, None, :], axis=1)
             d_outputs *= m  # an all-padding row has no real maximum
-    grads, dx, _ = stack_backward(d_outputs, d_finals, cache.stack, params, stack_spec)
+    grads, dx, _ = stack_backward(d_outputs, d_finals, cache.stack, params, stack_spec, record=record)
     if spec.input == "embedding":
         grads["embedding.weight"] = layers.embedding_backward(dx, cache.ids, spec.vocab_size)
     grads["head.W"], grads["head.b"] = dW, db
@@ -223,11 +241,13 @@ def loss_from_logits(logits: np.ndarray, targets: np.ndarray, spec: ModelSpec, m
 
 
 def loss_and_grads(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, targets: np.ndarray,
-                   state0=None, dropout_rng=None):
-    """One forward and backward pass: returns (mean loss, grads, logits, cache)."""
+                   state0=None, dropout_rng=None, record: dict | None = None):
+    """One forward and backward pass: returns (mean loss, grads, logits, cache).
+
+    record: optional dict for the per-step gradient norms (see :func:`backward`)."""
     logits, cache = forward(params, spec, ids, mask, state0, dropout_rng)
     loss, d_logits = loss_from_logits(logits, targets, spec, mask)
-    return loss, backward(d_logits, cache, params, spec), logits, cache
+    return loss, backward(d_logits, cache, params, spec, record), logits, cache
 
 
 def probabilities(logits: np.ndarray, spec: ModelSpec) -> np.ndarray:

@@ -7,6 +7,10 @@
                B parallel streams and windows of ``train.bptt`` steps (truncated BPTT): the
                hidden state carries from one window to the next, the gradient does not.
 
+With ``model.input: features`` (classify and regress), the text column holds a real-valued
+vector per timestep (``rnncli.data.features``): an example is an array (T_i, D) instead of
+token ids, and a batch's ``ids`` holds the padded features (N, T, D).
+
 A task turns files into a :class:`Dataset` and a dataset into :class:`Batch` es; training,
 evaluation and gradient checks only see batches.
 """
@@ -20,12 +24,13 @@ from typing import Iterator
 import numpy as np
 
 from rnncli.data import LabelVocab, Vocab, batch_indices, pad_batch, read_examples, read_tagged, read_text, tokenize
+from rnncli.data.features import pad_features, parse_all
 from rnncli.errors import DataError
 
 
 @dataclass
 class Batch:
-    ids: np.ndarray  # (N, T) int
+    ids: np.ndarray  # (N, T) int, or features (N, T, D) float for input "features"
     mask: np.ndarray  # (N, T) bool
     targets: np.ndarray  # (N,) or (N, T)
     carry: bool = False  # lm: start from the previous window's final state
@@ -40,6 +45,7 @@ class Dataset:
     targets: object = None
     stream: np.ndarray | None = None
     tokens: list | None = None  # the tokens of each example (tag: needed to report per-token output)
+    feature_dim: int = 0  # input "features": D, and ``ids`` holds one (T_i, D) array per example
 
     def __len__(self) -> int:
         return len(self.stream) if self.stream is not None else len(self.ids)
@@ -55,7 +61,8 @@ def read_split(cfg, path: str):
         return read_tagged(path, d.format, d.tag_column)
     if cfg.task == "lm":
         return tokenize(read_text(path), d.tokenizer, d.lowercase)
-    return read_examples(path, d.format, d.text_field, d.label_field, d.header)
+    fmt = "auto" if d.format == "features" else d.format  # a features file is a TSV or CSV by extension
+    return read_examples(path, fmt, d.text_field, d.label_field, d.header)
 
 
 def split_off_dev(raw, fraction: float):
@@ -68,6 +75,8 @@ def split_off_dev(raw, fraction: float):
 
 
 def token_lists(cfg, raw) -> list[list[str]]:
+    if cfg.model.input == "features":
+        return []  # no tokens: the vocabulary is <pad> and <unk> only
     if cfg.task == "tag":
         return [[t.lower() if cfg.data.lowercase else t for t in s.tokens] for s in raw]
     if cfg.task == "lm":
@@ -99,23 +108,40 @@ def _number(label: str, i: int, path) -> float:
     return value
 
 
-def encode(cfg, raw, vocab: Vocab, labels: LabelVocab, path="data") -> Dataset:
+def encode(cfg, raw, vocab: Vocab, labels: LabelVocab, path="data", feature_dim: int | None = None) -> Dataset:
+    """Encode raw data; for input "features", ``feature_dim`` (a trained model's D) is checked when given."""
+    if cfg.model.input == "features":
+        arrays = parse_all([ex.text for ex in raw], str(path), feature_dim)
+        targets = _targets(cfg, raw, labels, path)
+        return Dataset(arrays, targets, feature_dim=arrays[0].shape[1] if arrays else 0)
     toks = token_lists(cfg, raw)
     if cfg.task == "lm":
         return Dataset(stream=np.asarray(vocab.encode(toks[0]), dtype=np.int64))
     ids = [vocab.encode(t) for t in toks]
     if cfg.task == "tag":
         return Dataset(ids, [[labels.encode(tag) for tag in s.tags] for s in raw], tokens=toks)
+    return Dataset(ids, _targets(cfg, raw, labels, path), tokens=toks)
+
+
+def _targets(cfg, raw, labels: LabelVocab, path) -> np.ndarray:
+    """Many-to-one targets: numbers for regress, class ids for classify."""
     if cfg.task == "regress":
-        return Dataset(ids, np.array([_number(ex.label, i, path) for i, ex in enumerate(raw)]), tokens=toks)
-    return Dataset(ids, np.array([labels.encode(ex.label) for ex in raw], dtype=np.int64), tokens=toks)
+        return np.array([_number(ex.label, i, path) for i, ex in enumerate(raw)])
+    return np.array([labels.encode(ex.label) for ex in raw], dtype=np.int64)
 
 
 # ------------------------------------------------------------------------- batching
 
 
+def pad_inputs(data: Dataset, idx) -> tuple[np.ndarray, np.ndarray]:
+    """Padded inputs of the examples ``idx``: ids (N, T), or features (N, T, D); and the mask (N, T)."""
+    if data.feature_dim:
+        return pad_features([data.ids[i] for i in idx], data.feature_dim)
+    return pad_batch([data.ids[i] for i in idx])
+
+
 def sequence_batch(task: str, data: Dataset, idx) -> Batch:
-    ids, mask = pad_batch([data.ids[i] for i in idx])
+    ids, mask = pad_inputs(data, idx)
     if task == "tag":
         targets, _ = pad_batch([data.targets[i] for i in idx])
     else:

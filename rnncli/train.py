@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from rnncli import checkpoint, tasks
+from rnncli import checkpoint, diagnostics, tasks
 from rnncli.config import Config, config_to_yaml
 from rnncli.data import LabelVocab, Vocab
 from rnncli.engine.optim import clip_grad_norm, clip_grad_value, lr_at, make_optimizer
@@ -70,14 +70,22 @@ def build_vocab(cfg: Config, train_raw) -> Vocab:
     return Vocab.build(tasks.token_lists(cfg, train_raw), min_freq=cfg.vocab.min_freq, max_size=cfg.vocab.max_size)
 
 
-def model_spec(cfg: Config, vocab_size: int, labels: LabelVocab) -> ModelSpec:
+def model_spec(cfg: Config, vocab_size: int, labels: LabelVocab, feature_dim: int = 0) -> ModelSpec:
     m = cfg.model
     num_classes = {"lm": vocab_size, "regress": 1}.get(cfg.task, len(labels))
     return ModelSpec(
         vocab_size=vocab_size, num_classes=num_classes, task=cfg.task, cell=m.cell, activation=m.activation,
         input=m.input, embedding_dim=m.embedding_dim, hidden_size=m.hidden_size, num_layers=m.num_layers,
         bidirectional=m.bidirectional, dropout=m.dropout, pooling=m.pooling, learn_h0=m.learn_h0,
+        feature_dim=feature_dim,
     )
+
+
+def initial_params(cfg: Config, spec: ModelSpec) -> dict[str, np.ndarray]:
+    """The weights training starts from (drawn from the first of the seed's generators)."""
+    t, m = cfg.train, cfg.model
+    return init_params(spec, np.random.default_rng([t.seed, 0]), np.dtype(t.dtype), m.init, m.forget_bias,
+                       m.recurrent_gain)
 
 
 def require_train(cfg: Config) -> str:
@@ -90,7 +98,10 @@ def require_train(cfg: Config) -> str:
 def spec_from_config(cfg: Config) -> ModelSpec:
     """The model a config describes, sized by its training data's vocabulary and labels."""
     train_raw = tasks.read_split(cfg, require_train(cfg))
-    return model_spec(cfg, len(build_vocab(cfg, train_raw)), tasks.build_labels(cfg, train_raw))
+    labels = tasks.build_labels(cfg, train_raw)
+    dim = tasks.encode(cfg, train_raw[:1], Vocab.build([]), labels, cfg.data.train).feature_dim \
+        if cfg.model.input == "features" else 0
+    return model_spec(cfg, len(build_vocab(cfg, train_raw)), labels, dim)
 
 
 def prepare(cfg: Config) -> Prepared:
@@ -106,7 +117,8 @@ def prepare(cfg: Config) -> Prepared:
     test_set = None
     if cfg.data.test:  # read now: a bad path must not surface only after training
         test_set = tasks.encode(cfg, tasks.read_split(cfg, cfg.data.test), vocab, labels, cfg.data.test)
-    return Prepared(vocab, labels, train_set, dev_set, test_set, model_spec(cfg, len(vocab), labels))
+    return Prepared(vocab, labels, train_set, dev_set, test_set,
+                    model_spec(cfg, len(vocab), labels, train_set.feature_dim))
 
 
 def prepare_run_dir(run_dir: Path, force: bool) -> None:
@@ -132,9 +144,8 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None) ->
     progress = progress or (lambda event, info: None)
     data = prepare(cfg)
     spec, t = data.spec, cfg.train
-    dtype = np.dtype(t.dtype)
-    init_rng, shuffle_rng, dropout_rng = (np.random.default_rng([t.seed, i]) for i in range(3))
-    params = init_params(spec, init_rng, dtype, cfg.model.init, cfg.model.forget_bias)
+    shuffle_rng, dropout_rng = (np.random.default_rng([t.seed, i]) for i in (1, 2))
+    params = initial_params(cfg, spec)
     optimizer = make_optimizer(t.optimizer, params, t.lr, t.momentum, t.nesterov, t.weight_decay)
     label_names = data.labels.to_dict()["labels"]
 
@@ -144,6 +155,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None) ->
     data.vocab.save(run_dir / "vocab.json")
 
     result = TrainResult(run_dir, sum(p.size for p in params.values()))
+    probe = diagnostics.probe_batches(cfg.task, data.train, t.batch_size, 1, t.bptt) if t.log_grad_norms else None
     started = time.perf_counter()
     step = 0
     for epoch in range(1, t.epochs + 1):
@@ -174,6 +186,8 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None) ->
         if cfg.task in ("classify", "tag"):
             record["train_accuracy"] = correct / max(terms, 1)
         record["grad_norm"] = grad_norm
+        if probe:  # ‖∂L/∂h_t‖ on the first training batch, with this epoch's weights
+            record["grad_norms"] = diagnostics.grad_norms(params, spec, probe).epoch_record()
         if data.dev is not None:
             dev = task_metrics(cfg.task, data.dev.targets, score(params, spec, data.dev), label_names)
             record.update({f"dev_{k}": v for k, v in dev.items()})

@@ -16,7 +16,8 @@ from rnncli.errors import ExitCode, RnncliError
 
 # Importing the command modules registers their commands on `app`.
 from rnncli.cli import (  # noqa: E402,F401
-    config_cmd, evaluate_cmd, export_cmd, generate_cmd, gradcheck_cmd, predict_cmd, summary_cmd, train_cmd, vocab_cmd,
+    config_cmd, data_cmd, evaluate_cmd, export_cmd, generate_cmd, grad_norms_cmd, gradcheck_cmd, predict_cmd,
+    summary_cmd, train_cmd, vocab_cmd,
 )
 
 

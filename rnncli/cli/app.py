@@ -17,8 +17,10 @@ app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, pretty_
                   rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]})
 vocab_app = typer.Typer(help="Build and inspect vocabularies.", no_args_is_help=True)
 config_app = typer.Typer(help="Show and validate config files.", no_args_is_help=True)
+data_app = typer.Typer(help="Make and inspect data sets.", no_args_is_help=True)
 app.add_typer(vocab_app, name="vocab")
 app.add_typer(config_app, name="config")
+app.add_typer(data_app, name="data")
 
 
 def _version(value: bool) -> None:

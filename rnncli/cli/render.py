@@ -125,3 +125,30 @@ def progress_bar(description: str, enabled: bool = True):
             bar.update(task, total=total, completed=completed, **kwargs)
 
         yield update
+
+
+HEAT_RAMP = "▁▂▃▄▅▆▇█"  # low → high; "·" marks a zero or non-finite value
+HEAT_COLORS = ("#313695", "#4575b4", "#74add1", "#abd9e9", "#fee090", "#fdae61", "#f46d43", "#d73027")
+
+
+def heatmap(rows: list[tuple[str, list]], lo: float, hi: float, caption: str) -> None:
+    """A terminal heatmap on stdout: one line per row label, one character per column.
+
+    ``rows`` hold values already on the scale to shade (e.g. log10 norms), None for missing.
+    The character's height (and, on a colour terminal, its colour) grows from ``lo`` to ``hi``.
+    """
+    from rich.text import Text
+
+    width = max((len(label) for label, _ in rows), default=0)
+    span = hi - lo if hi > lo else 1.0
+    console = out()
+    for label, values in rows:
+        text = Text(label.ljust(width) + "  ")
+        for v in values:
+            if v is None:
+                text.append("·")
+                continue
+            level = min(len(HEAT_RAMP) - 1, max(0, int((v - lo) / span * len(HEAT_RAMP))))
+            text.append(HEAT_RAMP[level], style=HEAT_COLORS[level])
+        console.print(text, soft_wrap=True)
+    console.print(" " * (width + 2) + caption, markup=False, soft_wrap=True)

@@ -24,11 +24,17 @@ def train(
     set_: Optional[list[str]] = SET,
     force: bool = typer.Option(False, "--force", help="Overwrite the run directory if it exists."),
     json_: bool = typer.Option(False, "--json", help="Print one JSON object per epoch (JSON Lines), then a summary line."),
+    grad_norms: bool = typer.Option(False, "--grad-norms", help="After every epoch, record ‖∂L/∂h_t‖ per timestep in "
+                                    "metrics.jsonl (train.log_grad_norms); see rnn grad-norms --history."),
 ) -> None:
     from rnncli.config import load_config
     from rnncli.train import train as run_training
 
     cfg = load_config(config, set_ or [])
+    if grad_norms:
+        from rnncli.config import replace_in
+
+        cfg = replace_in(cfg, "train.log_grad_norms", True)
     with render.progress_bar("training") as update:
 
         def progress(event: str, info: dict) -> None:
@@ -43,8 +49,12 @@ def train(
     if json_:
         render.print_jsonl({"event": "done", **{k: v for k, v in result.to_dict().items() if k != "epochs"}})
         return
-    columns = [c for c in result.epochs[0] if c != "step"]  # the task decides the metrics
-    render.table(columns, [[e.get(c) for c in columns] for e in result.epochs], title=f"Training {cfg.name}")
+    columns = [c for c in result.epochs[0] if c not in ("step", "grad_norms")]  # the task decides the metrics
+    rows = [[e.get(c) for c in columns] for e in result.epochs]
+    if "grad_norms" in result.epochs[0]:  # the summary of `rnn grad-norms` on the first batch
+        columns += ["h_1/h_T", "gradient"]
+        rows = [r + [f"{e['grad_norms']['ratio']:.1e}", e["grad_norms"]["verdict"]] for r, e in zip(rows, result.epochs)]
+    render.table(columns, rows, title=f"Training {cfg.name}")
     if result.test is not None:
         render.line(f"test ({cfg.data.test}): " + ", ".join(f"{k} {render.fmt(v)}" for k, v in result.test.items()))
     render.line(f"Saved {result.run_dir} ({result.num_params:,} parameters, {result.seconds:.1f} s). "

@@ -47,8 +47,8 @@ class DataConfig(_Section):
     dev: str | None = opt(None, "path of the development data, scored after every epoch")
     test: str | None = opt(None, "path of the test data, scored once after the last epoch")
     dev_split: float = opt(0.0, "when data.dev is not given, hold out this final fraction of the training data as dev (0 = none)", ge=0, lt=1)
-    format: Literal["auto", "tsv", "csv", "conllu", "conll", "text"] = opt(
-        "auto", "file format; auto picks it from the extension: .tsv, .csv, .conllu, .conll (token<TAB>tag, blank line between sentences), .txt (plain text), each optionally + .gz")
+    format: Literal["auto", "tsv", "csv", "conllu", "conll", "text", "features"] = opt(
+        "auto", "file format; auto picks it from the extension: .tsv, .csv, .conllu, .conll (token<TAB>tag, blank line between sentences), .txt (plain text), each optionally + .gz; features = a TSV/CSV whose text column holds real-valued timesteps ('0.31,0 0.77,1 …', steps separated by spaces, features by commas), for model.input: features")
     text_field: str | int = opt("text", "column holding the text: a name (needs a header row) or a 0-based column index", ge=0)
     label_field: str | int = opt("label", "column holding the label: a name (needs a header row) or a 0-based column index", ge=0)
     tag_column: Literal["upos", "xpos", "deprel"] = opt("upos", "task tag with CoNLL-U data: the column to predict for each word (FORM → UPOS by default)")
@@ -72,7 +72,7 @@ class ModelConfig(_Section):
 
     cell: Literal["rnn", "lstm", "gru"] = opt("rnn", "recurrent cell: vanilla rnn, lstm or gru")
     activation: Literal["tanh", "relu"] = opt("tanh", "activation of the vanilla rnn cell (lstm and gru ignore it)")
-    input: Literal["embedding", "onehot"] = opt("embedding", "token encoding: a learned embedding or a one-hot vector")
+    input: Literal["embedding", "onehot", "features"] = opt("embedding", "input encoding: a learned embedding or a one-hot vector of each token; features = real-valued vectors per timestep read from the data (data.format: features; tasks classify and regress)")
     embedding_dim: int = opt(16, "size of the token embedding (input: embedding only)", ge=1)
     hidden_size: int = opt(16, "size of the hidden state of each layer and direction", ge=1)
     num_layers: int = opt(1, "number of stacked recurrent layers", ge=1)
@@ -82,6 +82,7 @@ class ModelConfig(_Section):
     init: Literal["default", "xavier", "orthogonal", "identity"] = opt(
         "default", "recurrent weight init: default = U(±1/√H) as PyTorch; xavier = Glorot uniform W_ih and W_hh; orthogonal = orthogonal W_hh blocks; identity = W_hh = I (IRNN, for relu rnn)")
     forget_bias: float = opt(0.0, "lstm: initial bias of the forget gate (1.0 helps long memories)")
+    recurrent_gain: float = opt(1.0, "multiply the initial recurrent weights W_hh by this (after model.init); e.g. 1.5 with relu and init identity makes gradients explode", gt=0)
     learn_h0: bool = opt(False, "learn the initial hidden state instead of starting from zeros")
 
 
@@ -105,6 +106,7 @@ class TrainConfig(_Section):
     clip_norm: float | None = opt(None, "rescale gradients whose global L2 norm exceeds this; null = no clipping", gt=0)
     clip_value: float | None = opt(None, "clip every gradient entry to [-v, v]; null = no clipping", gt=0)
     dtype: Literal["float32", "float64"] = opt("float32", "floating-point type of weights and activations")
+    log_grad_norms: bool = opt(False, "after every epoch, record the per-timestep gradient norms ‖∂L/∂h_t‖ on the first training batch in metrics.jsonl (as `rnn train --grad-norms`; read them with `rnn grad-norms --model RUN --history`)")
 
 
 @dataclass(frozen=True)

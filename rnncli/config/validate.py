@@ -155,6 +155,12 @@ def _cross_checks(cfg: Config) -> Problems:
         problems.append(("model.bidirectional", "must be false for task lm: a language model may not read the tokens it predicts"))
     if model.init == "identity" and model.cell != "rnn":
         problems.append(("model.init", f"identity applies to the vanilla rnn cell (IRNN); model.cell is {show(model.cell)}"))
+    if model.input == "features" and cfg.task not in ("classify", "regress"):
+        problems.append(("model.input", f"features applies to task classify or regress; task is {show(cfg.task)}"))
+    elif model.input == "features" and data.format not in ("features", "auto"):
+        problems.append(("data.format", f"must be 'features' (or 'auto') with model.input: features; got {show(data.format)}"))
+    elif data.format == "features" and model.input != "features":
+        problems.append(("model.input", f"must be 'features' with data.format: features; got {show(model.input)}"))
     if data.text_field == data.label_field:
         problems.append(("data.label_field", f"must differ from data.text_field; both are {show(data.text_field)}"))
     if data.header is False:

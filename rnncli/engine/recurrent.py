@@ -133,23 +133,35 @@ def direction_forward(
 
 
 def direction_backward(
-    d_out: np.ndarray, d_final: State, cache: DirectionCache, W_hh: np.ndarray, cell: Cell
+    d_out: np.ndarray, d_final: State, cache: DirectionCache, W_hh: np.ndarray, cell: Cell,
+    record: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, State]:
     """Backpropagate through one direction's time loop.
 
     d_out (N, T, H) ∂L/∂outputs; d_final: ∂L/∂final state tuple.
     Returns dA (N, T, G·H), dHH (N, T, G·H), dW_hh, db_hh (GRU, else None), d_state0.
+
+    record: when a dict is given, it receives ``"h"``, the per-example L2 norms (N, T) of
+    ∂L/∂s_t for the hidden part of the state (everything that reaches h_t: from step t+1,
+    the final state and the output at t), and for the LSTM ``"c"``, the norms of ∂L/∂c_t
+    (with h_t held fixed: what flows back along the cell state). Processing order; 0 at
+    padded steps. Recording changes no result; None (the default) costs nothing.
     """
     N, T, H = d_out.shape
     GH = W_hh.shape[0]
     dA = np.empty((N, T, GH), dtype=d_out.dtype)
     dHH = dA if not cell.hidden_bias else np.empty_like(dA)
     d_state = tuple(d_final)
+    if record is not None:
+        norms = [np.zeros((N, T), dtype=d_out.dtype) for _ in d_state]
     for t in range(T - 1, -1, -1):
         m_t = cache.mask[:, t]
         # s_t = m s̃_t + (1-m) s_{t-1};  out_t = m h̃_t
         d_new = tuple(m_t * ds for ds in d_state)
         d_new = (d_new[0] + m_t * d_out[:, t],) + d_new[1:]
+        if record is not None:
+            for norm, g in zip(norms, d_new):
+                norm[:, t] = np.sqrt(np.einsum("nh,nh->n", g, g))
         da, dhh, d_prev = cell.step_backward(d_new, cache.steps[t], W_hh)
         dA[:, t] = da
         if cell.hidden_bias:
@@ -158,6 +170,8 @@ def direction_backward(
     dHH2 = dHH.reshape(N * T, GH)
     dW_hh = dHH2.T @ cache.h_prev.reshape(N * T, H)
     db_hh = dHH2.sum(axis=0) if cell.hidden_bias else None
+    if record is not None:
+        record.update(zip(("h", "c"), norms))
     return dA, dHH, dW_hh, db_hh, d_state
 
 
@@ -264,13 +278,18 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
     return layer_in, finals, StackCache(inputs, dir_caches, masks, keeps, learned)
 
 
-def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: StackSpec, prefix: str = "rnn"):
+def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: StackSpec, prefix: str = "rnn",
+                   record: dict | None = None):
     """Backward of :func:`stack_forward`.
 
     d_out (N, T, H·dirs): ∂L/∂top outputs (may be None = zeros).
     d_finals: [layer][direction] tuples of ∂L/∂final state (entries may be None = zeros).
     Returns (grads dict over the stack's parameter names, dx for layer 0 (None for one-hot),
     d_state0 [layer][direction]).
+
+    record: when a dict is given, ``record[(layer, direction)]`` receives the per-step
+    gradient norms of :func:`direction_backward` (``"h"``, and ``"c"`` for the LSTM), each
+    (N, T) in real time order for both directions (t is the token position); 0 at padding.
     """
     cell = spec.cell_type
     H = spec.hidden_size
@@ -295,9 +314,12 @@ def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: Stack
                 d_fin = (None,) * cell.state_size
             d_fin = tuple(np.zeros((N, H), dtype=dtype) if g is None else g for g in d_fin)
             W_hh = params[f"{name}.W_hh"]
-            dA, _, dW_hh, db_hh, ds0 = direction_backward(d_o, d_fin, cache.directions[(k, d)], W_hh, cell)
+            rec = None if record is None else {}
+            dA, _, dW_hh, db_hh, ds0 = direction_backward(d_o, d_fin, cache.directions[(k, d)], W_hh, cell, rec)
             if d:
                 dA = dA[:, ::-1]
+            if rec is not None:
+                record[(k, d)] = {key: norm[:, ::-1] if d else norm for key, norm in rec.items()}
             dW_ih, db, dx = _project_backward(x, dA, params[f"{name}.W_ih"], spec.onehot and k == 0)
             grads[f"{name}.W_ih"] = dW_ih
             grads[f"{name}.W_hh"] = dW_hh
