@@ -5,8 +5,8 @@ What is measured, for every layer k and direction of the stack, at every token p
     g_t = ∂ℓ/∂h_t    the whole gradient that arrives at the hidden state h_t during BPTT:
                      from step t+1 (through W_hh), from the layer's output at t (the layer
                      above, or the head) and, at the last step, from the summary.
-    ‖∂ℓ/∂c_t‖        LSTM only: the gradient carried back along the cell state, with h_t
-                     held fixed (what step t+1 and the final state send to c_t).
+    ‖∂ℓ/∂c_t‖        LSTM only: the whole gradient at the cell state c_t, from c_{t+1} (the
+                     path the forget gate scales) and through h_t = o_t ⊙ tanh(c_t).
 
 ℓ is each example's own loss: the batch's mean loss times N, so the numbers do not depend on
 the batch size (for tag and lm, whose loss is a mean over tokens, it is that mean times N).

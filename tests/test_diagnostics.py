@@ -28,9 +28,10 @@ def _sig(x):
 def reference_loss(params, spec: ModelSpec, inputs, lengths, targets, poke=None):
     """The batch's mean loss from a per-example, per-step loop over PyTorch's equations.
 
-    ``poke = (layer, direction, t, n, part, delta)`` adds ``delta`` to the state part ``part``
-    ("h" or "c") of example n right after step t of that layer and direction: h_t is both the
-    layer's output at t and the state the next step reads; c_t only the state.
+    ``poke = (layer, direction, t, n, part, delta)`` adds ``delta`` to ``part`` of example n at
+    step t of that layer and direction: "h" right after h_t is computed (h_t is both the layer's
+    output at t and the state the next step reads), "c" right after c_t is computed, before
+    h_t = o ⊙ tanh(c_t) reads it.
     """
     H = spec.hidden_size
     N = len(lengths)
@@ -57,6 +58,8 @@ def reference_loss(params, spec: ModelSpec, inputs, lengths, targets, poke=None)
                         g = W_ih @ x + W_hh @ h + params[f"{name}.b"]
                         i, f, gg, o = _sig(g[:H]), _sig(g[H : 2 * H]), np.tanh(g[2 * H : 3 * H]), _sig(g[3 * H :])
                         c = f * c + i * gg
+                        if poke is not None and poke[:5] == (k, d, t, n, "c"):
+                            c = c + poke[5]
                         h = o * np.tanh(c)
                     else:
                         gi = W_ih @ x + params[f"{name}.b_ih"]
@@ -65,11 +68,8 @@ def reference_loss(params, spec: ModelSpec, inputs, lengths, targets, poke=None)
                         zz = _sig(gi[H : 2 * H] + gh[H : 2 * H])
                         nn = np.tanh(gi[2 * H :] + r * gh[2 * H :])
                         h = (1 - zz) * nn + zz * h
-                    if poke is not None and poke[:4] == (k, d, t, n):
-                        if poke[4] == "h":
-                            h = h + poke[5]
-                        else:
-                            c = c + poke[5]
+                    if poke is not None and poke[:5] == (k, d, t, n, "h"):
+                        h = h + poke[5]
                     hs[t] = h
                 outputs.append((hs, h))
             seq = [np.concatenate([o[0][t] for o in outputs]) for t in range(L)]

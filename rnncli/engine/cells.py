@@ -115,6 +115,14 @@ def lstm_step_backward(d_state, cache: LSTMCache, W_hh):
     return d_pre, d_pre, (dh_prev, dc * f)
 
 
+def lstm_cell_state_grad(d_state, cache: LSTMCache):
+    """∂L/∂c_t in total, from ∂L/∂(h_t, c_t) of the state tuple: the c part plus what reaches c_t
+    through h_t = o ⊙ tanh(c_t) (the ``dc`` of :func:`lstm_step_backward`). For diagnostics."""
+    dh, dc = d_state
+    H = dh.shape[1]
+    return dc + dh * cache.gates[:, 3 * H :] * (1.0 - cache.tanh_c * cache.tanh_c)
+
+
 # ----------------------------------------------------------------------------- GRU
 
 
@@ -159,12 +167,13 @@ class Cell:
     hidden_bias: bool  # True when b_hh is kept separately (GRU)
     step_forward: Callable
     step_backward: Callable
+    cell_state_grad: Callable | None = None  # LSTM: (d_state, cache) -> total ∂L/∂c_t (diagnostics only)
 
 
 CELLS: dict[str, Cell] = {
     "rnn_tanh": Cell("rnn_tanh", 1, 1, False, rnn_tanh_step_forward, rnn_tanh_step_backward),
     "rnn_relu": Cell("rnn_relu", 1, 1, False, rnn_relu_step_forward, rnn_relu_step_backward),
-    "lstm": Cell("lstm", 4, 2, False, lstm_step_forward, lstm_step_backward),
+    "lstm": Cell("lstm", 4, 2, False, lstm_step_forward, lstm_step_backward, lstm_cell_state_grad),
     "gru": Cell("gru", 3, 1, True, gru_step_forward, gru_step_backward),
 }
 

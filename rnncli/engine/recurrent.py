@@ -142,10 +142,10 @@ def direction_backward(
     Returns dA (N, T, G·H), dHH (N, T, G·H), dW_hh, db_hh (GRU, else None), d_state0.
 
     record: when a dict is given, it receives ``"h"``, the per-example L2 norms (N, T) of
-    ∂L/∂s_t for the hidden part of the state (everything that reaches h_t: from step t+1,
-    the final state and the output at t), and for the LSTM ``"c"``, the norms of ∂L/∂c_t
-    (with h_t held fixed: what flows back along the cell state). Processing order; 0 at
-    padded steps. Recording changes no result; None (the default) costs nothing.
+    ∂L/∂h_t, everything that reaches h_t (from step t+1, the final state and the output at
+    t), and for the LSTM ``"c"``, the norms of the total ∂L/∂c_t (from c_{t+1} and through
+    h_t = o_t ⊙ tanh(c_t)). Processing order; 0 at padded steps. Recording changes no
+    result; None (the default) costs nothing.
     """
     N, T, H = d_out.shape
     GH = W_hh.shape[0]
@@ -160,7 +160,8 @@ def direction_backward(
         d_new = tuple(m_t * ds for ds in d_state)
         d_new = (d_new[0] + m_t * d_out[:, t],) + d_new[1:]
         if record is not None:
-            for norm, g in zip(norms, d_new):
+            parts = d_new[:1] + ((cell.cell_state_grad(d_new, cache.steps[t]),) if len(d_new) == 2 else ())
+            for norm, g in zip(norms, parts):
                 norm[:, t] = np.sqrt(np.einsum("nh,nh->n", g, g))
         da, dhh, d_prev = cell.step_backward(d_new, cache.steps[t], W_hh)
         dA[:, t] = da
