@@ -4,7 +4,9 @@ classify  {"text", "tokens", "ids", "label", "scores": {label: probability}}
 regress   {"text", "tokens", "ids", "value"}
 tag       {"text", "tokens", "ids", "tags": [tag per token], "scores": [probability of that tag]}
 lm        {"text", "tokens", "ids", "next": [{"token", "probability"}, … the 5 likeliest]}
-Unknown tokens show as the <unk> id 1.
+Unknown tokens show as the <unk> id 1. A model with ``input: features`` reads each text as
+timesteps of comma-separated numbers ("0.31,0 0.77,1 …") and gives {"text", "steps", …}
+instead of tokens and ids.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ TOP_K_NEXT = 5
 
 
 def predict(run: Run, texts: Sequence[str]) -> list[dict]:
+    if run.spec.input == "features":
+        return _predict_features(run, texts)
     tokens, ids = encode_texts(texts, run.vocab, run.tokenizer, run.lowercase)
     for i, toks in enumerate(tokens):
         if not toks:
@@ -41,6 +45,19 @@ def predict(run: Run, texts: Sequence[str]) -> list[dict]:
     if task == "tag":
         return [{**b, "tags": [labels[c] for c in p.argmax(axis=-1)], "scores": [float(q) for q in p.max(axis=-1)]}
                 for b, p in zip(base, outputs)]
+    return [{**b, "label": labels[int(p.argmax())], "scores": {lab: float(q) for lab, q in zip(labels, p)}}
+            for b, p in zip(base, outputs)]
+
+
+def _predict_features(run: Run, texts: Sequence[str]) -> list[dict]:
+    from rnncli.data.features import parse_all
+
+    arrays = parse_all(texts, "input", run.spec.feature_dim)
+    outputs = score(run.params, run.spec, Dataset(ids=arrays, feature_dim=run.spec.feature_dim)).outputs
+    base = [{"text": text, "steps": len(a)} for text, a in zip(texts, arrays)]
+    if run.spec.task == "regress":
+        return [{**b, "value": float(v)} for b, v in zip(base, outputs)]
+    labels = run.labels.to_dict()["labels"]
     return [{**b, "label": labels[int(p.argmax())], "scores": {lab: float(q) for lab, q in zip(labels, p)}}
             for b, p in zip(base, outputs)]
 

@@ -468,3 +468,17 @@ def test_grad_norms_on_text_tasks(cli, workspace):
     assert [(la["layer"], la["direction"]) for la in r.json()["layers"]] == [(0, "forward"), (0, "reverse")]
     r = cli("grad-norms", "--config", "configs/tagging-toy.yaml")
     assert r.code == 0, r.err
+
+
+def test_features_model_evaluates_and_predicts(cli, adding_ws):
+    assert cli("train", "--config", "adding-rnn.yaml", "-q").code == 0
+    e = cli("evaluate", "--model", "runs/adding-rnn", "--data", "data/adding.tsv", "--json")
+    assert e.code == 0, e.err
+    assert e.json()["n"] == 40 and e.json()["task"] == "regress"
+    r = cli("predict", "--model", "runs/adding-rnn", "--json", "0.5,1 0.25,0 0.25,1")
+    assert r.code == 0, r.err
+    (p,) = r.jsonl()
+    assert p["text"] == "0.5,1 0.25,0 0.25,1" and p["steps"] == 3 and isinstance(p["value"], float)
+    bad = cli("predict", "--model", "runs/adding-rnn", "0.5 0.25")
+    assert bad.code == 4
+    assert bad.err_lines[0] == "Error: input: example 1 has 1 features per timestep, but the model reads 2."
