@@ -1,15 +1,18 @@
 """Run directories: everything ``evaluate`` and ``predict`` need, without the original config.
 
     runs/<name>/
-      run.json        format version, model spec, labels, tokenizer settings, progress
-      config.yaml     the resolved config (every key, defaults included)
-      vocab.json      the token vocabulary (``rnn vocab build`` format)
-      weights.npz     parameters by name, loaded with allow_pickle=False
-      optimizer.npz   optimiser state (moments, step count)
-      metrics.jsonl   one JSON object per epoch
+      run.json          format version, model spec, labels, tokenizer settings, progress, best epoch
+      config.yaml       the resolved config (every key, defaults included)
+      vocab.json        the token vocabulary (``rnn vocab build`` format)
+      weights.npz       parameters by name after the last finished epoch, loaded with allow_pickle=False
+      weights-best.npz  the same at the best epoch by train.monitor (only with a dev set)
+      checkpoint.npz    everything needed to resume bit for bit (see rnncli.resume)
+      metrics.jsonl     one JSON object per epoch
 
+``load_run`` gives the best weights when they exist (``last=True``: the last epoch's).
 Every file is written atomically: to a temporary file in the same directory, then
-``os.replace``, so an interrupted write never leaves a half-written file behind.
+``os.replace``, so an interrupted write never leaves a half-written file behind. File names
+inside a run directory are fixed here; none is ever read from a file's contents.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ from rnncli.fileio import atomic_write
 from rnncli.model import ModelSpec
 
 FORMAT = "rnncli-run"
-FORMAT_VERSION = 1
-REQUIRED_FILES = ("run.json", "config.yaml", "vocab.json", "weights.npz")
+FORMAT_VERSION = 2  # 2: checkpoint.npz (resume state) replaces optimizer.npz; weights-best.npz
+WEIGHTS, BEST_WEIGHTS = "weights.npz", "weights-best.npz"
+REQUIRED_FILES = ("run.json", "config.yaml", "vocab.json", WEIGHTS)
 
 
 def write_text(path: Path, text: str) -> None:
@@ -59,6 +63,12 @@ class Run:
     labels: LabelVocab
     meta: dict  # run.json
     config: "Config"  # config.yaml, validated
+    weights: str = WEIGHTS  # the file ``params`` came from: WEIGHTS or BEST_WEIGHTS
+
+    @property
+    def best(self) -> dict | None:
+        """``{"epoch", "monitor", "value"}`` when ``params`` are the best epoch's weights, else None."""
+        return self.meta.get("best") if self.weights == BEST_WEIGHTS else None
 
     @property
     def tokenizer(self) -> str:
@@ -69,7 +79,8 @@ class Run:
         return self.meta["data"]["lowercase"]
 
 
-def run_meta(spec: ModelSpec, labels: LabelVocab, cfg, epochs_done: int, dtype: str) -> dict:
+def run_meta(spec: ModelSpec, labels: LabelVocab, cfg, epochs_done: int, dtype: str, step: int = 0,
+             best: dict | None = None, stopped_early: bool = False) -> dict:
     """The contents of run.json."""
     return {
         "format": FORMAT,
@@ -81,6 +92,9 @@ def run_meta(spec: ModelSpec, labels: LabelVocab, cfg, epochs_done: int, dtype: 
         "data": {"tokenizer": cfg.data.tokenizer, "lowercase": cfg.data.lowercase},
         "dtype": dtype,
         "epochs_done": epochs_done,
+        "step": step,
+        "best": best,  # {"epoch", "monitor", "value"}: the epoch saved as weights-best.npz
+        "stopped_early": stopped_early,
     }
 
 
@@ -92,8 +106,9 @@ def _bad_run(path: Path, problem: str) -> RunError:
     )
 
 
-def load_run(path: str | Path) -> Run:
-    """Load and cross-check a run directory; every problem raises :class:`RunError`."""
+def load_run(path: str | Path, last: bool = False) -> Run:
+    """Load and cross-check a run directory, with its best weights when it kept them (unless ``last``);
+    every problem raises :class:`RunError`."""
     import yaml  # only needed here; keeps `import rnncli.checkpoint` light
 
     path = Path(path)
@@ -127,12 +142,13 @@ def load_run(path: str | Path) -> Run:
         vocab = Vocab.load(path / "vocab.json")
     except DataError as exc:
         raise _bad_run(path, f"vocab.json is unreadable ({exc.message})") from None
-    params = load_weights(path / "weights.npz", spec)
+    weights = BEST_WEIGHTS if not last and (path / BEST_WEIGHTS).is_file() else WEIGHTS
+    params = load_weights(path / weights, spec)
     if len(vocab) != spec.vocab_size:
         raise _bad_run(path, f"vocab.json has {len(vocab)} entries but the weights expect {spec.vocab_size}")
     if spec.task in ("classify", "tag") and len(labels) != spec.num_classes:
         raise _bad_run(path, f"run.json lists {len(labels)} labels but the model has {spec.num_classes} classes")
-    return Run(path, spec, params, vocab, labels, meta, config)
+    return Run(path, spec, params, vocab, labels, meta, config, weights)
 
 
 def load_weights(file: Path, spec: ModelSpec) -> dict[str, np.ndarray]:

@@ -27,6 +27,7 @@ class RnncliError(Exception):
     """Base class of every error a user can cause."""
 
     exit_code: ExitCode = ExitCode.UNEXPECTED
+    label = "Error"  # the first word the CLI prints: "Error: <message>"
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -66,3 +67,10 @@ class RunError(RnncliError):
 
 class DivergedError(RnncliError):
     exit_code = ExitCode.DIVERGED
+
+
+class TrainingInterrupted(RnncliError):
+    """Ctrl-C stopped training after the step in progress, and a checkpoint was saved."""
+
+    exit_code = ExitCode.INTERRUPTED
+    label = "Interrupted"

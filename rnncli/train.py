@@ -2,10 +2,13 @@
 
 Each step: forward, loss, backward through time, optional clipping (by value, then by global
 norm), an optimiser update at the epoch's learning rate (``train.schedule``). After every
-epoch the dev set is scored and the weights, optimiser state and metrics are saved.
+epoch the dev set is scored; then the resumable checkpoint (:mod:`rnncli.resume`), the weights,
+the best weights (by ``train.monitor``), metrics.jsonl and run.json are written, in that order.
+``train.patience`` stops early; Ctrl-C saves a checkpoint after the step in progress and stops.
 
 Determinism: one seed drives three independent generators (initialisation, shuffling,
-dropout), so the same seed and data give bit-identical losses and weights.
+dropout), so the same seed and data give bit-identical losses and weights, and a run that
+was interrupted and resumed ends exactly as one that was not.
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ from typing import Callable
 
 import numpy as np
 
-from rnncli import checkpoint, diagnostics, tasks
+from rnncli import checkpoint, diagnostics, resume, tasks
 from rnncli.config import Config, config_to_yaml
 from rnncli.data import LabelVocab, Vocab
 from rnncli.engine.optim import clip_grad_norm, clip_grad_value, lr_at, make_optimizer
-from rnncli.errors import ConfigError, DivergedError, RunError
+from rnncli.errors import ConfigError, DivergedError, RunError, TrainingInterrupted
 from rnncli.inference import score
 from rnncli.metrics import task_metrics
 from rnncli.model import ModelSpec, init_params, loss_and_grads
@@ -39,6 +42,9 @@ class TrainResult:
     epochs: list[dict] = field(default_factory=list)
     test: dict | None = None  # metrics on data.test after the last epoch
     seconds: float = 0.0
+    resumed_from: dict | None = None  # {"epoch", "step"} of the checkpoint a resumed run started from
+    best: dict | None = None  # {"epoch", "monitor", "value"}; None without a dev set
+    stopped_early: bool = False  # train.patience ended training before train.epochs
 
     def to_dict(self) -> dict:
         return {
@@ -47,6 +53,9 @@ class TrainResult:
             "epochs": self.epochs,
             "final": self.epochs[-1] if self.epochs else None,
             "test": self.test,
+            "best": self.best,
+            "stopped_early": self.stopped_early,
+            "resumed_from": self.resumed_from,
             "seconds": round(self.seconds, 3),
         }
 
@@ -104,14 +113,15 @@ def spec_from_config(cfg: Config) -> ModelSpec:
     return model_spec(cfg, len(build_vocab(cfg, train_raw)), labels, dim)
 
 
-def prepare(cfg: Config) -> Prepared:
-    """Read train (and dev) data, build the vocabularies, encode, and fix the model's shape."""
+def prepare(cfg: Config, vocab: Vocab | None = None, labels: LabelVocab | None = None) -> Prepared:
+    """Read train (and dev) data, build the vocabularies (unless given: a resumed run has its own),
+    encode, and fix the model's shape."""
     train_raw = tasks.read_split(cfg, require_train(cfg))
     dev_raw = tasks.read_split(cfg, cfg.data.dev) if cfg.data.dev else None
     if dev_raw is None and cfg.data.dev_split > 0:
         train_raw, dev_raw = tasks.split_off_dev(train_raw, cfg.data.dev_split)
-    vocab = build_vocab(cfg, train_raw)
-    labels = tasks.build_labels(cfg, train_raw)
+    vocab = vocab or build_vocab(cfg, train_raw)
+    labels = labels or tasks.build_labels(cfg, train_raw)
     train_set = tasks.encode(cfg, train_raw, vocab, labels, cfg.data.train)
     dev_set = tasks.encode(cfg, dev_raw, vocab, labels, cfg.data.dev or cfg.data.train) if dev_raw else None
     test_set = None
@@ -126,7 +136,8 @@ def prepare_run_dir(run_dir: Path, force: bool) -> None:
         if not force:
             raise RunError(
                 f"the run directory {run_dir} already exists.",
-                hint="pass --force to overwrite it, or choose another directory with --set run.dir=PATH.",
+                hint=f"continue it with `rnn train --resume {run_dir}`, replace it with --force, "
+                "or choose another directory with --set run.dir=PATH.",
             )
         if not run_dir.is_dir():
             raise RunError(f"{run_dir} exists and is a file, not a run directory.", hint="remove it or choose another run.dir.")
@@ -139,82 +150,118 @@ def _detach(finals):
     return [[tuple(s.copy() for s in state) for state in layer] for layer in finals]
 
 
-def train(cfg: Config, force: bool = False, progress: Progress | None = None) -> TrainResult:
-    """Train the model ``cfg`` describes and write its run directory."""
+def train(cfg: Config, force: bool = False, progress: Progress | None = None,
+          resume_dir: Path | None = None) -> TrainResult:
+    """Train the model ``cfg`` describes and write its run directory. With ``resume_dir``, continue that
+    run from its checkpoint instead (``cfg`` is then :func:`rnncli.resume.resume_config`'s)."""
     progress = progress or (lambda event, info: None)
-    data = prepare(cfg)
+    saved = resume.load(resume_dir) if resume_dir is not None else None
+    data = prepare(cfg, *(saved.vocabularies() if saved else ()))
     spec, t = data.spec, cfg.train
-    shuffle_rng, dropout_rng = (np.random.default_rng([t.seed, i]) for i in (1, 2))
+    rngs = {"shuffle": np.random.default_rng([t.seed, 1]), "dropout": np.random.default_rng([t.seed, 2])}
     params = initial_params(cfg, spec)
     optimizer = make_optimizer(t.optimizer, params, t.lr, t.momentum, t.nesterov, t.weight_decay)
     label_names = data.labels.to_dict()["labels"]
+    info = {"model": spec.to_dict(), "labels": label_names,
+            "data": {"train": resume.fingerprint(data.train), "dev": resume.fingerprint(data.dev)}}
+    monitor = t.monitor if data.dev is not None else None
 
-    run_dir = cfg.run_dir()
-    prepare_run_dir(run_dir, force)
-    checkpoint.write_text(run_dir / "config.yaml", config_to_yaml(cfg))
-    data.vocab.save(run_dir / "vocab.json")
+    if saved is None:
+        run_dir, state = cfg.run_dir(), resume.TrainState()
+        prepare_run_dir(run_dir, force)
+        checkpoint.write_text(run_dir / "config.yaml", config_to_yaml(cfg))
+        data.vocab.save(run_dir / "vocab.json")
+    else:
+        run_dir = Path(resume_dir)
+        examples = None if cfg.task == "lm" else len(data.train)
+        state = saved.restore(params, optimizer, rngs, spec, info, examples)
+        resume.clean_temp_files(run_dir)
+        checkpoint.write_text(run_dir / "config.yaml", config_to_yaml(cfg))  # keeps a --set train.epochs=N
+        if state.batch == 0 and state.epoch > 0:  # a kill may have come between the checkpoint and these
+            save(run_dir, spec, params, data.labels, cfg, state)
+        progress("resume", {"epoch": state.epoch, "batch": state.batch, "step": state.step, "epochs": t.epochs})
 
-    result = TrainResult(run_dir, sum(p.size for p in params.values()))
+    result = TrainResult(run_dir, sum(p.size for p in params.values()), state.records,
+                         resumed_from={"epoch": state.epoch, "step": state.step} if saved else None)
     probe = diagnostics.probe_batches(cfg.task, data.train, t.batch_size, 1, t.bptt) if t.log_grad_norms else None
     started = time.perf_counter()
-    step = 0
-    for epoch in range(1, t.epochs + 1):
-        t0 = time.perf_counter()
-        optimizer.lr = lr_at(t.schedule, t.lr, epoch, t.epochs, t.step_size, t.gamma)
-        batches = tasks.batches(cfg.task, data.train, t.batch_size, t.shuffle, shuffle_rng, t.bptt)
-        progress("epoch_start", {"epoch": epoch, "epochs": t.epochs, "batches": len(batches)})
-        loss_sum, terms, correct, grad_norm, state = 0.0, 0, 0, 0.0, None
-        for b, batch in enumerate(batches):
-            with np.errstate(over="ignore", invalid="ignore"):  # a NaN is caught below, with a diagnosis
-                loss, grads, logits, cache = loss_and_grads(params, spec, batch.ids, batch.mask, batch.targets,
-                                                            state if batch.carry else None, dropout_rng)
-            step += 1
-            if t.clip_value:
-                clip_grad_value(grads, t.clip_value)
-            grad_norm = clip_grad_norm(grads, t.clip_norm if t.clip_norm else math.inf)
-            if not (math.isfinite(loss) and math.isfinite(grad_norm)):
-                raise diverged(run_dir, epoch, step, loss, grads)
-            optimizer.step(params, grads)
-            if cfg.task == "lm":
-                state = _detach(cache.finals)
-            n = tasks.count(cfg.task, batch)
-            loss_sum += loss * n
-            terms += n
-            correct += _correct(cfg.task, spec, logits, batch)
-            progress("batch", {"epoch": epoch, "batch": b + 1, "batches": len(batches), "loss": loss})
-        record = {"epoch": epoch, "step": step, "lr": optimizer.lr, "train_loss": loss_sum / max(terms, 1)}
-        if cfg.task in ("classify", "tag"):
-            record["train_accuracy"] = correct / max(terms, 1)
-        record["grad_norm"] = grad_norm
-        if probe:  # ‖∂L/∂h_t‖ on the first training batch, with this epoch's weights
-            record["grad_norms"] = diagnostics.grad_norms(params, spec, probe).epoch_record()
-        if data.dev is not None:
-            dev = task_metrics(cfg.task, data.dev.targets, score(params, spec, data.dev), label_names)
-            record.update({f"dev_{k}": v for k, v in dev.items()})
-        record["seconds"] = round(time.perf_counter() - t0, 4)
-        result.epochs.append(record)
-        save(run_dir, spec, params, optimizer, data.labels, cfg, epoch)
-        checkpoint.append_jsonl(run_dir / "metrics.jsonl", record)
-        progress("epoch_end", record)
+    checkpointed = state.step if saved else None  # the step of the newest checkpoint on disk
+
+    with resume.InterruptGuard() as guard:
+        while state.unfinished(t.epochs, t.patience):
+            epoch, t0 = state.epoch + 1, time.perf_counter()
+            optimizer.lr = lr_at(t.schedule, t.lr, epoch, t.epochs, t.step_size, t.gamma)
+            batches = resume.epoch_batches(cfg, data.train, state, rngs["shuffle"])
+            progress("epoch_start", {"epoch": epoch, "epochs": t.epochs, "batches": len(batches)})
+            for batch in batches[state.batch:]:
+                with np.errstate(over="ignore", invalid="ignore"):  # a NaN is caught below, with a diagnosis
+                    loss, grads, logits, cache = loss_and_grads(params, spec, batch.ids, batch.mask, batch.targets,
+                                                                state.carry if batch.carry else None, rngs["dropout"])
+                if t.clip_value:
+                    clip_grad_value(grads, t.clip_value)
+                grad_norm = clip_grad_norm(grads, t.clip_norm if t.clip_norm else math.inf)
+                if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+                    raise diverged(run_dir, epoch, state, loss, grads, checkpointed)
+                optimizer.step(params, grads)
+                if cfg.task == "lm":
+                    state.carry = _detach(cache.finals)
+                state.after_step(loss, tasks.count(cfg.task, batch), _correct(cfg.task, spec, logits, batch), grad_norm)
+                progress("batch", {"epoch": epoch, "batch": state.batch, "batches": len(batches), "loss": loss})
+                if guard.requested or (t.checkpoint_every and state.step % t.checkpoint_every == 0
+                                       and state.batch < len(batches)):  # the epoch's end writes one anyway
+                    resume.save(run_dir, params, optimizer, rngs, state, info)
+                    checkpointed = state.step
+                if guard.requested:
+                    raise interrupted(run_dir, state, len(batches))
+            terms = max(state.sums["terms"], 1)
+            record = {"epoch": epoch, "step": state.step, "lr": optimizer.lr, "train_loss": state.sums["loss_sum"] / terms}
+            if cfg.task in ("classify", "tag"):
+                record["train_accuracy"] = state.sums["correct"] / terms
+            record["grad_norm"] = state.grad_norm
+            if probe:  # ‖∂L/∂h_t‖ on the first training batch, with this epoch's weights
+                record["grad_norms"] = diagnostics.grad_norms(params, spec, probe).epoch_record()
+            if data.dev is not None:
+                dev = task_metrics(cfg.task, data.dev.targets, score(params, spec, data.dev), label_names)
+                record.update({f"dev_{k}": v for k, v in dev.items()})
+            record["seconds"] = round(time.perf_counter() - t0, 4)
+            state.finish_epoch(record, monitor, t.patience)
+            resume.save(run_dir, params, optimizer, rngs, state, info)  # first: the checkpoint is the commit point
+            checkpointed = state.step
+            save(run_dir, spec, params, data.labels, cfg, state)
+            progress("epoch_end", record)
+            if guard.requested:
+                raise interrupted(run_dir, state, len(batches))
+    result.best, result.stopped_early = state.best, state.stopped_early
     if data.test is not None:
         result.test = task_metrics(cfg.task, data.test.targets, score(params, spec, data.test), label_names)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def diverged(run_dir: Path, epoch: int, step: int, loss: float, grads) -> DivergedError:
-    """Name the step and the first non-finite gradient; keep the last finished epoch's checkpoint."""
+def diverged(run_dir: Path, epoch: int, state: resume.TrainState, loss: float, grads,
+             checkpointed: int | None) -> DivergedError:
+    """Name the step, the first non-finite gradient and the last finite norm; keep the last checkpoint."""
     bad = next((k for k, g in grads.items() if not np.all(np.isfinite(g))), None)
     where = f"the gradient of {bad} is not finite" if bad else "the gradients are finite"
-    if epoch == 1:  # nothing worth keeping was written yet
+    step = state.step + 1
+    last = f" (the gradient norm was {state.grad_norm:.4g} at step {step - 1})" if step > 1 else ""
+    if checkpointed is None:  # nothing worth keeping was written yet
         shutil.rmtree(run_dir, ignore_errors=True)
         kept = f"No epoch finished, so {run_dir} was removed."
     else:
-        kept = f"{run_dir} keeps the weights of epoch {epoch - 1}."
+        epochs = f" and the weights of epoch {state.epoch}" if state.epoch else ""
+        kept = f"{run_dir} keeps its last good checkpoint (step {checkpointed}){epochs}."
     return DivergedError(
-        f"training diverged at epoch {epoch}, step {step}: the loss is {loss} and {where}. {kept}",
-        hint="lower train.lr, or clip the gradients (e.g. --set train.clip_norm=1.0).",
+        f"training diverged at epoch {epoch}, step {step}: the loss is {loss} and {where}{last}. {kept}",
+        hint="lower train.lr, or clip the gradients (e.g. --set train.clip_norm=1.0), and train again with --force.",
     )
+
+
+def interrupted(run_dir: Path, state: resume.TrainState, batches: int) -> TrainingInterrupted:
+    where = f"after epoch {state.epoch}" if state.batch == 0 else \
+        f"in epoch {state.epoch + 1} (batch {state.batch} of {batches})"
+    return TrainingInterrupted(f"training stopped {where}, step {state.step}; {run_dir} holds a checkpoint of it.",
+                               hint=f"continue exactly where it stopped with: rnn train --resume {run_dir}")
 
 
 def _correct(task: str, spec: ModelSpec, logits: np.ndarray, batch: tasks.Batch) -> int:
@@ -227,9 +274,13 @@ def _correct(task: str, spec: ModelSpec, logits: np.ndarray, batch: tasks.Batch)
     return 0
 
 
-def save(run_dir: Path, spec: ModelSpec, params, optimizer, labels: LabelVocab, cfg: Config, epoch: int) -> None:
-    """Write the weights, then the optimiser state, then run.json (which marks the run usable)."""
-    checkpoint.write_arrays(run_dir / "weights.npz", params)
-    checkpoint.write_arrays(run_dir / "optimizer.npz", optimizer.state_dict())
-    meta = checkpoint.run_meta(spec, labels, cfg, epoch, cfg.train.dtype)
+def save(run_dir: Path, spec: ModelSpec, params, labels: LabelVocab, cfg: Config, state: resume.TrainState) -> None:
+    """After an epoch (and its checkpoint): the weights, the best weights when this epoch is the best,
+    metrics.jsonl, then run.json (which marks the run usable)."""
+    checkpoint.write_arrays(run_dir / checkpoint.WEIGHTS, params)
+    if state.best and state.best["epoch"] == state.epoch:
+        checkpoint.write_arrays(run_dir / checkpoint.BEST_WEIGHTS, params)
+    checkpoint.write_text(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in state.records))
+    meta = checkpoint.run_meta(spec, labels, cfg, state.epoch, cfg.train.dtype, step=state.step, best=state.best,
+                               stopped_early=state.stopped_early)
     checkpoint.write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 TOY_CONFIG = "configs/sentiment-toy.yaml"  # relative to a workspace (see conftest.py)
 TOY_RUN = Path("runs") / "sentiment-toy"  # where TOY_CONFIG trains to (its run.dir is null)
 
-RUN_FILES = {"run.json", "config.yaml", "vocab.json", "weights.npz", "optimizer.npz", "metrics.jsonl"}
+RUN_FILES = {"run.json", "config.yaml", "vocab.json", "weights.npz", "weights-best.npz", "checkpoint.npz", "metrics.jsonl"}
 EPOCH_KEYS = {"epoch", "train_loss", "train_accuracy", "dev_loss", "dev_accuracy"}
 PREDICT_KEYS = {"text", "tokens", "ids", "label", "scores"}
 
@@ -169,7 +169,7 @@ def test_run_directory_contents(cli, trained_toy):
     assert not [n for n in names if n.endswith(".tmp")]
     assert not list(trained_toy.workspace.rglob("*.tmp"))
     meta = json.loads((run / "run.json").read_text())
-    assert meta["format"] == "rnncli-run" and meta["version"] == 1
+    assert meta["format"] == "rnncli-run" and meta["version"] == 2
     assert meta["epochs_done"] == toy_epochs()
     assert meta["labels"] == ["0", "1"]
     assert len((run / "metrics.jsonl").read_text().splitlines()) == toy_epochs()
@@ -259,7 +259,8 @@ def test_same_seed_same_run_other_seed_differs(cli, workspace):
     for k in wa:
         assert wa[k].dtype == np.float32
         np.testing.assert_array_equal(wa[k], wb[k])
-    oa, ob = npz(a / "optimizer.npz"), npz(b / "optimizer.npz")
+    oa, ob = npz(a / "checkpoint.npz"), npz(b / "checkpoint.npz")
+    oa.pop("meta"), ob.pop("meta")  # holds wall-clock seconds
     assert oa.keys() == ob.keys()
     for k in oa:
         np.testing.assert_array_equal(oa[k], ob[k])
@@ -507,9 +508,11 @@ def test_incomplete_run_dir(cli, run_copy, missing):
     assert_user_error(r, ExitCode.RUN, f"it is incomplete (missing {missing})", "rnn train")
 
 
+@pytest.mark.parametrize("file", ["weights.npz", "weights-best.npz"])
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "wrong-shape"])
-def test_corrupt_weights(cli, run_copy, damage):
-    weights = run_copy / "weights.npz"
+def test_corrupt_weights(cli, run_copy, damage, file):
+    weights = run_copy / file
+    last = ["--last"] if file == "weights.npz" else []  # the best weights are used unless --last
     raw = weights.read_bytes()
     if damage == "truncated":
         weights.write_bytes(raw[: len(raw) // 2])
@@ -522,19 +525,19 @@ def test_corrupt_weights(cli, run_copy, damage):
         arrays["head.W"] = arrays["head.W"][:, :2]
         with open(weights, "wb") as f:
             np.savez(f, **arrays)
-    r = cli("predict", "--model", run_copy, "movie was good")
-    problem = "does not match the model in run.json" if damage == "wrong-shape" else "weights.npz is corrupt or truncated"
+    r = cli("predict", "--model", run_copy, *last, "movie was good")
+    problem = "does not match the model in run.json" if damage == "wrong-shape" else f"{file} is corrupt or truncated"
     assert_user_error(r, ExitCode.RUN, "is not a usable run directory", problem)
-    r = cli("evaluate", "--model", run_copy, "--data", REPO / "datasets/toy/sentiment-dev.tsv")
+    r = cli("evaluate", "--model", run_copy, *last, "--data", REPO / "datasets/toy/sentiment-dev.tsv")
     assert_user_error(r, ExitCode.RUN, problem)
 
 
 def test_run_json_other_version(cli, run_copy):
     meta = json.loads((run_copy / "run.json").read_text())
-    meta["version"] = 2
+    meta["version"] = 1
     (run_copy / "run.json").write_text(json.dumps(meta))
     r = cli("predict", "--model", run_copy, "movie was good")
-    assert_user_error(r, ExitCode.RUN, "run format version 2", "reads version 1", "retrain")
+    assert_user_error(r, ExitCode.RUN, "run format version 1", "reads version 2", "retrain")
 
 
 def test_run_json_corrupt(cli, run_copy):
@@ -763,7 +766,8 @@ def test_yaml_syntax_error(cli, workspace):
 
 USAGE_ERRORS = {
     "unknown-option": (["train", "--config", TOY_CONFIG, "--bogus"], "No such option: --bogus"),
-    "missing-option": (["train"], "Missing option '--config'"),
+    "missing-option": (["evaluate"], "Missing option '--data'"),
+    "train-without-config": (["train"], "rnn train needs --config FILE to start a run, or --resume RUN"),
     "missing-argument": (["predict"], "Missing argument"),
     "unknown-command": (["trian"], "No such command 'trian'"),
     "bad-int": (["vocab", "build", "x.tsv", "--out", "v.json", "--min-freq", "zero"], "--min-freq"),

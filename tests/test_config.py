@@ -77,7 +77,7 @@ def test_partial_sections_keep_other_defaults():
 def test_describe_schema_covers_every_key_with_help():
     rows = describe_schema()
     assert [r["key"] for r in rows] == leaf_keys()
-    assert len(rows) == 1 + 11 + 3 + 13 + 17 + 1
+    assert len(rows) == 1 + 11 + 3 + 13 + 20 + 1
     for row in rows:
         assert row["help"] and row["type"]
         assert set(row) >= {"key", "type", "default", "help", "choices"}
@@ -494,7 +494,7 @@ def test_to_dict_is_nested_in_schema_order_without_name_or_source():
     assert list(d) == ["task", "data", "vocab", "model", "train", "run"]
     assert list(d["train"]) == ["epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
                                 "schedule", "step_size", "gamma", "bptt", "seed", "shuffle", "clip_norm",
-                                "clip_value", "dtype", "log_grad_norms"]
+                                "clip_value", "dtype", "monitor", "patience", "checkpoint_every", "log_grad_norms"]
     assert "name" not in d and "source" not in d
 
 

@@ -5,17 +5,23 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import typer
+
 from rnncli.cli import render
 
+LAST = typer.Option(False, "--last", help="Use the last epoch's weights even when the run kept better ones "
+                    "(weights-best.npz, chosen by train.monitor).")
 
-def open_run(model: Path | None):
-    """Load ``model``, or the newest run under ./runs when it is not given."""
+
+def open_run(model: Path | None, last: bool = False):
+    """Load ``model``, or the newest run under ./runs when it is not given; its best weights when it
+    kept them (weights-best.npz), unless ``last``."""
     from rnncli.checkpoint import find_latest_run, load_run
 
     if model is None:
         model = find_latest_run("runs")
         render.note(f"using the newest run: {model}")
-    return load_run(model)
+    return load_run(model, last=last)
 
 
 def read_inputs(texts: list[str]) -> list[str]:

@@ -9,7 +9,7 @@ import typer
 
 from rnncli.cli import render
 from rnncli.cli.app import JSON, app
-from rnncli.cli.common import open_run
+from rnncli.cli.common import LAST, open_run
 
 
 @app.command(help="""Score a trained model on a data file in its task's format.
@@ -17,7 +17,8 @@ from rnncli.cli.common import open_run
 classify and tag: loss, accuracy, precision/recall/F1 per class (per tag) and the
 confusion matrix (rows: true label, columns: predicted); regress: MSE and MAE; lm: loss
 in nats per token, perplexity and bits per token. The file is read with the run's data
-settings (format, columns, tokenizer).
+settings (format, columns, tokenizer). A run that kept its best epoch's weights
+(weights-best.npz) is scored with them, unless --last.
 
 \b
 Example:  rnn evaluate --model runs/sentiment-toy --data datasets/toy/sentiment-dev.tsv
@@ -25,19 +26,22 @@ Example:  rnn evaluate --model runs/sentiment-toy --data datasets/toy/sentiment-
 def evaluate(
     data: Path = typer.Option(..., "--data", "-d", help="Data file in the run format (TSV/CSV, CoNLL-U, text)."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Run directory (default: the newest under ./runs)."),
+    last: bool = LAST,
     json_: bool = JSON,
 ) -> None:
     from rnncli.evaluate import evaluate as run_evaluation
 
-    run = open_run(model)
+    run = open_run(model, last)
     result = run_evaluation(run, data)
+    epoch = run.best["epoch"] if run.best else run.meta.get("epochs_done")
     if json_:
-        render.print_json({"model": str(run.path), **result.to_dict()})
+        render.print_json({"model": str(run.path), "weights": run.weights, "epoch": epoch, **result.to_dict()})
         return
     m = result.metrics
     what = {"lm": f"{result.n} tokens", "tag": f"{result.n} sentences, {result.tokens} tokens"}.get(
         result.task, f"{result.n} examples")
-    render.line(f"{result.data}: {what}, model {run.path} (task {result.task})")
+    which = f"best weights, epoch {epoch}" if run.best else f"weights of epoch {epoch}"
+    render.line(f"{result.data}: {what}, model {run.path} ({which}, task {result.task})")
     names = {"loss": "loss", "accuracy": "accuracy", "macro_f1": "macro F1", "mae": "mean absolute error",
              "perplexity": "perplexity", "bits_per_token": "bits per token"}
     render.table(["metric", "value"], [[label, m[k]] for k, label in names.items() if k in m])

@@ -9,7 +9,7 @@ import typer
 
 from rnncli.cli import render
 from rnncli.cli.app import app
-from rnncli.cli.common import open_run, read_inputs
+from rnncli.cli.common import LAST, open_run, read_inputs
 from rnncli.errors import UsageError
 
 
@@ -18,7 +18,8 @@ from rnncli.errors import UsageError
 Prints the label and its probability (classify), the number (regress), a tag per token
 (tag) or the likeliest next tokens (lm). With --json one JSON object per input; for
 classify {"text", "tokens", "ids", "label", "scores": {label: probability}} (unknown
-words have id 1, <unk>); the README lists the other tasks' keys.
+words have id 1, <unk>); the README lists the other tasks' keys. A run that kept its
+best epoch's weights (weights-best.npz) predicts with them, unless --last.
 
 \b
 Examples:  rnn predict "movie was good"
@@ -27,6 +28,7 @@ Examples:  rnn predict "movie was good"
 def predict(
     texts: list[str] = typer.Argument(..., metavar="TEXT", help="Texts to classify, or '-' to read lines from stdin."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Run directory (default: the newest under ./runs)."),
+    last: bool = LAST,
     json_: bool = typer.Option(False, "--json", help="Print one JSON object per input (JSON Lines)."),
 ) -> None:
     from rnncli.predict import predict as run_prediction
@@ -34,7 +36,7 @@ def predict(
     inputs = read_inputs(texts)
     if not inputs:
         raise UsageError("there is no input to classify: stdin was empty.", hint="pipe text lines in, or pass TEXT arguments.")
-    run = open_run(model)
+    run = open_run(model, last)
     predictions = run_prediction(run, inputs)
     if json_:
         for p in predictions:

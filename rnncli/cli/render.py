@@ -98,8 +98,9 @@ def note(text: str) -> None:
 
 
 def error(exc: RnncliError) -> None:
-    """``Error: …`` and ``hint: …`` lines on stderr, plain text so scripts can match them."""
-    sys.stderr.write(f"Error: {exc.message}\n")
+    """``Error: …`` (``Interrupted: …`` after Ctrl-C) and ``hint: …`` lines on stderr, plain text so scripts
+    can match them."""
+    sys.stderr.write(f"{exc.label}: {exc.message}\n")
     if exc.hint:
         sys.stderr.write(f"hint: {exc.hint}\n")
 

@@ -14,23 +14,40 @@ from rnncli.cli.app import JSON, SET, app
 @app.command(help="""Train a model from a YAML config and write its run directory.
 
 The run directory (run.dir, default runs/<config name>) holds the resolved config,
-vocabulary, weights and metrics.jsonl, so evaluate and predict need nothing else.
+vocabulary, weights and metrics.jsonl, so evaluate and predict need nothing else. After
+every epoch (and every train.checkpoint_every steps) it also saves a checkpoint; Ctrl-C
+saves one after the current step and exits with 130. --resume RUN continues a run from its
+checkpoint, with RUN/config.yaml, and ends bit for bit where an uninterrupted run would.
+With a dev set the best epoch by train.monitor is kept as weights-best.npz, and
+train.patience stops early.
 
 \b
-Example:  rnn train --config configs/sentiment-toy.yaml --set train.epochs=10
+Examples:  rnn train --config configs/sentiment-toy.yaml --set train.epochs=10
+           rnn train --resume runs/sentiment-toy --set train.epochs=40
 """)
 def train(
-    config: Path = typer.Option(..., "--config", "-c", help="YAML config file."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file (not needed with --resume)."),
     set_: Optional[list[str]] = SET,
+    resume: Optional[Path] = typer.Option(
+        None, "--resume", metavar="RUN", help="Continue the run in RUN from its last checkpoint, with RUN/config.yaml; "
+        "--set may change only train.epochs, train.patience and train.checkpoint_every."),
     force: bool = typer.Option(False, "--force", help="Overwrite the run directory if it exists."),
     json_: bool = typer.Option(False, "--json", help="Print one JSON object per epoch (JSON Lines), then a summary line."),
     grad_norms: bool = typer.Option(False, "--grad-norms", help="After every epoch, record ‖∂L/∂h_t‖ per timestep in "
                                     "metrics.jsonl (train.log_grad_norms); see rnn grad-norms --history."),
 ) -> None:
     from rnncli.config import load_config
+    from rnncli.errors import UsageError
+    from rnncli.resume import resume_config
     from rnncli.train import train as run_training
 
-    cfg = load_config(config, set_ or [])
+    if resume is not None and force:
+        raise UsageError("--resume continues a run and --force replaces it; pass one of them.",
+                         hint=f"rnn train --resume {resume}   (or rnn train --config FILE --force)")
+    if resume is None and config is None:
+        raise UsageError("rnn train needs --config FILE to start a run, or --resume RUN to continue one.",
+                         hint="e.g. rnn train --config configs/sentiment-toy.yaml")
+    cfg = resume_config(resume, config, set_ or []) if resume is not None else load_config(config, set_ or [])
     if grad_norms:
         from rnncli.config import replace_in
 
@@ -38,24 +55,46 @@ def train(
     with render.progress_bar("training") as update:
 
         def progress(event: str, info: dict) -> None:
-            if event == "epoch_start":
+            if event == "resume":
+                render.note(resumed(resume, info, cfg.train.epochs))
+            elif event == "epoch_start":
                 update(total=info["batches"], completed=0, description=f"epoch {info['epoch']}/{info['epochs']}")
             elif event == "batch":
                 update(total=info["batches"], completed=info["batch"], text=f"loss {info['loss']:.4f}")
             elif event == "epoch_end" and json_:
                 render.print_jsonl({"event": "epoch", **info})
+            elif event == "skipped":
+                render.note(f"skipped {info['rows']} malformed row(s) of {info['file']} (data.on_error: skip); "
+                            f"the first: {info['first']}")
 
-        result = run_training(cfg, force=force, progress=progress)
+        result = run_training(cfg, force=force, progress=progress, resume_dir=resume)
     if json_:
         render.print_jsonl({"event": "done", **{k: v for k, v in result.to_dict().items() if k != "epochs"}})
         return
-    columns = [c for c in result.epochs[0] if c not in ("step", "grad_norms")]  # the task decides the metrics
-    rows = [[e.get(c) for c in columns] for e in result.epochs]
-    if "grad_norms" in result.epochs[0]:  # the summary of `rnn grad-norms` on the first batch
-        columns += ["h_1/h_T", "gradient"]
-        rows = [r + [f"{e['grad_norms']['ratio']:.1e}", e["grad_norms"]["verdict"]] for r, e in zip(rows, result.epochs)]
-    render.table(columns, rows, title=f"Training {cfg.name}")
+    if result.epochs:
+        columns = [c for c in result.epochs[0] if c not in ("step", "grad_norms")]  # the task decides the metrics
+        rows = [[e.get(c) for c in columns] for e in result.epochs]
+        if "grad_norms" in result.epochs[0]:  # the summary of `rnn grad-norms` on the first batch
+            columns += ["h_1/h_T", "gradient"]
+            rows = [r + [f"{e['grad_norms']['ratio']:.1e}", e["grad_norms"]["verdict"]] for r, e in zip(rows, result.epochs)]
+        render.table(columns, rows, title=f"Training {cfg.name}")
     if result.test is not None:
         render.line(f"test ({cfg.data.test}): " + ", ".join(f"{k} {render.fmt(v)}" for k, v in result.test.items()))
+    best = result.best
+    if result.stopped_early:
+        render.line(f"Stopped early after epoch {result.epochs[-1]['epoch']}: {best['monitor']} has not improved "
+                    f"for {cfg.train.patience} epochs.")
+    if best is not None:
+        render.line(f"Best epoch {best['epoch']} ({best['monitor']} {render.fmt(best['value'])}), kept as "
+                    f"{result.run_dir / 'weights-best.npz'}; evaluate and predict use it.")
     render.line(f"Saved {result.run_dir} ({result.num_params:,} parameters, {result.seconds:.1f} s). "
                 f"Next: rnn predict --model {result.run_dir} \"some text\"")
+
+
+def resumed(run: Path, info: dict, epochs: int) -> str:
+    """The note printed when a run resumes."""
+    if info["epoch"] >= epochs:
+        return (f"{run} has finished {info['epoch']} of {epochs} epochs; nothing to train "
+                "(raise train.epochs with --set to train further).")
+    where = f"after epoch {info['epoch']}" if info["batch"] == 0 else f"in epoch {info['epoch'] + 1}, after batch {info['batch']}"
+    return f"Resuming {run} {where} (step {info['step']}), up to epoch {epochs}."

@@ -106,6 +106,10 @@ class TrainConfig(_Section):
     clip_norm: float | None = opt(None, "rescale gradients whose global L2 norm exceeds this; null = no clipping", gt=0)
     clip_value: float | None = opt(None, "clip every gradient entry to [-v, v]; null = no clipping", gt=0)
     dtype: Literal["float32", "float64"] = opt("float32", "floating-point type of weights and activations")
+    monitor: Literal["dev_loss", "dev_accuracy", "dev_mae"] = opt(
+        "dev_loss", "dev-set metric that picks the best epoch (kept as weights-best.npz) and drives train.patience; dev_accuracy is maximised, dev_loss and dev_mae are minimised")
+    patience: int | None = opt(None, "early stopping: stop after this many epochs in a row without a better train.monitor (needs a dev set); null = always train train.epochs", ge=1)
+    checkpoint_every: int | None = opt(None, "also write the resumable checkpoint every this many steps (it is always written after every epoch and on Ctrl-C); null = after epochs only", ge=1)
     log_grad_norms: bool = opt(False, "after every epoch, record the per-timestep gradient norms ‖∂L/∂h_t‖ on the first training batch in metrics.jsonl (as `rnn train --grad-norms`; read them with `rnn grad-norms --model RUN --history`)")
 
 

@@ -161,6 +161,13 @@ def _cross_checks(cfg: Config) -> Problems:
         problems.append(("data.format", f"must be 'features' (or 'auto') with model.input: features; got {show(data.format)}"))
     elif data.format == "features" and model.input != "features":
         problems.append(("model.input", f"must be 'features' with data.format: features; got {show(model.input)}"))
+    train = cfg.train
+    if train.patience is not None and not data.dev and not data.dev_split:
+        problems.append(("train.patience", "needs a dev set to monitor: set data.dev or data.dev_split"))
+    monitor_tasks = {"dev_accuracy": ("classify", "tag"), "dev_mae": ("regress",)}.get(train.monitor)
+    if monitor_tasks and cfg.task not in monitor_tasks:
+        problems.append(("train.monitor", f"{train.monitor} applies to task {' or '.join(monitor_tasks)}; "
+                                          f"task is {show(cfg.task)} (use dev_loss)"))
     if data.text_field == data.label_field:
         problems.append(("data.label_field", f"must differ from data.text_field; both are {show(data.text_field)}"))
     if data.header is False:

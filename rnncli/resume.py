@@ -1,0 +1,329 @@
+"""Checkpoints that resume training bit for bit, the best epoch, early stopping and Ctrl-C.
+
+``checkpoint.npz`` in the run directory is one file, written atomically (temporary file, then
+``os.replace``), so it is always whole and its parts always belong together:
+
+    param/<name>        the weights after the checkpoint's step
+    optim/<key>         the optimiser state (``Optimizer.state_dict``: moments and step count)
+    order               sequence tasks, mid-epoch: the epoch's shuffled example order
+    carry/<l>/<d>/<k>   task lm, mid-epoch: the hidden state carried into the next window
+    meta                UTF-8 JSON as a uint8 array: format and version, progress (finished
+                        epochs, batches done in the current one, steps), the state of the
+                        shuffling and dropout generators (``bit_generator.state``), the
+                        current epoch's running sums, every finished epoch's metrics, the
+                        best epoch and the patience count, the model, the labels and
+                        fingerprints of the training and dev data
+
+It is written after every epoch, every ``train.checkpoint_every`` steps and on Ctrl-C. Resuming
+restores all of it and replays the rest of the epoch with the same batches, the same dropout
+masks and the same carried state, so an interrupted and resumed run ends with exactly the
+weights and metrics of an uninterrupted one. (The initialisation generator is not stored: it is
+used only before the first step, and the weights are in the checkpoint.)
+
+Best epoch: after each epoch with a dev set, ``train.monitor`` is compared with the best so far;
+names ending in ``accuracy`` are maximised, every other metric (``dev_loss``, ``dev_mae``)
+minimised. ``train.patience`` stops training after that many epochs in a row without improvement.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import signal
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rnncli import __version__, tasks
+from rnncli.checkpoint import FORMAT_VERSION, write_arrays
+from rnncli.config import Config, load_config, parse_override, replace_in
+from rnncli.data import LabelVocab, Vocab, batch_indices
+from rnncli.errors import DataError, RunError, UsageError
+
+CHECKPOINT = "checkpoint.npz"
+CHECKPOINT_FORMAT = "rnncli-checkpoint"
+# What --set may change when a run is resumed: how long it trains and how often it saves.
+RESUMABLE_KEYS = ("train.epochs", "train.patience", "train.checkpoint_every")
+
+
+def maximise(monitor: str) -> bool:
+    """Whether a larger ``monitor`` is better: accuracies yes, losses and errors no."""
+    return monitor.endswith("accuracy")
+
+
+@dataclass
+class TrainState:
+    """Where training stands; everything besides arrays that a checkpoint must restore."""
+
+    epoch: int = 0  # finished epochs
+    batch: int = 0  # batches done in epoch ``epoch + 1`` (0: at an epoch boundary)
+    step: int = 0  # optimiser steps so far
+    grad_norm: float = 0.0  # the last step's gradient norm (before clipping)
+    sums: dict = field(default_factory=dict)  # the current epoch's running loss_sum, terms, correct
+    records: list = field(default_factory=list)  # metrics of every finished epoch (metrics.jsonl)
+    best: dict | None = None  # {"epoch", "monitor", "value"} of the best epoch so far
+    bad_epochs: int = 0  # finished epochs since the best one
+    stopped_early: bool = False
+    order: np.ndarray | None = None  # this epoch's example order (sequence tasks)
+    carry: list | None = None  # task lm: the state carried into the next window
+
+    def start_epoch(self) -> None:
+        self.sums = {"loss_sum": 0.0, "terms": 0, "correct": 0}
+        self.carry = None
+
+    def after_step(self, loss: float, terms: int, correct: int, grad_norm: float) -> None:
+        self.step += 1
+        self.batch += 1
+        self.grad_norm = grad_norm
+        self.sums["loss_sum"] += loss * terms
+        self.sums["terms"] += terms
+        self.sums["correct"] += correct
+
+    def finish_epoch(self, record: dict, monitor: str | None, patience: int | None) -> bool:
+        """Book a finished epoch; returns whether it is the best so far (``monitor`` None: no dev set)."""
+        self.epoch, self.batch, self.order, self.carry = record["epoch"], 0, None, None
+        self.records.append(record)
+        value = record.get(monitor) if monitor else None
+        improved = value is not None and math.isfinite(value) and (
+            self.best is None or (value > self.best["value"] if maximise(monitor) else value < self.best["value"]))
+        if improved:
+            self.best, self.bad_epochs = {"epoch": self.epoch, "monitor": monitor, "value": value}, 0
+        elif monitor:
+            self.bad_epochs += 1
+        self.stopped_early = self.should_stop(patience)
+        return improved
+
+    def should_stop(self, patience: int | None) -> bool:
+        return patience is not None and self.best is not None and self.bad_epochs >= patience
+
+    def unfinished(self, epochs: int, patience: int | None) -> bool:
+        """Whether there is an epoch left to train (a started epoch is always finished)."""
+        if self.epoch >= epochs:
+            return False
+        self.stopped_early = self.batch == 0 and self.should_stop(patience)
+        return not self.stopped_early
+
+    def to_meta(self) -> dict:
+        keys = ("epoch", "batch", "step", "grad_norm", "sums", "records", "best", "bad_epochs", "stopped_early")
+        return {k: getattr(self, k) for k in keys}
+
+
+def epoch_batches(cfg: Config, data: tasks.Dataset, state: TrainState, shuffle_rng) -> list[tasks.Batch]:
+    """The batches of epoch ``state.epoch + 1``. At its start the example order is drawn (exactly as
+    ``tasks.batches`` draws it); mid-epoch (after a resume) the saved order is used again."""
+    t = cfg.train
+    if state.batch == 0:
+        state.start_epoch()
+    if cfg.task == "lm":  # fixed windows; nothing is shuffled
+        return tasks.batches("lm", data, t.batch_size, bptt=t.bptt)
+    if state.batch == 0:
+        chunks = batch_indices(len(data), t.batch_size, t.shuffle, shuffle_rng)
+        state.order = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+    order, bs = state.order, t.batch_size
+    return [tasks.sequence_batch(cfg.task, data, order[i : i + bs]) for i in range(0, len(order), bs)]
+
+
+def fingerprint(data: tasks.Dataset | None) -> str | None:
+    """SHA-256 of an encoded data set (inputs and targets): a resume refuses data that changed."""
+    if data is None:
+        return None
+    h = hashlib.sha256()
+    if data.stream is not None:
+        h.update(np.ascontiguousarray(data.stream, dtype=np.int64).tobytes())
+        return h.hexdigest()
+    for part in (data.ids, data.targets):
+        for item in ([part] if isinstance(part, np.ndarray) else part):
+            a = np.ascontiguousarray(item)
+            h.update(f"{a.dtype.str}{a.shape}".encode())
+            h.update(a.tobytes())
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------- writing
+
+
+def save(run_dir: Path, params: dict, optimizer, rngs: dict, state: TrainState, info: dict) -> None:
+    """Write checkpoint.npz atomically. ``info`` holds the run's constants (model, labels, data)."""
+    arrays = {f"param/{k}": v for k, v in params.items()}
+    arrays.update({f"optim/{k}": v for k, v in optimizer.state_dict().items()})
+    if state.batch > 0 and state.order is not None:
+        arrays["order"] = state.order
+    if state.batch > 0 and state.carry is not None:
+        for l, layer in enumerate(state.carry):
+            for d, direction in enumerate(layer):
+                arrays.update({f"carry/{l}/{d}/{k}": s for k, s in enumerate(direction)})
+    meta = {"format": CHECKPOINT_FORMAT, "version": FORMAT_VERSION, "rnncli_version": __version__,
+            **state.to_meta(), "rng": {name: rng.bit_generator.state for name, rng in rngs.items()}, **info}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    write_arrays(run_dir / CHECKPOINT, arrays)
+
+
+def clean_temp_files(run_dir: Path) -> None:
+    """Remove temporary files a killed process left behind (``.weights.npz.x1y2.tmp``)."""
+    for tmp in run_dir.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------- reading
+
+
+def _bad(run_dir: Path, problem: str, hint: str | None = None) -> RunError:
+    return RunError(f"cannot resume {run_dir}: {problem}.",
+                    hint=hint or "start the run again with `rnn train --config FILE --force`.")
+
+
+@dataclass
+class Checkpoint:
+    run_dir: Path
+    meta: dict
+    arrays: dict[str, np.ndarray]
+
+    def vocabularies(self) -> tuple[Vocab, LabelVocab]:
+        """The run's own vocabulary and labels: a resumed run encodes its data exactly as before."""
+        try:
+            vocab = Vocab.load(self.run_dir / "vocab.json")
+            labels = LabelVocab.from_dict({"labels": self.meta["labels"]})
+        except DataError as exc:
+            raise _bad(self.run_dir, f"vocab.json is unreadable ({exc.message})") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _bad(self.run_dir, f"{CHECKPOINT} is corrupt (labels: {exc})") from None
+        return vocab, labels
+
+    def restore(self, params: dict, optimizer, rngs: dict, spec, info: dict, examples: int | None) -> TrainState:
+        """Load weights, optimiser and generator states in place; returns the training state.
+        ``examples``: the number of training examples (None for lm), to check a saved order."""
+        meta, where = self.meta, self.run_dir
+        try:
+            if meta["model"] != info["model"]:
+                raise _bad(where, f"its {CHECKPOINT} holds a different model than config.yaml and vocab.json "
+                                  f"describe (vocab.json has {spec.vocab_size} entries)")
+            for name, now in (("training", "train"), ("dev", "dev")):
+                if meta["data"][now] != info["data"][now]:
+                    raise _bad(where, f"the {name} data changed since the run started, so it cannot continue exactly",
+                               hint="restore the original data files, or start a new run with `rnn train --config FILE`.")
+            for k, p in params.items():
+                saved = self.arrays.get(f"param/{k}")
+                if saved is None or saved.shape != p.shape or saved.dtype != p.dtype:
+                    raise _bad(where, f"{CHECKPOINT} does not match the model (tensor {k})")
+                params[k] = saved.copy()
+            optimizer.load_state_dict({k[6:]: v for k, v in self.arrays.items() if k.startswith("optim/")})
+            for name, rng in rngs.items():
+                rng.bit_generator.state = meta["rng"][name]
+            state = TrainState(**{k: meta[k] for k in TrainState().to_meta()})
+            state.sums = {k: meta["sums"][k] for k in ("loss_sum", "terms", "correct")} if state.batch else {}
+            if state.batch:
+                state.order, state.carry = self.arrays.get("order"), self._carry()
+                if examples is not None and not (state.order is not None and state.order.dtype.kind == "i"
+                                                 and np.array_equal(np.sort(state.order), np.arange(examples))):
+                    raise ValueError("the saved example order is not a permutation of the training examples")
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise _bad(where, f"{CHECKPOINT} is corrupt ({type(exc).__name__}: {exc})") from None
+        return state
+
+    def _carry(self) -> list | None:
+        keys = sorted((tuple(map(int, k.split("/")[1:])), k) for k in self.arrays if k.startswith("carry/"))
+        if not keys:
+            return None
+        carry: list = []
+        for (l, d, _), k in keys:
+            while len(carry) <= l:
+                carry.append([])
+            while len(carry[l]) <= d:
+                carry[l].append(())
+            carry[l][d] = carry[l][d] + (self.arrays[k],)
+        return carry
+
+
+def load(run_dir: str | Path) -> Checkpoint:
+    """Read and check checkpoint.npz; every problem raises :class:`RunError` (exit 5)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        what = "it does not exist" if not run_dir.exists() else "it is a file, not a run directory"
+        raise _bad(run_dir, what, hint="pass the run directory that `rnn train` wrote, e.g. runs/sentiment-toy.")
+    file = run_dir / CHECKPOINT
+    if not file.is_file():
+        raise _bad(run_dir, f"it has no {CHECKPOINT} (no step finished, or an older rnncli wrote it)")
+    try:
+        with np.load(file, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
+        if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError("not an rnncli checkpoint")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise _bad(run_dir, f"{CHECKPOINT} is corrupt or truncated ({exc})") from None
+    if meta.get("version") != FORMAT_VERSION:
+        raise _bad(run_dir, f"its {CHECKPOINT} was written in run format version {meta.get('version')!r}; "
+                            f"this rnncli ({__version__}) reads version {FORMAT_VERSION}",
+                   hint="resume it with the rnncli version that wrote it, or start again with --force.")
+    return Checkpoint(run_dir, meta, arrays)
+
+
+# --------------------------------------------------------------------------------- config
+
+
+def resume_config(run_dir: str | Path, config: str | Path | None = None, overrides=()) -> Config:
+    """The config of a resumed run: RUN/config.yaml, where ``--set`` may change only RESUMABLE_KEYS.
+
+    ``--config`` may be given as well if it describes the same run; it may differ only in
+    RESUMABLE_KEYS, whose values it then supplies (``--set`` still wins)."""
+    run_dir = Path(run_dir)
+    for item in overrides:
+        key = parse_override(item)[0]
+        if key not in RESUMABLE_KEYS:
+            raise UsageError(f"--set {key} cannot change when a run is resumed; only {', '.join(RESUMABLE_KEYS)} can.",
+                             hint="start a new run instead: rnn train --config FILE --set run.dir=NEW_DIR …")
+    load(run_dir)  # a missing or unusable checkpoint is the first thing to report
+    cfg = load_config(run_dir / "config.yaml", overrides)
+    if config is not None:
+        given = load_config(config, overrides)
+        ours, theirs = _flat(cfg.to_dict()), _flat(given.to_dict())
+        differ = [k for k in ours if ours[k] != theirs.get(k) and k not in (*RESUMABLE_KEYS, "run.dir")]
+        if differ:
+            shown = "; ".join(f"{k} is {theirs.get(k)!r} there, {ours[k]!r} in the run" for k in differ[:3])
+            raise UsageError(f"--config {config} describes another run than {run_dir}/config.yaml ({shown}).",
+                             hint=f"drop --config: `rnn train --resume {run_dir}` reads the run's own config.yaml.")
+        for key in RESUMABLE_KEYS:
+            cfg = replace_in(cfg, key, theirs[key])
+    return dataclasses.replace(cfg, name=run_dir.name)
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k: v})
+    return out
+
+
+# ------------------------------------------------------------------------------ Ctrl-C
+
+
+class InterruptGuard:
+    """While active, Ctrl-C (SIGINT) only sets ``requested``; training then finishes the step in
+    progress, saves a checkpoint and stops. A second Ctrl-C stops at once (KeyboardInterrupt).
+    Outside the main thread, or when SIGINT is ignored (``nohup``), nothing changes."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self) -> "InterruptGuard":
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is not signal.SIG_IGN:
+                self._previous = previous if previous is not None else signal.SIG_DFL
+                signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
