@@ -155,7 +155,8 @@ def _render_report(report, steps: int) -> None:
     render.table(["parameter", "‖∂L/∂θ‖", "‖θ‖", "‖∂L/∂θ‖/‖θ‖"],
                  [[p.name, _sci(p.grad_norm), _sci(p.param_norm), _sci(p.ratio)] for p in report.params])
     render.table(["layer", "ratio", "rate per step", "verdict"],
-                 [[layer.name, _sci(layer.ratio), f"{layer.rate:.4f}", layer.verdict] for layer in report.layers])
+                 [[layer.name, _sci(layer.ratio), f"{layer.rate:.4f}", layer.verdict] for layer in report.layers],
+                 right={1, 2})
     s = report.summary
     first, last = ("h_1", "h_T") if s.direction == "forward" else ("h_T", "h_1")
     render.line(f"verdict: {s.verdict} (‖∂L/∂{first}‖/‖∂L/∂{last}‖ = {_sci(s.ratio)} in {s.name}, ×{s.rate:.4f} "
@@ -183,7 +184,7 @@ def _render_history(hist) -> None:
         g = e["grad_norms"]
         rows.append([e["epoch"], e["train_loss"], _sci(g["ratio"]),
                      "-" if g["rate"] is None else f"{g['rate']:.4f}", g["verdict"]])
-    render.table(["epoch", "train_loss", "ratio", "rate per step", "verdict"], rows)
+    render.table(["epoch", "train_loss", "ratio", "rate per step", "verdict"], rows, right={1, 2, 3})
     names = [(layer["layer"], layer["direction"]) for layer in hist.epochs[0]["grad_norms"]["layers"]]
     for k, d in names:
         series = []
