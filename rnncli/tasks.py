@@ -54,15 +54,18 @@ class Dataset:
 # --------------------------------------------------------------------------- reading
 
 
-def read_split(cfg, path: str):
-    """Raw data of one file: examples (classify/regress), sentences (tag) or token list (lm)."""
+def read_split(cfg, path: str, skipped: list[str] | None = None):
+    """Raw data of one file: examples (classify/regress), sentences (tag) or token list (lm).
+
+    With ``data.on_error: skip`` malformed rows of TSV/CSV/JSONL files are left out and noted in ``skipped``.
+    """
     d = cfg.data
     if cfg.task == "tag":
         return read_tagged(path, d.format, d.tag_column)
     if cfg.task == "lm":
         return tokenize(read_text(path), d.tokenizer, d.lowercase)
     fmt = "auto" if d.format == "features" else d.format  # a features file is a TSV or CSV by extension
-    return read_examples(path, fmt, d.text_field, d.label_field, d.header)
+    return read_examples(path, fmt, d.text_field, d.label_field, d.header, d.on_error, skipped)
 
 
 def split_off_dev(raw, fraction: float):

@@ -70,6 +70,7 @@ class Prepared:
     dev: tasks.Dataset | None
     test: tasks.Dataset | None
     spec: ModelSpec
+    skipped: dict = field(default_factory=dict)  # file -> messages of malformed rows left out (data.on_error: skip)
 
 
 def build_vocab(cfg: Config, train_raw) -> Vocab:
@@ -116,8 +117,9 @@ def spec_from_config(cfg: Config) -> ModelSpec:
 def prepare(cfg: Config, vocab: Vocab | None = None, labels: LabelVocab | None = None) -> Prepared:
     """Read train (and dev) data, build the vocabularies (unless given: a resumed run has its own),
     encode, and fix the model's shape."""
-    train_raw = tasks.read_split(cfg, require_train(cfg))
-    dev_raw = tasks.read_split(cfg, cfg.data.dev) if cfg.data.dev else None
+    skipped: dict[str, list[str]] = {path: [] for path in (cfg.data.train, cfg.data.dev, cfg.data.test) if path}
+    train_raw = tasks.read_split(cfg, require_train(cfg), skipped[cfg.data.train])
+    dev_raw = tasks.read_split(cfg, cfg.data.dev, skipped[cfg.data.dev]) if cfg.data.dev else None
     if dev_raw is None and cfg.data.dev_split > 0:
         train_raw, dev_raw = tasks.split_off_dev(train_raw, cfg.data.dev_split)
     vocab = vocab or build_vocab(cfg, train_raw)
@@ -126,9 +128,11 @@ def prepare(cfg: Config, vocab: Vocab | None = None, labels: LabelVocab | None =
     dev_set = tasks.encode(cfg, dev_raw, vocab, labels, cfg.data.dev or cfg.data.train) if dev_raw else None
     test_set = None
     if cfg.data.test:  # read now: a bad path must not surface only after training
-        test_set = tasks.encode(cfg, tasks.read_split(cfg, cfg.data.test), vocab, labels, cfg.data.test)
+        test_raw = tasks.read_split(cfg, cfg.data.test, skipped[cfg.data.test])
+        test_set = tasks.encode(cfg, test_raw, vocab, labels, cfg.data.test)
     return Prepared(vocab, labels, train_set, dev_set, test_set,
-                    model_spec(cfg, len(vocab), labels, train_set.feature_dim))
+                    model_spec(cfg, len(vocab), labels, train_set.feature_dim),
+                    {path: msgs for path, msgs in skipped.items() if msgs})
 
 
 def prepare_run_dir(run_dir: Path, force: bool) -> None:
@@ -157,6 +161,8 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
     progress = progress or (lambda event, info: None)
     saved = resume.load(resume_dir) if resume_dir is not None else None
     data = prepare(cfg, *(saved.vocabularies() if saved else ()))
+    for path, messages in data.skipped.items():
+        progress("skipped", {"file": path, "rows": len(messages), "first": messages[0]})
     spec, t = data.spec, cfg.train
     rngs = {"shuffle": np.random.default_rng([t.seed, 1]), "dropout": np.random.default_rng([t.seed, 2])}
     params = initial_params(cfg, spec)

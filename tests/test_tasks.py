@@ -175,3 +175,15 @@ def test_test_split_is_scored_after_training_and_read_before_it(tmp_path, cli):
     r = cli("train", "--config", tmp_path / "c.yaml")
     assert r.code == 4 and "missing.tsv" in r.err
     assert not (tmp_path / "run2").exists()
+
+
+def test_on_error_skip_trains_on_the_good_rows_and_says_so(tmp_path, cli):
+    rows = (REPO / "datasets/toy/sentiment.tsv").read_text() + "a row without a label\n\t1\n"
+    (tmp_path / "d.tsv").write_text(rows)
+    (tmp_path / "c.yaml").write_text(f"data:\n  train: {tmp_path / 'd.tsv'}\nrun:\n  dir: {tmp_path / 'run'}\n"
+                                     "train:\n  epochs: 1\n")
+    r = cli("train", "--config", tmp_path / "c.yaml")
+    assert r.code == 4 and "d.tsv:182:" in r.err
+    r = cli("train", "--config", tmp_path / "c.yaml", "--set", "data.on_error=skip")
+    assert r.code == 0, r.err
+    assert f"skipped 2 malformed row(s) of {tmp_path / 'd.tsv'}" in r.err and "d.tsv:182:" in r.err

@@ -47,8 +47,9 @@ class DataConfig(_Section):
     dev: str | None = opt(None, "path of the development data, scored after every epoch")
     test: str | None = opt(None, "path of the test data, scored once after the last epoch")
     dev_split: float = opt(0.0, "when data.dev is not given, hold out this final fraction of the training data as dev (0 = none)", ge=0, lt=1)
-    format: Literal["auto", "tsv", "csv", "conllu", "conll", "text", "features"] = opt(
-        "auto", "file format; auto picks it from the extension: .tsv, .csv, .conllu, .conll (token<TAB>tag, blank line between sentences), .txt (plain text), each optionally + .gz; features = a TSV/CSV whose text column holds real-valued timesteps ('0.31,0 0.77,1 …', steps separated by spaces, features by commas), for model.input: features")
+    format: Literal["auto", "tsv", "csv", "jsonl", "conllu", "conll", "text", "features"] = opt(
+        "auto", "file format; auto picks it from the extension: .tsv, .csv, .jsonl (one JSON object per line; fields are keys), .conllu, .conll (token<TAB>tag, blank line between sentences), .txt (plain text), each optionally + .gz; features = a TSV/CSV whose text column holds real-valued timesteps ('0.31,0 0.77,1 …', steps separated by spaces, features by commas), for model.input: features")
+    on_error: Literal["error", "skip"] = opt("error", "malformed rows (too few columns, empty cells, bad JSON): error = stop with file:line; skip = leave them out and report how many")
     text_field: str | int = opt("text", "column holding the text: a name (needs a header row) or a 0-based column index", ge=0)
     label_field: str | int = opt("label", "column holding the label: a name (needs a header row) or a 0-based column index", ge=0)
     tag_column: Literal["upos", "xpos", "deprel"] = opt("upos", "task tag with CoNLL-U data: the column to predict for each word (FORM → UPOS by default)")
