@@ -105,6 +105,7 @@ class DirectionCache(NamedTuple):
     steps: list  # per-step cell caches, in processing order
     mask: np.ndarray  # (N, T, 1) in processing order, the params' dtype
     h_prev: np.ndarray  # (N, T, H) hidden state entering each step (processing order)
+    full: np.ndarray  # (T,) bool: every sequence is real at this step, so masking is the identity
 
 
 def direction_forward(
@@ -118,18 +119,23 @@ def direction_forward(
     N, T, _ = A.shape
     H = W_hh.shape[1]
     m = mask.astype(A.dtype)[:, :, None]
-    out = np.zeros((N, T, H), dtype=A.dtype)
+    full = mask.all(axis=0)
+    out = np.empty((N, T, H), dtype=A.dtype)
     h_prev = np.empty((N, T, H), dtype=A.dtype)
     steps = []
     state = state0
     for t in range(T):
         h_prev[:, t] = state[0]
         new_state, cache = cell.step_forward(A[:, t], state, W_hh, b_hh)
-        m_t = m[:, t]
-        out[:, t] = m_t * new_state[0]
-        state = tuple(s_prev + m_t * (s_new - s_prev) for s_new, s_prev in zip(new_state, state))
+        if full[t]:  # the common case: no blending needed
+            out[:, t] = new_state[0]
+            state = new_state
+        else:
+            m_t = m[:, t]
+            np.multiply(m_t, new_state[0], out=out[:, t])
+            state = tuple(s_prev + m_t * (s_new - s_prev) for s_new, s_prev in zip(new_state, state))
         steps.append(cache)
-    return out, state, DirectionCache(steps, m, h_prev)
+    return out, state, DirectionCache(steps, m, h_prev, full)
 
 
 def direction_backward(
@@ -156,9 +162,12 @@ def direction_backward(
         norms = [np.zeros((N, T), dtype=d_out.dtype) for _ in d_state]
     for t in range(T - 1, -1, -1):
         m_t = cache.mask[:, t]
-        # s_t = m s̃_t + (1-m) s_{t-1};  out_t = m h̃_t
-        d_new = tuple(m_t * ds for ds in d_state)
-        d_new = (d_new[0] + m_t * d_out[:, t],) + d_new[1:]
+        # s_t = m s̃_t + (1-m) s_{t-1};  out_t = m h̃_t   (with m = 1 everywhere: s_t = s̃_t, out_t = h̃_t)
+        if cache.full[t]:
+            d_new = (d_state[0] + d_out[:, t],) + d_state[1:]
+        else:
+            d_new = tuple(m_t * ds for ds in d_state)
+            d_new = (d_new[0] + m_t * d_out[:, t],) + d_new[1:]
         if record is not None:
             parts = d_new[:1] + ((cell.cell_state_grad(d_new, cache.steps[t]),) if len(d_new) == 2 else ())
             for norm, g in zip(norms, parts):
@@ -167,9 +176,12 @@ def direction_backward(
         dA[:, t] = da
         if cell.hidden_bias:
             dHH[:, t] = dhh
-        d_state = tuple(dp + (1.0 - m_t) * ds for dp, ds in zip(d_prev, d_state))
+        if cache.full[t]:
+            d_state = d_prev
+        else:
+            d_state = tuple(dp + (1.0 - m_t) * ds for dp, ds in zip(d_prev, d_state))
     dHH2 = dHH.reshape(N * T, GH)
-    dW_hh = dHH2.T @ cache.h_prev.reshape(N * T, H)
+    dW_hh = np.dot(dHH2.T, cache.h_prev.reshape(N * T, H))
     db_hh = dHH2.sum(axis=0) if cell.hidden_bias else None
     if record is not None:
         record.update(zip(("h", "c"), norms))
