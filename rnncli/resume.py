@@ -33,16 +33,15 @@ import json
 import math
 import signal
 import threading
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from rnncli import __version__, tasks
-from rnncli.checkpoint import FORMAT_VERSION, write_arrays
+from rnncli.checkpoint import FORMAT_VERSION, NPZ_ERRORS, write_arrays
 from rnncli.config import Config, load_config, parse_override, replace_in
-from rnncli.data import LabelVocab, Vocab, batch_indices
+from rnncli.data import LabelVocab, Vocab
 from rnncli.errors import DataError, RunError, UsageError
 
 CHECKPOINT = "checkpoint.npz"
@@ -122,7 +121,7 @@ def epoch_batches(cfg: Config, data: tasks.Dataset, state: TrainState, shuffle_r
     if cfg.task == "lm":  # fixed windows; nothing is shuffled
         return tasks.batches("lm", data, t.batch_size, bptt=t.bptt)
     if state.batch == 0:
-        chunks = batch_indices(len(data), t.batch_size, t.shuffle, shuffle_rng)
+        chunks = tasks.epoch_batches(data, t.batch_size, t.shuffle, t.bucket, shuffle_rng)
         state.order = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
     order, bs = state.order, t.batch_size
     return [tasks.sequence_batch(cfg.task, data, order[i : i + bs]) for i in range(0, len(order), bs)]
@@ -254,7 +253,7 @@ def load(run_dir: str | Path) -> Checkpoint:
         meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
         if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
             raise ValueError("not an rnncli checkpoint")
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+    except NPZ_ERRORS as exc:
         raise _bad(run_dir, f"{CHECKPOINT} is corrupt or truncated ({exc})") from None
     if meta.get("version") != FORMAT_VERSION:
         raise _bad(run_dir, f"its {CHECKPOINT} was written in run format version {meta.get('version')!r}; "

@@ -23,7 +23,7 @@ from typing import Iterator
 
 import numpy as np
 
-from rnncli.data import LabelVocab, Vocab, batch_indices, pad_batch, read_examples, read_tagged, read_text, tokenize
+from rnncli.data import LabelVocab, Vocab, batch_indices, bucketed_indices, pad_batch, read_examples, read_tagged, read_text, tokenize
 from rnncli.data.features import pad_features, parse_all
 from rnncli.errors import DataError
 
@@ -172,10 +172,18 @@ def lm_batches(stream: np.ndarray, num_streams: int, bptt: int) -> Iterator[Batc
         yield Batch(ids, np.ones_like(ids, dtype=bool), rows[:, start + 1 : stop + 1], carry=start > 0)
 
 
-def batches(task: str, data: Dataset, batch_size: int, shuffle: bool = False, rng=None, bptt: int = 100) -> list[Batch]:
+def epoch_batches(data: Dataset, batch_size: int, shuffle: bool, bucket: bool, rng) -> list[np.ndarray]:
+    """Index batches of one training epoch: with ``bucket`` (and shuffle) of similar lengths."""
+    if shuffle and bucket:
+        return bucketed_indices([len(ids) for ids in data.ids], batch_size, rng)
+    return batch_indices(len(data), batch_size, shuffle, rng)
+
+
+def batches(task: str, data: Dataset, batch_size: int, shuffle: bool = False, rng=None, bptt: int = 100,
+            bucket: bool = False) -> list[Batch]:
     if task == "lm":
         return list(lm_batches(data.stream, batch_size, bptt))
-    return [sequence_batch(task, data, idx) for idx in batch_indices(len(data), batch_size, shuffle, rng)]
+    return [sequence_batch(task, data, idx) for idx in epoch_batches(data, batch_size, shuffle, bucket, rng)]
 
 
 def count(task: str, batch: Batch) -> int:

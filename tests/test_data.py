@@ -22,6 +22,7 @@ from rnncli.data import (
     LabelVocab,
     Vocab,
     batch_indices,
+    bucketed_indices,
     pad_batch,
     read_examples,
     tokenize,
@@ -621,3 +622,19 @@ def test_on_error_skip_counts_and_keeps_the_good_rows(tmp_path):
     q.write_text("nope\n[1]\n")
     with pytest.raises(DataError, match="all 2 rows were malformed and skipped"):
         read_examples(q, on_error="skip", skipped=[])
+
+
+def test_bucketed_batches_cover_everything_with_less_padding():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 60, size=1003)
+    batches = bucketed_indices(lengths, 16, np.random.default_rng(1), pool=10)
+    order = np.concatenate(batches)
+    assert sorted(order.tolist()) == list(range(1003))
+    assert [len(b) for b in batches[:-1]] == [16] * 62 and len(batches[-1]) == 11  # the short one last
+    again = bucketed_indices(lengths, 16, np.random.default_rng(1), pool=10)
+    assert all(np.array_equal(a, b) for a, b in zip(batches, again))
+    padded = lambda bs: sum(len(b) * lengths[b].max() for b in bs)  # noqa: E731
+    plain = batch_indices(1003, 16, True, np.random.default_rng(1))
+    assert padded(batches) < 0.7 * padded(plain)
+    # consecutive chunks of the concatenated order are the batches again (what a resume relies on)
+    assert all(np.array_equal(order[i * 16 : (i + 1) * 16], b) for i, b in enumerate(batches))

@@ -103,6 +103,7 @@ class TrainConfig(_Section):
     gamma: float = opt(0.5, "schedule step: decay factor", gt=0)
     bptt: int = opt(100, "task lm: truncated BPTT window in tokens; the hidden state carries across windows", ge=1)
     seed: int = opt(0, "seed of every random choice (initial weights, shuffling)")
+    bucket: bool = opt(True, "length bucketing: each batch holds texts of similar length (batches still shuffled), which cuts padding; false = plain shuffling")
     shuffle: bool = opt(True, "shuffle the training data before every epoch")
     clip_norm: float | None = opt(None, "rescale gradients whose global L2 norm exceeds this; null = no clipping", gt=0)
     clip_value: float | None = opt(None, "clip every gradient entry to [-v, v]; null = no clipping", gt=0)

@@ -6,7 +6,7 @@ Sequence tasks read ``read_tagged`` (CoNLL-U / token<TAB>tag -> ``TaggedSentence
 ``read_text`` (a whole plain-text file, for language modelling).
 """
 
-from rnncli.data.batching import batch_indices, pad_batch
+from rnncli.data.batching import batch_indices, bucketed_indices, pad_batch
 from rnncli.data.readers import FORMATS, Example, read_examples, resolve_format
 from rnncli.data.sequences import TAG_COLUMNS, TaggedSentence, read_tagged, read_text
 from rnncli.data.tokenize import TOKENIZERS, tokenize
@@ -31,4 +31,5 @@ __all__ = [
     "UNK_ID",
     "pad_batch",
     "batch_indices",
+    "bucketed_indices",
 ]
