@@ -1,4 +1,4 @@
-"""rnn data make"""
+"""rnn data make | stats"""
 
 from __future__ import annotations
 
@@ -67,3 +67,59 @@ def make(
         ["first example", example if len(example) <= 80 else example[:77] + "..."],
         ["baseline", f"{b['what']}: {b['metric']} {b['value']:.4f} (expected {b['expected']:.4f})"],
     ], right=set())
+
+
+@data_app.command("stats", help="""Describe a data file: size, label (or tag) distribution, length percentiles
+and vocabulary coverage.
+
+The file kind follows its format: TSV/CSV/JSONL rows (text and label columns), CoNLL-U or
+two-column tagged sentences, or plain text (one line per example). Coverage is the share of
+tokens that a vocabulary knows: the file's own tokens seen at least twice, or the vocabulary
+of --vocab or --model (to see how much of a test set a trained model knows).
+
+\\b
+Example:  rnn data stats datasets/sst2/dev.tsv.gz --text-field sentence --model runs/sst2-bilstm
+""")
+def stats(
+    file: Path = typer.Argument(..., help="Data file (optionally .gz)."),
+    format: str = typer.Option("auto", "--format", help="auto (by extension), tsv, csv, jsonl, conllu, conll or text."),
+    text_field: str = typer.Option("text", "--text-field", help="Text column: a header name or a 0-based index."),
+    label_field: str = typer.Option("label", "--label-field", help="Label column; 'none' for unlabelled files."),
+    tokenizer: str = typer.Option("word", "--tokenizer", help="word, whitespace or char."),
+    lowercase: bool = typer.Option(True, "--lowercase/--keep-case", help="Lowercase before counting."),
+    vocab: Path = typer.Option(None, "--vocab", help="Measure coverage with this vocabulary (from rnn vocab build)."),
+    model: Path = typer.Option(None, "--model", "-m", help="Measure coverage with this run's vocabulary."),
+    json_: bool = JSON,
+) -> None:
+    from rnncli.data import FORMATS, TOKENIZERS, Vocab
+    from rnncli.datastats import data_stats
+    from rnncli.errors import UsageError
+
+    if format not in FORMATS or format == "features":
+        raise UsageError(f"unknown format {format!r}.", hint=f"choose one of {', '.join(FORMATS)}.")
+    if tokenizer not in TOKENIZERS:
+        raise UsageError(f"unknown tokenizer {tokenizer!r}.", hint=f"choose one of {', '.join(TOKENIZERS)}.")
+    if vocab is not None and model is not None:
+        raise UsageError("give --vocab or --model, not both.", hint="both name the vocabulary to measure coverage with.")
+    known = Vocab.load(vocab) if vocab is not None else None
+    if model is not None:
+        from rnncli.checkpoint import load_run
+
+        known = load_run(model).vocab
+    field = lambda f: int(f) if f.isdigit() else f  # noqa: E731
+    result = data_stats(file, format, field(text_field), None if label_field == "none" else field(label_field),
+                        tokenizer, lowercase, known)
+    if json_:
+        render.print_json(result.to_dict())
+        return
+    what = {"tag": "sentences", "lm": "lines"}.get(result.task, "examples")
+    rows = [["file", result.file], [what, result.examples], ["tokens", result.tokens], ["characters", result.chars],
+            ["tokens per example", "  ".join(f"{k} {v:g}" for k, v in result.lengths.items())],
+            ["distinct tokens", result.distinct_tokens],
+            ["coverage", f"{result.coverage:.2%} of tokens, by {result.coverage_of}"]]
+    render.table(["", "value"], rows, right=set())
+    if result.labels:
+        total = sum(result.labels.values())
+        render.line("")
+        render.table(["tag" if result.task == "tag" else "label", "count", "share"],
+                     [[k, v, f"{v / total:.1%}"] for k, v in result.labels.items()])
