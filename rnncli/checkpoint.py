@@ -18,7 +18,9 @@ inside a run directory are fixed here; none is ever read from a file's contents.
 from __future__ import annotations
 
 import json
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +28,17 @@ import numpy as np
 
 from rnncli import __version__
 from rnncli.data import LabelVocab, Vocab
+from rnncli.data.tokenize import TOKENIZERS
 from rnncli.config import Config, config_from_dict
 from rnncli.errors import ConfigError, DataError, RunError
 from rnncli.fileio import atomic_write
-from rnncli.model import ModelSpec
+from rnncli.model import TASKS, ModelSpec
 
 FORMAT = "rnncli-run"
+# What reading a damaged .npz can raise: bad zip structure, CRC, an unsupported zip version or
+# compression method, a bad .npy header, an object array (allow_pickle=False), a truncated stream.
+NPZ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError,
+              zlib.error, struct.error)
 FORMAT_VERSION = 2  # 2: checkpoint.npz (resume state) replaces optimizer.npz; weights-best.npz
 WEIGHTS, BEST_WEIGHTS = "weights.npz", "weights-best.npz"
 REQUIRED_FILES = ("run.json", "config.yaml", "vocab.json", WEIGHTS)
@@ -132,8 +139,13 @@ def load_run(path: str | Path, last: bool = False) -> Run:
             hint="retrain the model with this version of rnncli, or use the version that wrote it.",
         )
     try:
-        spec = ModelSpec(**meta["model"])
+        spec = _checked_spec(ModelSpec(**meta["model"]))
         labels = LabelVocab.from_dict({"labels": meta["labels"]})
+        if meta["data"]["tokenizer"] not in TOKENIZERS or not isinstance(meta["data"]["lowercase"], bool):
+            raise ValueError("unknown tokenizer settings")
+        best = meta.get("best")
+        if best is not None and not (isinstance(best, dict) and isinstance(best.get("epoch"), int)):
+            raise ValueError("best is not an epoch record")
         config = config_from_dict(yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")),
                                   source=str(path / "config.yaml"), name=path.name)
     except (KeyError, TypeError, ValueError, yaml.YAMLError, ConfigError, DataError) as exc:
@@ -151,12 +163,28 @@ def load_run(path: str | Path, last: bool = False) -> Run:
     return Run(path, spec, params, vocab, labels, meta, config, weights)
 
 
+def _checked_spec(spec: ModelSpec) -> ModelSpec:
+    """A model description from run.json, checked before anything is built from it (ValueError if not)."""
+    from rnncli.config.schema import ModelConfig, choices_of, field_types
+
+    for key in ("cell", "activation", "input", "pooling"):
+        if getattr(spec, key) not in choices_of(field_types(ModelConfig)[key]):
+            raise ValueError(f"model.{key} is {getattr(spec, key)!r}")
+    sizes = ("vocab_size", "num_classes", "embedding_dim", "hidden_size", "num_layers", "feature_dim")
+    if spec.task not in TASKS or any(type(getattr(spec, k, 0)) is not int or getattr(spec, k, 0) < 0 for k in sizes) \
+            or not (isinstance(spec.bidirectional, bool) and isinstance(spec.learn_h0, bool)) \
+            or not (isinstance(spec.dropout, (int, float)) and 0 <= spec.dropout < 1):
+        raise ValueError("the model description has a wrong value")
+    spec.param_shapes()
+    return spec
+
+
 def load_weights(file: Path, spec: ModelSpec) -> dict[str, np.ndarray]:
     """Read weights.npz (no pickles) and check every name and shape against the spec."""
     try:
         with np.load(file, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except NPZ_ERRORS as exc:
         raise _bad_run(file.parent, f"{file.name} is corrupt or truncated ({exc})") from None
     expected = spec.param_shapes()
     problems = [f"{k} missing" for k in expected if k not in arrays]

@@ -65,6 +65,16 @@ def tamper(name: str) -> Callable[[Path], None]:
     return damage_run(setup)
 
 
+def zip_version(name: str) -> Callable[[Path], None]:
+    """Claim in the zip's central directory that the first member needs zip version 6.4."""
+    def setup(run: Path) -> None:
+        raw = bytearray((run / name).read_bytes())
+        at = raw.index(b"PK\x01\x02") + 6  # "version needed to extract"
+        raw[at : at + 2] = (64).to_bytes(2, "little")
+        (run / name).write_bytes(bytes(raw))
+    return damage_run(setup)
+
+
 def edit_json(name: str, change: Callable[[dict], None]) -> Callable[[Path], None]:
     def setup(run: Path) -> None:
         data = json.loads((run / name).read_text(encoding="utf-8"))
@@ -187,12 +197,25 @@ MATRIX: dict[str, Case] = {
     "tampered-npz": Case(["predict", "--model", RUN, "x"], C.RUN,
                          f"Error: {RUN} is not a usable run directory: weights-best.npz is corrupt or truncated "
                          "(Bad CRC-32", tamper("weights-best.npz"), needs_run=True),
+    "unsupported-zip-version": Case(["predict", "--model", RUN, "x"], C.RUN,
+                                    f"Error: {RUN} is not a usable run directory: weights-best.npz is corrupt or "
+                                    "truncated (zip file version 6.4)", zip_version("weights-best.npz"), needs_run=True),
     "tampered-checkpoint": Case(["train", "--resume", RUN, "--set", "train.epochs=40"], C.RUN,
                                 f"Error: cannot resume {RUN}: checkpoint.npz is corrupt or truncated (Bad CRC-32",
                                 tamper("checkpoint.npz"), needs_run=True),
     "other-format-version": Case(["evaluate", "--model", RUN, "--data", "datasets/toy/sentiment-dev.tsv"], C.RUN,
                                  f"Error: {RUN} was written in run format version 99; this rnncli",
                                  edit_json("run.json", lambda m: m.update(version=99)), needs_run=True),
+    "run-json-missing-key": Case(["predict", "--model", RUN, "x"], C.RUN,
+                                 f"Error: {RUN} is not a usable run directory: run.json or config.yaml is corrupt",
+                                 edit_json("run.json", lambda m: m["data"].pop("tokenizer")), needs_run=True),
+    "run-json-unknown-cell": Case(["predict", "--model", RUN, "x"], C.RUN,
+                                  f"Error: {RUN} is not a usable run directory: run.json or config.yaml is corrupt "
+                                  "(model.cell is ' nn')", edit_json("run.json", lambda m: m["model"].update(cell=" nn")),
+                                  needs_run=True),
+    "run-json-bad-best": Case(["evaluate", "--model", RUN, "--data", "datasets/toy/sentiment-dev.tsv"], C.RUN,
+                              f"Error: {RUN} is not a usable run directory: run.json or config.yaml is corrupt",
+                              edit_json("run.json", lambda m: m.update(best="yesterday")), needs_run=True),
     "vocab-does-not-match-weights": Case(["predict", "--model", RUN, "x"], C.RUN,
                                          f"Error: {RUN} is not a usable run directory: vocab.json has 38 entries "
                                          "but the weights expect 37", edit_json("vocab.json", add_token), needs_run=True),
@@ -353,6 +376,7 @@ def test_damaged_run_files(toy_bytes, name, edits, cut):
     from rnncli import resume
     from rnncli.checkpoint import load_run
     from rnncli.predict import predict
+    from rnncli.train import train
 
     with tempfile.TemporaryDirectory() as d:
         run = Path(d) / "r"
@@ -369,6 +393,10 @@ def test_damaged_run_files(toy_bytes, name, edits, cut):
             ckpt.vocabularies()
         except RnncliError as exc:
             assert exc.exit_code == ExitCode.RUN, exc
+        try:  # the whole resume: config, data, restoring every state (the run has finished: no training)
+            train(resume.resume_config(run), resume_dir=run)
+        except RnncliError as exc:
+            assert exc.exit_code in (ExitCode.RUN, ExitCode.CONFIG, ExitCode.DATA), exc
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
