@@ -216,6 +216,10 @@ def test_json_other_commands(cli, workspace, toy_run):
     d = run("data", "make", "parity", "--length", "4", "--n", "10", "--out", "p.tsv")
     assert_documented("rnn data make", d, {"out", "task", "length", "n", "seed", "kind", "config_task", "baseline"})
     assert_documented("rnn data make", d["baseline"], {"what", "metric", "value", "expected"})
+    st = run("data", "stats", "datasets/toy/tagging.conll")
+    assert_documented("rnn data stats", st, {"file", "task", "examples", "tokens", "lengths", "labels",
+                                             "distinct_tokens", "coverage", "coverage_of", "chars"})
+    assert_documented("rnn data stats", st["lengths"], {"p50", "p90", "p99", "max"})
     n = run("grad-norms", "--config", TOY)
     assert_documented("rnn grad-norms", n, {"source", "data", "task", "cell", "batches", "examples", "steps", "loss",
                                             "ratio", "rate", "verdict", "summary_layer", "thresholds", "layers", "params"})
