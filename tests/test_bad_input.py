@@ -402,16 +402,13 @@ def test_damaged_run_files(toy_bytes, name, edits, cut):
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.text(max_size=60), min_size=1, max_size=4))
 def test_arbitrary_predict_text(toy_run, texts):
-    from rnncli.checkpoint import load_run
     from rnncli.predict import predict
 
-    run = _cached_run(toy_run)
     try:
-        out = predict(run, texts)
+        out = predict(_cached_run(toy_run), texts)
         assert len(out) == len(texts)
     except RnncliError as exc:
         assert exc.exit_code == ExitCode.DATA and "has no tokens" in exc.message
-    assert load_run  # imported for the cache below
 
 
 _RUNS: dict = {}
