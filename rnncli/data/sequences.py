@@ -131,87 +131,92 @@ def _sentence(words: list[tuple[str, str]]) -> TaggedSentence:
     return TaggedSentence(tuple(w for w, _ in words), tuple(t for _, t in words))
 
 
-def _conllu_sentences(text: str, path: Path, col: int) -> Iterator[TaggedSentence]:
+def _sentences(text: str, is_comment, parse_word) -> Iterator[TaggedSentence]:
+    """Blank-line-separated sentences; ``parse_word(line_no, line, words)`` returns a
+    ``(token, tag)`` or None for a line that is not a word of its own. The last sentence may
+    lack its closing blank line."""
     words: list[tuple[str, str]] = []
     for line_no, line in _lines(text):
         if not line.strip():
             if words:
                 yield _sentence(words)
                 words = []
-            continue
-        if line.startswith("#"):
-            continue
-        cols = line.split("\t")
-        where = f"{path}:{line_no}"
-        if len(cols) != 10:
-            hint = "each word line needs the 10 columns " + " ".join(CONLLU_COLUMNS) + ", separated by TABs"
-            if len(cols) == 2:
-                hint = "this looks like a two-column token<TAB>tag file: name it .conll or set `data.format: conll`"
-            elif len(cols) == 1 and len(line.split()) == 10:
-                hint = "the columns seem to be separated by spaces; CoNLL-U separates them by TABs"
-            raise DataError(
-                f"{where}: a CoNLL-U word line has 10 TAB-separated columns, but this one has {len(cols)}.",
-                hint=hint,
-            )
-        wid = cols[0]
-        if _RANGE_ID.fullmatch(wid) or _EMPTY_ID.fullmatch(wid):
-            continue  # multiword token (3-4) or empty node (8.1): not a word of its own
-        if not _WORD_ID.fullmatch(wid):
-            raise DataError(
-                f"{where}: the ID column is {wid!r}; CoNLL-U IDs are word numbers (1, 2, ...), "
-                "ranges (3-4) or empty nodes (8.1).",
-                hint="check that line; the first of its 10 TAB-separated columns must be the word ID",
-            )
-        if int(wid) != len(words) + 1:
-            hint = "word IDs restart at 1 in every sentence and go up by one"
-            if wid == "1":
-                hint = "a sentence must end with a blank line before the next one starts"
-            raise DataError(
-                f"{where}: word ID {wid}, but the next word of this sentence should be {len(words) + 1}.",
-                hint=hint,
-            )
-        form, tag = cols[1], cols[col]
-        for name, value in (("FORM", form), (CONLLU_COLUMNS[col], tag)):
-            if not value.strip():
-                raise DataError(
-                    f"{where}: the {name} column is empty.",
-                    hint="CoNLL-U writes an unknown value as '_', never as an empty column",
-                )
-        words.append((form, tag))
-    if words:  # the last sentence may lack its closing blank line
-        yield _sentence(words)
-
-
-def _conll_sentences(text: str, path: Path) -> Iterator[TaggedSentence]:
-    words: list[tuple[str, str]] = []
-    for line_no, line in _lines(text):
-        if not line.strip():
-            if words:
-                yield _sentence(words)
-                words = []
-            continue
-        if line.startswith("#") and "\t" not in line:
-            continue
-        fields = [f.strip() for f in line.split("\t")]
-        where = f"{path}:{line_no}"
-        if len(fields) != 2:
-            hint = "write one word per line as token<TAB>tag, with a blank line between sentences"
-            if len(fields) == 10:
-                hint = "this looks like CoNLL-U: name the file .conllu or set `data.format: conllu`"
-            elif len(fields) == 1 and len(line.split()) == 2:
-                hint = "the token and tag seem to be separated by spaces; separate them by one TAB"
-            raise DataError(
-                f"{where}: expected 2 TAB-separated fields (token<TAB>tag), but this line has {len(fields)}.",
-                hint=hint,
-            )
-        token, tag = fields
-        if not token or not tag:
-            raise DataError(
-                f"{where}: the {'token' if not token else 'tag'} is empty.",
-                hint="write one word per line as token<TAB>tag, both non-empty",
-            )
-        words.append((token, tag))
+        elif not is_comment(line):
+            word = parse_word(line_no, line, words)
+            if word is not None:
+                words.append(word)
     if words:
         yield _sentence(words)
 
 
+def _conllu_sentences(text: str, path: Path, col: int) -> Iterator[TaggedSentence]:
+    return _sentences(text, lambda line: line.startswith("#"),
+                      lambda line_no, line, words: _conllu_word(path, line_no, line, words, col))
+
+
+def _conllu_word(path: Path, line_no: int, line: str, words: list, col: int) -> tuple[str, str] | None:
+    cols = line.split("\t")
+    where = f"{path}:{line_no}"
+    if len(cols) != 10:
+        hint = "each word line needs the 10 columns " + " ".join(CONLLU_COLUMNS) + ", separated by TABs"
+        if len(cols) == 2:
+            hint = "this looks like a two-column token<TAB>tag file: name it .conll or set `data.format: conll`"
+        elif len(cols) == 1 and len(line.split()) == 10:
+            hint = "the columns seem to be separated by spaces; CoNLL-U separates them by TABs"
+        raise DataError(
+            f"{where}: a CoNLL-U word line has 10 TAB-separated columns, but this one has {len(cols)}.",
+            hint=hint,
+        )
+    wid = cols[0]
+    if _RANGE_ID.fullmatch(wid) or _EMPTY_ID.fullmatch(wid):
+        return None  # multiword token (3-4) or empty node (8.1): not a word of its own
+    if not _WORD_ID.fullmatch(wid):
+        raise DataError(
+            f"{where}: the ID column is {wid!r}; CoNLL-U IDs are word numbers (1, 2, ...), "
+            "ranges (3-4) or empty nodes (8.1).",
+            hint="check that line; the first of its 10 TAB-separated columns must be the word ID",
+        )
+    if int(wid) != len(words) + 1:
+        hint = "word IDs restart at 1 in every sentence and go up by one"
+        if wid == "1":
+            hint = "a sentence must end with a blank line before the next one starts"
+        raise DataError(
+            f"{where}: word ID {wid}, but the next word of this sentence should be {len(words) + 1}.",
+            hint=hint,
+        )
+    form, tag = cols[1], cols[col]
+    for name, value in (("FORM", form), (CONLLU_COLUMNS[col], tag)):
+        if not value.strip():
+            raise DataError(
+                f"{where}: the {name} column is empty.",
+                hint="CoNLL-U writes an unknown value as '_', never as an empty column",
+            )
+    return form, tag
+
+
+def _conll_sentences(text: str, path: Path) -> Iterator[TaggedSentence]:
+    # '#' without a TAB is a comment; "#<TAB>SYM" is a word
+    return _sentences(text, lambda line: line.startswith("#") and "\t" not in line,
+                      lambda line_no, line, words: _conll_word(path, line_no, line))
+
+
+def _conll_word(path: Path, line_no: int, line: str) -> tuple[str, str]:
+    fields = [f.strip() for f in line.split("\t")]
+    where = f"{path}:{line_no}"
+    if len(fields) != 2:
+        hint = "write one word per line as token<TAB>tag, with a blank line between sentences"
+        if len(fields) == 10:
+            hint = "this looks like CoNLL-U: name the file .conllu or set `data.format: conllu`"
+        elif len(fields) == 1 and len(line.split()) == 2:
+            hint = "the token and tag seem to be separated by spaces; separate them by one TAB"
+        raise DataError(
+            f"{where}: expected 2 TAB-separated fields (token<TAB>tag), but this line has {len(fields)}.",
+            hint=hint,
+        )
+    token, tag = fields
+    if not token or not tag:
+        raise DataError(
+            f"{where}: the {'token' if not token else 'tag'} is empty.",
+            hint="write one word per line as token<TAB>tag, both non-empty",
+        )
+    return token, tag
