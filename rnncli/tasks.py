@@ -122,15 +122,24 @@ def encode(cfg, raw, vocab: Vocab, labels: LabelVocab, path="data", feature_dim:
         return Dataset(stream=np.asarray(vocab.encode(toks[0]), dtype=np.int64))
     ids = [vocab.encode(t) for t in toks]
     if cfg.task == "tag":
-        return Dataset(ids, [[labels.encode(tag) for tag in s.tags] for s in raw], tokens=toks)
+        return Dataset(ids, [[_label(labels, tag, i, path, "sentence") for tag in s.tags] for i, s in enumerate(raw)],
+                       tokens=toks)
     return Dataset(ids, _targets(cfg, raw, labels, path), tokens=toks)
+
+
+def _label(labels: LabelVocab, label: str, i: int, path, what: str = "example") -> int:
+    """The class id of ``label``; an unseen one is an error naming the file and the example."""
+    try:
+        return labels.encode(label)
+    except DataError as exc:
+        raise DataError(f"{path}: {what} {i + 1} has an {exc.message}", hint=exc.hint) from None
 
 
 def _targets(cfg, raw, labels: LabelVocab, path) -> np.ndarray:
     """Many-to-one targets: numbers for regress, class ids for classify."""
     if cfg.task == "regress":
         return np.array([_number(ex.label, i, path) for i, ex in enumerate(raw)])
-    return np.array([labels.encode(ex.label) for ex in raw], dtype=np.int64)
+    return np.array([_label(labels, ex.label, i, path) for i, ex in enumerate(raw)], dtype=np.int64)
 
 
 # ------------------------------------------------------------------------- batching

@@ -139,7 +139,7 @@ MATRIX: dict[str, Case] = {
                          write("one.tsv", "text\tlabel\ngood\t1\nfine\t1\n")),
     # (test_cli: test_evaluate_unknown_label)
     "unseen-label-at-evaluation": Case(["evaluate", "--model", RUN, "--data", "l.tsv"], C.DATA,
-                                       "Error: unknown label 'pos'; the known labels are: '0', '1'.",
+                                       "Error: l.tsv: example 1 has an unknown label 'pos'; the known labels are: '0', '1'.",
                                        setup=write("l.tsv", "text\tlabel\nmovie was good\tpos\n"), needs_run=True),
     "empty-eval-data": Case(["evaluate", "--model", RUN, "--data", "e.tsv"], C.DATA, "Error: e.tsv: the file is empty.",
                             write("e.tsv", ""), needs_run=True),

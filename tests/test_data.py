@@ -638,3 +638,11 @@ def test_bucketed_batches_cover_everything_with_less_padding():
     assert padded(batches) < 0.7 * padded(plain)
     # consecutive chunks of the concatenated order are the batches again (what a resume relies on)
     assert all(np.array_equal(order[i * 16 : (i + 1) * 16], b) for i, b in enumerate(batches))
+
+
+def test_csv_reads_very_long_fields(tmp_path):
+    p = tmp_path / "long.csv"
+    long_text = "word " * 60_000  # 300,000 characters, beyond csv's default field limit
+    p.write_text(f'text,label\n"{long_text}",1\n')
+    (ex,) = read_examples(p)
+    assert len(ex.text) == len(long_text.strip()) and ex.label == "1"

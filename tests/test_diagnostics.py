@@ -450,7 +450,7 @@ def test_model_and_data_mismatch(cli, adding_ws, toy_run):
     assert r.err_lines[0] == ("Error: three.tsv: example 1 has 3 features per timestep, but the model reads 2.")
     # a text model fed features: the targets do not fit, or else the tokens
     r = cli("grad-norms", "--model", toy_run, "--data", "data/adding.tsv")
-    assert r.code == 4 and r.err_lines[0].startswith("Error: unknown label ")
+    assert r.code == 4 and r.err_lines[0].startswith("Error: data/adding.tsv: example 1 has an unknown label ")
     (adding_ws / "bits.tsv").write_text("text\tlabel\n0.1,0 0.2,1\t1\n")
     r = cli("grad-norms", "--model", toy_run, "--data", "bits.tsv")
     assert r.code == 4

@@ -274,6 +274,7 @@ def _tsv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
 
 def _csv_rows(text: str, path: Path) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(first_line_number, fields)`` for non-blank CSV records (quoted fields may span lines)."""
+    csv.field_size_limit(2**31 - 1)  # the default (131,072 characters) refuses long documents
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     prev = 0
     while True:
