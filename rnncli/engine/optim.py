@@ -135,17 +135,30 @@ class Adam(Optimizer):
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, lr, weight_decay)
         (self.beta1, self.beta2), self.eps = betas, eps
+        self._scratch: dict[int, np.ndarray] = {}
 
     def _update(self, p, g, buf):
         b1, b2, m, v = float(self.beta1), float(self.beta2), buf["m"], buf["v"]
+        # One scratch array per parameter, reused at every step: the update allocates nothing
+        # (an embedding table's worth of temporaries per step otherwise). Not optimiser state.
+        tmp = self._scratch.get(id(p))
+        if tmp is None or tmp.shape != p.shape or tmp.dtype != p.dtype:
+            tmp = self._scratch[id(p)] = np.empty_like(p)
         m *= b1
-        m += (1.0 - b1) * g
+        np.multiply(g, 1.0 - b1, out=tmp)
+        m += tmp
         v *= b2
-        v += (1.0 - b2) * (g * g)
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - b2
+        v += tmp
         # PyTorch's arrangement of the same formula: η/(1-β1^t) · m / (√v / √(1-β2^t) + ε).
         step_size = float(self.lr) / (1.0 - b1**self.t)
-        denom = np.sqrt(v) / math.sqrt(1.0 - b2**self.t) + float(self.eps)
-        p -= step_size * (m / denom)
+        np.sqrt(v, out=tmp)
+        tmp /= math.sqrt(1.0 - b2**self.t)
+        tmp += float(self.eps)
+        np.divide(m, tmp, out=tmp)
+        tmp *= step_size
+        p -= tmp
 
 
 class RMSprop(Optimizer):
