@@ -4,6 +4,7 @@
       run.json          format version, model spec, labels, tokenizer settings, progress, best epoch
       config.yaml       the resolved config (every key, defaults included)
       vocab.json        the token vocabulary (``rnn vocab build`` format)
+      word-features.json  the vocabularies of the word features (only with model.prefix/suffix/shape)
       weights.npz       parameters by name after the last finished epoch, loaded with allow_pickle=False
       weights-best.npz  the same at the best epoch by train.monitor (only with a dev set)
       checkpoint.npz    everything needed to resume bit for bit (see rnncli.resume)
@@ -28,6 +29,7 @@ import numpy as np
 
 from rnncli import __version__
 from rnncli.data import LabelVocab, Vocab
+from rnncli.data.subwords import WordFeatures
 from rnncli.data.tokenize import TOKENIZERS
 from rnncli.config import Config, config_from_dict
 from rnncli.errors import ConfigError, DataError, RunError
@@ -41,6 +43,7 @@ NPZ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, NotIm
               zlib.error, struct.error)
 FORMAT_VERSION = 2  # 2: checkpoint.npz (resume state) replaces optimizer.npz; weights-best.npz
 WEIGHTS, BEST_WEIGHTS = "weights.npz", "weights-best.npz"
+WORD_FEATURES = "word-features.json"
 REQUIRED_FILES = ("run.json", "config.yaml", "vocab.json", WEIGHTS)
 
 
@@ -71,6 +74,14 @@ class Run:
     meta: dict  # run.json
     config: "Config"  # config.yaml, validated
     weights: str = WEIGHTS  # the file ``params`` came from: WEIGHTS or BEST_WEIGHTS
+    word_features: WordFeatures | None = None  # word-features.json, when the model has word features
+
+    def encode(self, raw, path):
+        """Encode raw data (``rnncli.tasks.read_split``) as this run's model reads it."""
+        from rnncli import tasks
+
+        return tasks.encode(self.config, raw, self.vocab, self.labels, path, self.spec.feature_dim or None,
+                            self.word_features)
 
     @property
     def best(self) -> dict | None:
@@ -154,13 +165,28 @@ def load_run(path: str | Path, last: bool = False) -> Run:
         vocab = Vocab.load(path / "vocab.json")
     except DataError as exc:
         raise _bad_run(path, f"vocab.json is unreadable ({exc.message})") from None
+    word_features = load_word_features(path, spec)
     weights = BEST_WEIGHTS if not last and (path / BEST_WEIGHTS).is_file() else WEIGHTS
     params = load_weights(path / weights, spec)
     if len(vocab) != spec.vocab_size:
         raise _bad_run(path, f"vocab.json has {len(vocab)} entries but the weights expect {spec.vocab_size}")
     if spec.task in ("classify", "tag") and len(labels) != spec.num_classes:
         raise _bad_run(path, f"run.json lists {len(labels)} labels but the model has {spec.num_classes} classes")
-    return Run(path, spec, params, vocab, labels, meta, config, weights)
+    return Run(path, spec, params, vocab, labels, meta, config, weights, word_features)
+
+
+def load_word_features(path: Path, spec: ModelSpec) -> WordFeatures | None:
+    """word-features.json of a run whose model has word features, checked against the model."""
+    if not spec.word_features:
+        return None
+    try:
+        features = WordFeatures.load(path / WORD_FEATURES)
+    except DataError as exc:
+        raise _bad_run(path, f"{WORD_FEATURES} is missing or unreadable ({exc.message})") from None
+    if features.sizes() != spec.word_features:
+        raise _bad_run(path, f"{WORD_FEATURES} holds features {list(features.sizes())} but the weights expect "
+                             f"{[list(f) for f in spec.word_features]}")
+    return features
 
 
 def _checked_spec(spec: ModelSpec) -> ModelSpec:

@@ -286,7 +286,8 @@ def measure_config(cfg, data: str | None = None, num_batches: int = 1, batch_siz
         dataset, data = prepared.train, cfg.data.train
     else:
         raw = tasks.read_split(cfg, data)
-        dataset = tasks.encode(cfg, raw, prepared.vocab, prepared.labels, data, prepared.spec.feature_dim or None)
+        dataset = tasks.encode(cfg, raw, prepared.vocab, prepared.labels, data, prepared.spec.feature_dim or None,
+                               prepared.word_features)
         check_vocabulary_overlap(dataset, data)
     params = initial_params(cfg, prepared.spec)
     batches = probe_batches(cfg.task, dataset, batch_size or cfg.train.batch_size, num_batches, cfg.train.bptt)
@@ -301,7 +302,7 @@ def measure_run(run, data: str | None = None, num_batches: int = 1, batch_size: 
         if not data:
             raise DataError(f"{run.path}'s config names no training data.", hint="pass --data FILE.")
     raw = tasks.read_split(cfg, data)
-    dataset = tasks.encode(cfg, raw, run.vocab, run.labels, data, run.spec.feature_dim or None)
+    dataset = run.encode(raw, data)
     check_vocabulary_overlap(dataset, data)
     batches = probe_batches(cfg.task, dataset, batch_size or cfg.train.batch_size, num_batches, cfg.train.bptt)
     epochs = run.meta.get("epochs_done")

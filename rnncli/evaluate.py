@@ -35,7 +35,7 @@ def evaluate(run: Run, data: str | Path) -> EvalResult:
     """Read ``data`` with the run's data settings and score it."""
     cfg = run.config
     raw = tasks.read_split(cfg, str(data))
-    dataset = tasks.encode(cfg, raw, run.vocab, run.labels, data, run.spec.feature_dim or None)
+    dataset = run.encode(raw, data)
     scored = score(run.params, run.spec, dataset)
     labels = run.labels.to_dict()["labels"]
     metrics = task_metrics(cfg.task, dataset.targets, scored, labels, full=True)

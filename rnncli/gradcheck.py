@@ -37,6 +37,7 @@ def case_name(spec: ModelSpec, padded: bool) -> str:
     extras = [f"pool-{spec.pooling}"] if spec.pooling != "last" else []
     extras += ["h0"] if spec.learn_h0 else []
     extras += [f"dropout-{spec.dropout:g}"] if spec.dropout else []
+    extras += ["+".join(name for name, _ in spec.word_features)] if spec.word_features else []
     return " ".join([spec.task, f"{spec.cell}{act}", direction, f"L{spec.num_layers}", spec.input,
                      "padded" if padded else "unpadded", *extras])
 
@@ -53,8 +54,8 @@ def _spec(task, cell, act, bi, layers, onehot, **extra) -> ModelSpec:
 
 def default_cases() -> list[tuple[ModelSpec, bool]]:
     """Every task × cell × direction × {1, 2} layers × {padded, unpadded} (lm: unidirectional only),
-    then pooling, learned initial state and dropout for every cell, and real-valued features input
-    (regress, 2 features per step) for every cell."""
+    then pooling, learned initial state and dropout for every cell, real-valued features input
+    (regress, 2 features per step) and word features (tag: prefix, suffix and shape) for every cell."""
     cases = []
     for task, (cell, act), bi, layers, padded in itertools.product(TASKS, CELLS, [False, True], [1, 2], [True, False]):
         if task == "lm" and bi:
@@ -66,6 +67,9 @@ def default_cases() -> list[tuple[ModelSpec, bool]]:
             cases.append((_spec("classify", cell, act, True, 2, False, **extra), True))
     for cell, act in CELLS:
         cases.append((_spec("regress", cell, act, True, 2, False, input="features", feature_dim=2), True))
+    for cell, act in CELLS:
+        features = (("prefix1", 5), ("suffix2", 6), ("shape", 4))
+        cases.append((_spec("tag", cell, act, True, 1, False, word_features=features, word_feature_dim=2), True))
     return cases
 
 
@@ -78,6 +82,8 @@ def random_batch(spec: ModelSpec, rng: np.random.Generator, N: int = 3, T: int =
         ids = rng.standard_normal((N, T, spec.feature_dim)) * mask[:, :, None]
     else:
         ids = rng.integers(1, spec.vocab_size, size=(N, T))  # includes <unk> = 1
+        if spec.word_features:  # (N, T, 1 + K): the word, then each feature's id
+            ids = np.stack([ids] + [rng.integers(1, size, size=(N, T)) for _, size in spec.word_features], axis=-1)
         ids[~mask] = 0
     if spec.task == "regress":
         targets = rng.standard_normal(N)

@@ -1,6 +1,8 @@
 """The models: input encoding → recurrent stack → a linear head, for four tasks.
 
     ids (N, T) ──embedding E (V, D)──► X (N, T, D)     one-hot input: ids go straight to layer 0
+    word features (rnncli.data.subwords): X_t = [E[word_t], P[prefix_t], S[suffix_t], Z[shape_t]],
+        each feature embedding (size_k, E), so D grows by E per feature
     features input: X (N, T, D) real-valued, D = feature_dim, given directly (no vocabulary)
     X ──recurrent stack──► outputs Y (N, T, F) and final states,   F = H · directions
 
@@ -13,7 +15,8 @@ many-to-one (task classify, regress): a summary s (N, F) of each sequence, then 
 many-to-many (task tag, lm): z_t = y_t W^T + b at every step, softmax cross-entropy over real
     tokens; tag predicts one of C tags per token, lm the next token (O = V).
 
-Parameter names: ``embedding.weight`` (absent for one-hot), the stack's ``rnn.l{k}…``
+Parameter names: ``embedding.weight`` (absent for one-hot), ``prefix_embedding.weight``,
+``suffix_embedding.weight``, ``shape_embedding.weight`` (word features), the stack's ``rnn.l{k}…``
 (``engine/recurrent.py``), ``head.W`` (O, F) and ``head.b`` (O,).
 """
 
@@ -49,6 +52,11 @@ class ModelSpec:
     pooling: str = "last"  # many-to-one tasks: last | mean | max
     learn_h0: bool = False
     feature_dim: int = 0  # input "features": D, the number of features per timestep
+    word_features: tuple = ()  # ((name, vocabulary size), …), e.g. (("suffix3", 812), ("shape", 95))
+    word_feature_dim: int = 16  # E, the embedding size of each word feature
+
+    def __post_init__(self):  # run.json gives lists; keep the spec hashable and comparable
+        object.__setattr__(self, "word_features", tuple((str(n), int(v)) for n, v in self.word_features))
 
     @property
     def per_step(self) -> bool:
@@ -65,7 +73,7 @@ class ModelSpec:
     def stack(self) -> StackSpec:
         onehot = self.input == "onehot"
         input_size = {"onehot": self.vocab_size - ONEHOT_OFFSET, "features": self.feature_dim}.get(
-            self.input, self.embedding_dim)
+            self.input, self.embedding_dim + len(self.word_features) * self.word_feature_dim)
         return StackSpec(
             cell=self.cell,
             input_size=input_size,
@@ -82,13 +90,21 @@ class ModelSpec:
         shapes: dict[str, tuple[int, ...]] = {}
         if self.input == "embedding":
             shapes["embedding.weight"] = (self.vocab_size, self.embedding_dim)
+        for name, size in self.word_features:
+            shapes[feature_param(name)] = (size, self.word_feature_dim)
         shapes.update(self.stack.param_shapes())
         shapes["head.W"] = (self.num_outputs, self.stack.output_size)
         shapes["head.b"] = (self.num_outputs,)
         return shapes
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain JSON data (lists, not tuples), as run.json and checkpoints store it."""
+        return {**asdict(self), "word_features": [list(f) for f in self.word_features]}
+
+
+def feature_param(name: str) -> str:
+    """The embedding of word feature ``name``: "suffix3" → ``suffix_embedding.weight``."""
+    return f"{name.rstrip('0123456789')}_embedding.weight"
 
 
 # ---------------------------------------------------------------------- initialisation
@@ -115,7 +131,7 @@ def init_params(spec: ModelSpec, rng: np.random.Generator, dtype=np.float32, ini
     params = {}
     for name, shape in spec.param_shapes().items():
         leaf = name.rsplit(".", 1)[1]
-        if name == "embedding.weight":
+        if name.endswith("embedding.weight"):
             p = rng.standard_normal(shape)
         elif leaf in ("h0", "c0"):
             p = np.zeros(shape)
@@ -171,6 +187,8 @@ def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, st
             dropout_rng: np.random.Generator | None = None):
     """ids (N, T) int, mask (N, T) → logits (N, O) or (N, T, O), and a cache for :func:`backward`.
 
+    With word features ``ids`` is (N, T, 1 + K): the word id, then the id of each feature.
+
     For ``input: features``, ``ids`` holds the features (N, T, D) instead (0 at padding),
     cast to the parameters' dtype.
     state0 overrides the initial states (lm windows carry them); dropout_rng enables dropout.
@@ -179,6 +197,10 @@ def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, st
         x = ids
     elif spec.input == "features":
         x = np.asarray(ids, dtype=params["head.W"].dtype)
+    elif spec.word_features:  # ids (N, T, 1 + K): the word, then its K feature ids
+        x = np.concatenate([layers.embedding_forward(params["embedding.weight"], ids[..., 0])] + [
+            layers.embedding_forward(params[feature_param(name)], ids[..., 1 + k])
+            for k, (name, _) in enumerate(spec.word_features)], axis=-1)
     else:
         x = layers.embedding_forward(params["embedding.weight"], ids)
     outputs, finals, stack_cache = stack_forward(x, mask, params, spec.stack, state0, dropout_rng=dropout_rng)
@@ -217,7 +239,13 @@ def backward(d_logits: np.ndarray, cache: ForwardCache, params: dict, spec: Mode
             np.put_along_axis(d_outputs, cache.pool_index[:, None, :], d_features[:, None, :], axis=1)
             d_outputs *= m  # an all-padding row has no real maximum
     grads, dx, _ = stack_backward(d_outputs, d_finals, cache.stack, params, stack_spec, record=record)
-    if spec.input == "embedding":
+    if spec.word_features:
+        D, E = spec.embedding_dim, spec.word_feature_dim
+        grads["embedding.weight"] = layers.embedding_backward(dx[..., :D], cache.ids[..., 0], spec.vocab_size)
+        for k, (name, size) in enumerate(spec.word_features):
+            grads[feature_param(name)] = layers.embedding_backward(
+                dx[..., D + k * E : D + (k + 1) * E], cache.ids[..., 1 + k], size)
+    elif spec.input == "embedding":
         grads["embedding.weight"] = layers.embedding_backward(dx, cache.ids, spec.vocab_size)
     grads["head.W"], grads["head.b"] = dW, db
     return {k: grads[k] for k in params}

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from rnncli.checkpoint import Run
+from rnncli.data import tokenize
 from rnncli.errors import DataError
 from rnncli.inference import encode_texts, score
 from rnncli.model import forward, probabilities
@@ -38,7 +39,9 @@ def predict(run: Run, texts: Sequence[str]) -> list[dict]:
     base = [{"text": text, "tokens": toks, "ids": list(i)} for text, toks, i in zip(texts, tokens, ids)]
     if task == "lm":
         return [{**b, "next": _next_tokens(run, b["ids"])} for b in base]
-    outputs = score(run.params, run.spec, Dataset(ids=ids)).outputs
+    extra = [run.word_features.encode(tokenize(text, run.tokenizer, False)) for text in texts] \
+        if run.word_features else None
+    outputs = score(run.params, run.spec, Dataset(ids=ids, word_features=extra)).outputs
     labels = run.labels.to_dict()["labels"]
     if task == "regress":
         return [{**b, "value": float(v)} for b, v in zip(base, outputs)]

@@ -39,9 +39,10 @@ from pathlib import Path
 import numpy as np
 
 from rnncli import __version__, tasks
-from rnncli.checkpoint import FORMAT_VERSION, NPZ_ERRORS, write_arrays
+from rnncli.checkpoint import FORMAT_VERSION, NPZ_ERRORS, WORD_FEATURES, write_arrays
 from rnncli.config import Config, load_config, parse_override, replace_in
 from rnncli.data import LabelVocab, Vocab
+from rnncli.data.subwords import WordFeatures
 from rnncli.errors import DataError, RunError, UsageError
 
 CHECKPOINT = "checkpoint.npz"
@@ -182,16 +183,19 @@ class Checkpoint:
     meta: dict
     arrays: dict[str, np.ndarray]
 
-    def vocabularies(self) -> tuple[Vocab, LabelVocab]:
-        """The run's own vocabulary and labels: a resumed run encodes its data exactly as before."""
+    def vocabularies(self) -> tuple[Vocab, LabelVocab, WordFeatures | None]:
+        """The run's own vocabularies and labels: a resumed run encodes its data exactly as before."""
+        name = "vocab.json"
         try:
-            vocab = Vocab.load(self.run_dir / "vocab.json")
+            vocab = Vocab.load(self.run_dir / name)
             labels = LabelVocab.from_dict({"labels": self.meta["labels"]})
+            name = WORD_FEATURES
+            features = WordFeatures.load(self.run_dir / name) if self.meta["model"].get("word_features") else None
         except DataError as exc:
-            raise _bad(self.run_dir, f"vocab.json is unreadable ({exc.message})") from None
-        except (KeyError, TypeError, ValueError) as exc:
+            raise _bad(self.run_dir, f"{name} is unreadable ({exc.message})") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise _bad(self.run_dir, f"{CHECKPOINT} is corrupt (labels: {exc})") from None
-        return vocab, labels
+        return vocab, labels, features
 
     def restore(self, params: dict, optimizer, rngs: dict, spec, info: dict, examples: int | None) -> TrainState:
         """Load weights, optimiser and generator states in place; returns the training state.

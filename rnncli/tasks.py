@@ -25,6 +25,7 @@ import numpy as np
 
 from rnncli.data import LabelVocab, Vocab, batch_indices, bucketed_indices, pad_batch, read_examples, read_tagged, read_text, tokenize
 from rnncli.data.features import pad_features, parse_all
+from rnncli.data.subwords import WordFeatures, feature_names
 from rnncli.errors import DataError
 
 
@@ -46,6 +47,7 @@ class Dataset:
     stream: np.ndarray | None = None
     tokens: list | None = None  # the tokens of each example (tag: needed to report per-token output)
     feature_dim: int = 0  # input "features": D, and ``ids`` holds one (T_i, D) array per example
+    word_features: list | None = None  # model.prefix/suffix/shape: feature ids (T_i, K) per example
 
     def __len__(self) -> int:
         return len(self.stream) if self.stream is not None else len(self.ids)
@@ -77,14 +79,26 @@ def split_off_dev(raw, fraction: float):
     return raw[:cut], raw[cut:]
 
 
-def token_lists(cfg, raw) -> list[list[str]]:
+def token_lists(cfg, raw, lowercase: bool | None = None) -> list[list[str]]:
+    """The tokens of each example, lowercased as ``data.lowercase`` says (or as ``lowercase``)."""
+    lower = cfg.data.lowercase if lowercase is None else lowercase
     if cfg.model.input == "features":
         return []  # no tokens: the vocabulary is <pad> and <unk> only
     if cfg.task == "tag":
-        return [[t.lower() if cfg.data.lowercase else t for t in s.tokens] for s in raw]
+        return [[t.lower() if lower else t for t in s.tokens] for s in raw]
     if cfg.task == "lm":
         return [raw]
-    return [tokenize(ex.text, cfg.data.tokenizer, cfg.data.lowercase) for ex in raw]
+    return [tokenize(ex.text, cfg.data.tokenizer, lower) for ex in raw]
+
+
+def word_feature_names(cfg) -> list[str]:
+    return feature_names(cfg.model.prefix, cfg.model.suffix, cfg.model.shape)
+
+
+def build_word_features(cfg, raw) -> WordFeatures | None:
+    """The vocabularies of the word features the config asks for (None when it asks for none)."""
+    names = word_feature_names(cfg)
+    return WordFeatures.build(names, token_lists(cfg, raw, lowercase=False), cfg.vocab.min_freq) if names else None
 
 
 def build_labels(cfg, raw) -> LabelVocab:
@@ -111,8 +125,10 @@ def _number(label: str, i: int, path) -> float:
     return value
 
 
-def encode(cfg, raw, vocab: Vocab, labels: LabelVocab, path="data", feature_dim: int | None = None) -> Dataset:
-    """Encode raw data; for input "features", ``feature_dim`` (a trained model's D) is checked when given."""
+def encode(cfg, raw, vocab: Vocab, labels: LabelVocab, path="data", feature_dim: int | None = None,
+           word_features: WordFeatures | None = None) -> Dataset:
+    """Encode raw data; for input "features", ``feature_dim`` (a trained model's D) is checked when given;
+    ``word_features`` adds the feature ids of every token."""
     if cfg.model.input == "features":
         arrays = parse_all([ex.text for ex in raw], str(path), feature_dim)
         targets = _targets(cfg, raw, labels, path)
@@ -121,10 +137,11 @@ def encode(cfg, raw, vocab: Vocab, labels: LabelVocab, path="data", feature_dim:
     if cfg.task == "lm":
         return Dataset(stream=np.asarray(vocab.encode(toks[0]), dtype=np.int64))
     ids = [vocab.encode(t) for t in toks]
+    extra = [word_features.encode(t) for t in token_lists(cfg, raw, lowercase=False)] if word_features else None
     if cfg.task == "tag":
         return Dataset(ids, [[_label(labels, tag, i, path, "sentence") for tag in s.tags] for i, s in enumerate(raw)],
-                       tokens=toks)
-    return Dataset(ids, _targets(cfg, raw, labels, path), tokens=toks)
+                       tokens=toks, word_features=extra)
+    return Dataset(ids, _targets(cfg, raw, labels, path), tokens=toks, word_features=extra)
 
 
 def _label(labels: LabelVocab, label: str, i: int, path, what: str = "example") -> int:
@@ -149,7 +166,13 @@ def pad_inputs(data: Dataset, idx) -> tuple[np.ndarray, np.ndarray]:
     """Padded inputs of the examples ``idx``: ids (N, T), or features (N, T, D); and the mask (N, T)."""
     if data.feature_dim:
         return pad_features([data.ids[i] for i in idx], data.feature_dim)
-    return pad_batch([data.ids[i] for i in idx])
+    ids, mask = pad_batch([data.ids[i] for i in idx])
+    if data.word_features is not None:  # (N, T, 1 + K): the word id, then its feature ids (0 at padding)
+        extra = np.zeros(ids.shape + (data.word_features[0].shape[1] if len(data.word_features) else 0,), ids.dtype)
+        for n, i in enumerate(idx):
+            extra[n, : len(data.word_features[i])] = data.word_features[i]
+        ids = np.concatenate([ids[..., None], extra], axis=-1)
+    return ids, mask
 
 
 def sequence_batch(task: str, data: Dataset, idx) -> Batch:

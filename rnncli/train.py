@@ -26,6 +26,7 @@ import numpy as np
 from rnncli import checkpoint, diagnostics, resume, tasks
 from rnncli.config import Config, config_to_yaml
 from rnncli.data import LabelVocab, Vocab
+from rnncli.data.subwords import WordFeatures
 from rnncli.engine.optim import clip_grad_norm, clip_grad_value, lr_at, make_optimizer
 from rnncli.errors import ConfigError, DivergedError, RunError, TrainingInterrupted
 from rnncli.inference import score
@@ -70,6 +71,7 @@ class Prepared:
     dev: tasks.Dataset | None
     test: tasks.Dataset | None
     spec: ModelSpec
+    word_features: WordFeatures | None = None
     skipped: dict = field(default_factory=dict)  # file -> messages of malformed rows left out (data.on_error: skip)
 
 
@@ -80,14 +82,16 @@ def build_vocab(cfg: Config, train_raw) -> Vocab:
     return Vocab.build(tasks.token_lists(cfg, train_raw), min_freq=cfg.vocab.min_freq, max_size=cfg.vocab.max_size)
 
 
-def model_spec(cfg: Config, vocab_size: int, labels: LabelVocab, feature_dim: int = 0) -> ModelSpec:
+def model_spec(cfg: Config, vocab_size: int, labels: LabelVocab, feature_dim: int = 0,
+               word_features: WordFeatures | None = None) -> ModelSpec:
     m = cfg.model
     num_classes = {"lm": vocab_size, "regress": 1}.get(cfg.task, len(labels))
     return ModelSpec(
         vocab_size=vocab_size, num_classes=num_classes, task=cfg.task, cell=m.cell, activation=m.activation,
         input=m.input, embedding_dim=m.embedding_dim, hidden_size=m.hidden_size, num_layers=m.num_layers,
         bidirectional=m.bidirectional, dropout=m.dropout, pooling=m.pooling, learn_h0=m.learn_h0,
-        feature_dim=feature_dim,
+        feature_dim=feature_dim, word_features=word_features.sizes() if word_features else (),
+        word_feature_dim=m.word_feature_dim,
     )
 
 
@@ -111,10 +115,11 @@ def spec_from_config(cfg: Config) -> ModelSpec:
     labels = tasks.build_labels(cfg, train_raw)
     dim = tasks.encode(cfg, train_raw[:1], Vocab.build([]), labels, cfg.data.train).feature_dim \
         if cfg.model.input == "features" else 0
-    return model_spec(cfg, len(build_vocab(cfg, train_raw)), labels, dim)
+    return model_spec(cfg, len(build_vocab(cfg, train_raw)), labels, dim, tasks.build_word_features(cfg, train_raw))
 
 
-def prepare(cfg: Config, vocab: Vocab | None = None, labels: LabelVocab | None = None) -> Prepared:
+def prepare(cfg: Config, vocab: Vocab | None = None, labels: LabelVocab | None = None,
+            word_features: WordFeatures | None = None) -> Prepared:
     """Read train (and dev) data, build the vocabularies (unless given: a resumed run has its own),
     encode, and fix the model's shape."""
     skipped: dict[str, list[str]] = {path: [] for path in (cfg.data.train, cfg.data.dev, cfg.data.test) if path}
@@ -124,14 +129,16 @@ def prepare(cfg: Config, vocab: Vocab | None = None, labels: LabelVocab | None =
         train_raw, dev_raw = tasks.split_off_dev(train_raw, cfg.data.dev_split)
     vocab = vocab or build_vocab(cfg, train_raw)
     labels = labels or tasks.build_labels(cfg, train_raw)
-    train_set = tasks.encode(cfg, train_raw, vocab, labels, cfg.data.train)
-    dev_set = tasks.encode(cfg, dev_raw, vocab, labels, cfg.data.dev or cfg.data.train) if dev_raw else None
+    word_features = word_features or tasks.build_word_features(cfg, train_raw)
+    train_set = tasks.encode(cfg, train_raw, vocab, labels, cfg.data.train, word_features=word_features)
+    dev_set = tasks.encode(cfg, dev_raw, vocab, labels, cfg.data.dev or cfg.data.train,
+                           word_features=word_features) if dev_raw else None
     test_set = None
     if cfg.data.test:  # read now: a bad path must not surface only after training
         test_raw = tasks.read_split(cfg, cfg.data.test, skipped[cfg.data.test])
-        test_set = tasks.encode(cfg, test_raw, vocab, labels, cfg.data.test)
+        test_set = tasks.encode(cfg, test_raw, vocab, labels, cfg.data.test, word_features=word_features)
     return Prepared(vocab, labels, train_set, dev_set, test_set,
-                    model_spec(cfg, len(vocab), labels, train_set.feature_dim),
+                    model_spec(cfg, len(vocab), labels, train_set.feature_dim, word_features), word_features,
                     {path: msgs for path, msgs in skipped.items() if msgs})
 
 
@@ -177,6 +184,8 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
         prepare_run_dir(run_dir, force)
         checkpoint.write_text(run_dir / "config.yaml", config_to_yaml(cfg))
         data.vocab.save(run_dir / "vocab.json")
+        if data.word_features:
+            data.word_features.save(run_dir / checkpoint.WORD_FEATURES)
     else:
         run_dir = Path(resume_dir)
         examples = None if cfg.task == "lm" else len(data.train)

@@ -46,8 +46,9 @@ def summary(
     head = {"regress": "linear (1 output)", "tag": f"softmax per token ({spec.num_outputs} tags)",
             "lm": f"softmax per token ({spec.num_outputs}-token vocabulary)"}.get(
         spec.task, "sigmoid (1 output)" if spec.num_outputs == 1 else f"softmax ({spec.num_outputs} outputs)")
+    features = f" + word features {', '.join(n for n, _ in spec.word_features)}" if spec.word_features else ""
     render.line(f"task {spec.task}: {spec.cell} × {spec.num_layers} layer(s)"
-                f"{', bidirectional' if spec.bidirectional else ''}, {spec.input} input, vocabulary "
+                f"{', bidirectional' if spec.bidirectional else ''}, {spec.input}{features} input, vocabulary "
                 f"{spec.vocab_size} (incl. <pad>, <unk>), hidden {spec.hidden_size} → {head}")
     render.table(["parameter", "shape", "count"], [[r["name"], "×".join(map(str, r["shape"])), r["count"]] for r in rows]
                  + [["total", "", total]])

@@ -161,6 +161,12 @@ def _cross_checks(cfg: Config) -> Problems:
         problems.append(("data.format", f"must be 'features' (or 'auto') with model.input: features; got {show(data.format)}"))
     elif data.format == "features" and model.input != "features":
         problems.append(("model.input", f"must be 'features' with data.format: features; got {show(model.input)}"))
+    word_features = [k for k in ("prefix", "suffix", "shape") if getattr(model, k)]
+    if word_features and (cfg.task == "lm" or model.input != "embedding" or data.tokenizer == "char"):
+        why = (f"task is {show(cfg.task)}" if cfg.task == "lm" else f"model.input is {show(model.input)}"
+               if model.input != "embedding" else "data.tokenizer is 'char'")
+        problems.append((f"model.{word_features[0]}", "word features need words with an embedding "
+                         f"(tasks classify, regress, tag; model.input embedding; a word tokenizer); {why}"))
     train = cfg.train
     if train.patience is not None and not data.dev and not data.dev_split:
         problems.append(("train.patience", "needs a dev set to monitor: set data.dev or data.dev_split"))

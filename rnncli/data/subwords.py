@@ -1,0 +1,115 @@
+"""Word features: what a word looks like, for words the vocabulary has never seen.
+
+A word-level model maps every unseen word to ``<unk>``, so "unfriendliness" and "Zagreb"
+look the same to it. Word features give each token a few more ids, each with an embedding
+of its own (``model.word_feature_dim``), concatenated to the word embedding (as spaCy's
+tagger embeds NORM, PREFIX, SUFFIX and SHAPE):
+
+    prefix{k}   the first k characters, lowercased       "Unfriendly" → "unf"   (model.prefix: k)
+    suffix{k}   the last k characters, lowercased        "Unfriendly" → "dly"   (model.suffix: k)
+    shape       letters → X/x, digits → d, other characters kept, runs of one kind cut
+                at 4                                     "Zagreb" → "Xxxxx", "1998-03" → "dddd-dd"
+
+A word shorter than k gives the whole word. Each feature has its own vocabulary built from
+the training tokens (``<pad>`` = 0, ``<unk>`` = 1, ``vocab.min_freq`` applies), saved in the
+run directory as ``word-features.json``. Features are read from the tokens before
+``data.lowercase``, so the shape still sees capitals.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rnncli.data.vocab import Vocab, _atomic_write_json, _read_json
+from rnncli.errors import DataError
+
+FORMAT = "rnncli-word-features"
+VERSION = 1
+KINDS = ("prefix", "suffix", "shape")
+_NAME = re.compile(r"(prefix|suffix)[1-9][0-9]*|shape")
+SHAPE_RUN = 4  # longer runs of one character class are cut: "xxxxxxx" → "xxxx"
+
+
+def word_shape(token: str) -> str:
+    """Capitalisation, digits and punctuation of ``token``, e.g. "McDonald's" → "XxXxxxx'x"."""
+    out, last, run = [], "", 0
+    for ch in token:
+        kind = ("X" if ch.isupper() else "x") if ch.isalpha() else "d" if ch.isdigit() else ch
+        run = run + 1 if kind == last else 1
+        last = kind
+        if run <= SHAPE_RUN:
+            out.append(kind)
+    return "".join(out)
+
+
+def feature_names(prefix: int, suffix: int, shape: bool) -> list[str]:
+    """The features a model config asks for, in the order their embeddings are concatenated."""
+    return ([f"prefix{prefix}"] if prefix else []) + ([f"suffix{suffix}"] if suffix else []) + (["shape"] if shape else [])
+
+
+def kind_of(name: str) -> str:
+    """"suffix3" → "suffix" (parameter ``suffix_embedding.weight``)."""
+    return name.rstrip("0123456789")
+
+
+def feature_value(name: str, token: str) -> str:
+    kind = kind_of(name)
+    if kind == "shape":
+        return word_shape(token)
+    k = int(name[len(kind):])
+    return token.lower()[:k] if kind == "prefix" else token.lower()[-k:]
+
+
+class WordFeatures:
+    """One vocabulary per feature; ``encode`` turns a token list into ids (T, K)."""
+
+    def __init__(self, vocabs: dict[str, Vocab]) -> None:
+        self.vocabs = dict(vocabs)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.vocabs)
+
+    def sizes(self) -> tuple[tuple[str, int], ...]:
+        return tuple((name, len(v)) for name, v in self.vocabs.items())
+
+    @classmethod
+    def build(cls, names: Sequence[str], token_lists: Iterable[Sequence[str]], min_freq: int = 1) -> "WordFeatures":
+        token_lists = list(token_lists)
+        return cls({name: Vocab.build(([feature_value(name, t) for t in toks] for toks in token_lists), min_freq)
+                    for name in names})
+
+    def encode(self, tokens: Sequence[str]) -> np.ndarray:
+        """ids (T, K) int64: column k holds feature k of every token (<unk> = 1 when unseen)."""
+        cols = [v.encode(feature_value(name, t) for t in tokens) for name, v in self.vocabs.items()]
+        return np.asarray(cols, dtype=np.int64).reshape(len(cols), len(tokens)).T
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, WordFeatures) and self.vocabs == other.vocabs
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, "version": VERSION,
+                "features": {name: v.to_dict() for name, v in self.vocabs.items()}}
+
+    @classmethod
+    def from_dict(cls, d, source: str = "word features") -> "WordFeatures":
+        hint = "retrain the model; word-features.json is written by `rnn train`"
+        if not isinstance(d, dict) or d.get("format") != FORMAT or d.get("version") != VERSION \
+                or not isinstance(d.get("features"), dict):
+            raise DataError(f"{source} is not an rnncli word-features file (format {FORMAT}, version {VERSION}).",
+                            hint=hint)
+        bad = [name for name in d["features"] if not _NAME.fullmatch(str(name))]
+        if bad:
+            raise DataError(f"{source}: unknown word feature {bad[0]!r}.", hint=hint)
+        return cls({name: Vocab.from_dict(v, f"{source} ({name})") for name, v in d["features"].items()})
+
+    def save(self, path: str | Path) -> None:
+        _atomic_write_json(Path(path), self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "WordFeatures":
+        return cls.from_dict(_read_json(Path(path)), source=str(path))
