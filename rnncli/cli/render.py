@@ -11,22 +11,31 @@ import math
 import sys
 from contextlib import contextmanager
 
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from rnncli.errors import RnncliError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 QUIET = False  # set by the root --quiet option
+
+# rich is imported where it is used: `rnn predict --json` in a pipeline never needs it, and its
+# import is a large part of a command's start-up time.
 
 
 def out() -> Console:
     # Created per call so tests that swap sys.stdout (capsys) see the output. When stdout is
     # a pipe or file, tables are not squeezed into rich's default 80 columns.
+    from rich.console import Console
+
     wide = None if sys.stdout.isatty() else 200
     return Console(file=sys.stdout, soft_wrap=True, highlight=False, width=wide)
 
 
 def err() -> Console:
+    from rich.console import Console
+
     return Console(file=sys.stderr, soft_wrap=True, highlight=False)
 
 
@@ -78,6 +87,8 @@ def fmt(value, digits: int = 4) -> str:
 
 def table(columns: list[str], rows: list[list], title: str | None = None, right: set[int] | None = None) -> None:
     """Print a table to stdout; columns whose index is in ``right`` are right-aligned (numbers)."""
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, header_style="bold")
     right = right if right is not None else set(range(1, len(columns)))
     for i, c in enumerate(columns):
