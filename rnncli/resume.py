@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from rnncli import __version__, tasks
-from rnncli.checkpoint import FORMAT_VERSION, NPZ_ERRORS, write_arrays
+from rnncli.checkpoint import FORMAT_VERSION, NPZ_ERRORS, TARGET_VOCAB, write_arrays
 from rnncli.config import Config, load_config, parse_override, replace_in
 from rnncli.data import LabelVocab, Vocab
 from rnncli.errors import DataError, RunError, UsageError
@@ -182,16 +182,19 @@ class Checkpoint:
     meta: dict
     arrays: dict[str, np.ndarray]
 
-    def vocabularies(self) -> tuple[Vocab, LabelVocab]:
-        """The run's own vocabulary and labels: a resumed run encodes its data exactly as before."""
+    def vocabularies(self) -> tuple[Vocab, LabelVocab, Vocab | None]:
+        """The run's own vocabulary, labels and (seq2seq) target vocabulary: a resumed run encodes its
+        data exactly as before."""
         try:
             vocab = Vocab.load(self.run_dir / "vocab.json")
+            target = self.run_dir / TARGET_VOCAB
+            target_vocab = Vocab.load(target) if self.meta["model"]["task"] == "seq2seq" else None
             labels = LabelVocab.from_dict({"labels": self.meta["labels"]})
         except DataError as exc:
-            raise _bad(self.run_dir, f"vocab.json is unreadable ({exc.message})") from None
+            raise _bad(self.run_dir, f"a vocabulary is unreadable ({exc.message})") from None
         except (KeyError, TypeError, ValueError) as exc:
             raise _bad(self.run_dir, f"{CHECKPOINT} is corrupt (labels: {exc})") from None
-        return vocab, labels
+        return vocab, labels, target_vocab
 
     def restore(self, params: dict, optimizer, rngs: dict, spec, info: dict, examples: int | None) -> TrainState:
         """Load weights, optimiser and generator states in place; returns the training state.
