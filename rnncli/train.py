@@ -94,7 +94,7 @@ def model_spec(cfg: Config, vocab_size: int, labels: LabelVocab, feature_dim: in
         vocab_size=vocab_size, num_classes=num_classes, task=cfg.task, cell=m.cell, activation=m.activation,
         input=m.input, embedding_dim=m.embedding_dim, hidden_size=m.hidden_size, num_layers=m.num_layers,
         bidirectional=m.bidirectional, dropout=m.dropout, pooling=m.pooling, learn_h0=m.learn_h0,
-        feature_dim=feature_dim, attention=m.attention and cfg.task == "seq2seq", max_target_length=max_target_length,
+        feature_dim=feature_dim, attention=m.attention, max_target_length=max_target_length,
     )
 
 

@@ -170,7 +170,8 @@ def _cross_checks(cfg: Config) -> Problems:
         problems.append(("train.patience", "needs a dev set to monitor: set data.dev or data.dev_split"))
     monitor_tasks = {"dev_accuracy": ("classify", "tag", "seq2seq"), "dev_mae": ("regress",)}.get(train.monitor)
     if monitor_tasks and cfg.task not in monitor_tasks:
-        problems.append(("train.monitor", f"{train.monitor} applies to task {' or '.join(monitor_tasks)}; "
+        allowed = " or ".join([", ".join(monitor_tasks[:-1]), monitor_tasks[-1]] if len(monitor_tasks) > 1 else monitor_tasks)
+        problems.append(("train.monitor", f"{train.monitor} applies to task {allowed}; "
                                           f"task is {show(cfg.task)} (use dev_loss)"))
     if data.text_field == data.label_field:
         problems.append(("data.label_field", f"must differ from data.text_field; both are {show(data.text_field)}"))
