@@ -85,8 +85,9 @@ def default_cases() -> list[tuple[ModelSpec, bool]]:
 
 def sampling_cases() -> list[tuple[ModelSpec, bool, float]]:
     """seq2seq with sampled decoder inputs (teacher forcing 0.5, the decoder run step by step),
-    attention and dropout, for every cell: (spec, padded, teacher_forcing)."""
-    return [(_spec("seq2seq", cell, act, True, 2, False, attention=True, dropout=0.3), True, 0.5)
+    attention, dropout and the encoder's learned initial state, for every cell:
+    (spec, padded, teacher_forcing)."""
+    return [(_spec("seq2seq", cell, act, True, 2, False, attention=True, dropout=0.3, learn_h0=True), True, 0.5)
             for cell, act in CELLS]
 
 

@@ -84,18 +84,28 @@ def _score_lm(params: dict, spec: ModelSpec, stream: np.ndarray, num_streams: in
 
 def _score_seq2seq(params: dict, spec: ModelSpec, data: Dataset, batch_size: int,
                    max_length: int | None = None, beam: int = 1) -> Scored:
-    """Teacher-forced loss over real target tokens, and the decoded outputs (targets None: decode only)."""
+    """Teacher-forced loss over real target tokens, and the decoded outputs."""
     total, terms = 0.0, 0
-    outputs: list = [None] * len(data.ids)
-    limit = decoding.default_max_length(spec) if max_length is None else max_length
     for chunk in _by_length(data.ids, batch_size):
         ids, mask = pad_inputs(data, chunk)
-        if data.targets is not None:
-            targets, _ = pad_batch([data.targets[i] for i in chunk])
-            logits, _ = seq2seq.forward(params, spec, ids, mask, targets)
-            n = int(np.count_nonzero(targets))
-            total += seq2seq.target_loss(logits, targets)[0] * n
-            terms += n
-        for i, (tokens, _) in zip(chunk, decoding.decode(params, spec, ids, mask, limit, beam)):
-            outputs[i] = tokens
+        targets, _ = pad_batch([data.targets[i] for i in chunk])
+        logits, _ = seq2seq.forward(params, spec, ids, mask, targets)
+        n = int(np.count_nonzero(targets))
+        total += seq2seq.target_loss(logits, targets)[0] * n
+        terms += n
+    outputs = [tokens for tokens, _ in decode_all(params, spec, data.ids, batch_size, max_length, beam)]
     return Scored(total / max(terms, 1), terms, outputs)
+
+
+def decode_all(params: dict, spec: ModelSpec, id_lists, batch_size: int = EVAL_BATCH_SIZE,
+               max_length: int | None = None, beam: int = 1) -> list[tuple[list[int], float]]:
+    """seq2seq: (output ids without <eos>, log-probability) of every source, decoded in batches of
+    similar length with ``beam`` (1: greedy) up to ``max_length`` tokens
+    (default: :func:`rnncli.decoding.default_max_length`)."""
+    limit = decoding.default_max_length(spec) if max_length is None else max_length
+    results: list = [None] * len(id_lists)
+    for chunk in _by_length(id_lists, batch_size):
+        ids, mask = pad_batch([id_lists[i] for i in chunk])
+        for i, result in zip(chunk, decoding.decode(params, spec, ids, mask, limit, beam)):
+            results[i] = result
+    return results

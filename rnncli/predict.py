@@ -18,10 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from rnncli.checkpoint import Run
-from rnncli.data import pad_batch
-from rnncli.decoding import decode, default_max_length
 from rnncli.errors import DataError
-from rnncli.inference import encode_texts, score
+from rnncli.inference import decode_all, encode_texts, score
 from rnncli.model import forward, probabilities
 from rnncli.tasks import Dataset
 
@@ -79,11 +77,10 @@ def _next_tokens(run: Run, ids: list[int]) -> list[dict]:
 
 
 def _translate(run: Run, base: list[dict], beam: int, max_length: int | None) -> list[dict]:
-    ids, mask = pad_batch([b["ids"] for b in base])
-    limit = default_max_length(run.spec) if max_length is None else max_length
     joiner = "" if run.tokenizer == "char" else " "
     results = []
-    for b, (tokens, log_prob) in zip(base, decode(run.params, run.spec, ids, mask, limit, beam)):
+    for b, (tokens, log_prob) in zip(base, decode_all(run.params, run.spec, [b["ids"] for b in base],
+                                                      max_length=max_length, beam=beam)):
         words = run.target_vocab.decode(tokens)
         results.append({**b, "output": joiner.join(words), "output_tokens": words, "log_prob": log_prob})
     return results
