@@ -187,8 +187,8 @@ class Checkpoint:
         data exactly as before."""
         try:
             vocab = Vocab.load(self.run_dir / "vocab.json")
-            target = self.run_dir / TARGET_VOCAB
-            target_vocab = Vocab.load(target) if self.meta["model"]["task"] == "seq2seq" else None
+            seq2seq = self.meta["model"]["task"] == "seq2seq"
+            target_vocab = Vocab.load(self.run_dir / TARGET_VOCAB) if seq2seq else None
             labels = LabelVocab.from_dict({"labels": self.meta["labels"]})
         except DataError as exc:
             raise _bad(self.run_dir, f"a vocabulary is unreadable ({exc.message})") from None
