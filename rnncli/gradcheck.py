@@ -118,22 +118,24 @@ def check_case(spec: ModelSpec, padded: bool, seed: int = 0, max_entries: int | 
                tolerance: float = DEFAULT_TOLERANCE, teacher_forcing: float = 1.0) -> CaseResult:
     rng = np.random.default_rng(seed)
     params = init_params(spec, rng, np.float64)
-    for name in params:
-        # start learned states away from 0, and seq2seq's weights away from their small start (whose
-        # nearly uniform attention has gradients near the finite differences' rounding noise)
-        if name.endswith(("h0", "c0")) or spec.task == "seq2seq":
-            params[name] = rng.standard_normal(params[name].shape)
+    for name, p in params.items():
+        if name.endswith(("h0", "c0")):  # start learned states away from 0
+            params[name] = rng.standard_normal(p.shape)
+        elif spec.task == "seq2seq":
+            # larger weights than the initialisation's, whose nearly uniform attention has gradients near
+            # the finite differences' rounding noise; at most 2/√fan_in, so that large models do not saturate
+            params[name] = rng.standard_normal(p.shape) * min(1.0, 2.0 / np.sqrt(p.shape[-1]))
     ids, mask, targets = random_batch(spec, rng, padded=padded)
     # Dropout (and sampled decoder inputs) draw the same masks and choices in every evaluation:
     # a fresh generator with one seed.
     random = spec.dropout or teacher_forcing < 1
     dropout = (lambda: np.random.default_rng(seed + 1)) if random else (lambda: None)
-    _, grads, _, _ = loss_and_grads(params, spec, ids, mask, targets, dropout_rng=dropout(),
-                                    teacher_forcing=teacher_forcing)
+    _, grads, _, cache = loss_and_grads(params, spec, ids, mask, targets, dropout_rng=dropout(),
+                                        teacher_forcing=teacher_forcing)
 
     def loss() -> float:
-        if spec.task == "seq2seq":
-            logits, _ = seq2seq.forward(params, spec, ids, mask, targets, dropout(), teacher_forcing)
+        if spec.task == "seq2seq":  # the sampled decoder inputs of the pass above, not new argmaxes
+            logits, _ = seq2seq.forward(params, spec, ids, mask, targets, dropout(), teacher_forcing, cache.inputs)
             return seq2seq.target_loss(logits, targets)[0]
         logits, _ = forward(params, spec, ids, mask, dropout_rng=dropout())
         return loss_from_logits(logits, targets, spec, mask)[0]

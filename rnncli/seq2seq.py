@@ -206,19 +206,23 @@ class Seq2SeqCache(NamedTuple):
     encoded: Encoded
     chunks: list  # [(slice of steps, ChunkCache)]
     finals: list  # decoder final states
+    inputs: np.ndarray  # (N, M+1) the decoder inputs that were fed, <pad> at padding
 
 
-def forward(params: dict, spec, src_ids, src_mask, targets, dropout_rng=None, teacher_forcing: float = 1.0):
+def forward(params: dict, spec, src_ids, src_mask, targets, dropout_rng=None, teacher_forcing: float = 1.0,
+            feed: np.ndarray | None = None):
     """Logits (N, M+1, Vt) for the target steps, and the cache for :func:`backward`.
 
     ``dropout_rng`` draws dropout masks and, with ``teacher_forcing`` < 1, which inputs are sampled;
-    without a generator every input is the gold token."""
+    without a generator every input is the gold token. ``feed`` (N, M+1) replays the inputs of an
+    earlier pass (``cache.inputs``) in place of the sampled ones, so that finite differences see the
+    same choices as the pass they check."""
     tgt_mask = targets != 0
     enc = encode(params, spec, src_ids, src_mask, dropout_rng)
     dec_in = decoder_inputs(targets, tgt_mask)
     if teacher_forcing >= 1.0 or dropout_rng is None:
         logits, finals, cache = decoder_forward(params, spec, enc, dec_in, tgt_mask, enc.state0, dropout_rng)
-        return logits, Seq2SeqCache(enc, [(slice(None), cache)], finals)
+        return logits, Seq2SeqCache(enc, [(slice(None), cache)], finals, dec_in)
     N, M = targets.shape
     chunks, logits, state, prev = [], [], enc.state0, dec_in[:, 0]
     for t in range(M):
@@ -229,7 +233,10 @@ def forward(params: dict, spec, src_ids, src_mask, targets, dropout_rng=None, te
         logits.append(z)
         gold = dropout_rng.random(N) < teacher_forcing
         prev = np.where(gold, targets[:, t], z[:, 0].argmax(axis=-1))
-    return np.concatenate(logits, axis=1), Seq2SeqCache(enc, chunks, state)
+        if feed is not None and t + 1 < M:
+            prev = feed[:, t + 1]
+    inputs = np.concatenate([chunk.ids for _, chunk in chunks], axis=1)
+    return np.concatenate(logits, axis=1), Seq2SeqCache(enc, chunks, state, inputs)
 
 
 def backward(d_logits: np.ndarray, cache: Seq2SeqCache, params: dict, spec) -> dict[str, np.ndarray]:
