@@ -3,7 +3,8 @@
     runs/<name>/
       run.json          format version, model spec, labels, tokenizer settings, progress, best epoch
       config.yaml       the resolved config (every key, defaults included)
-      vocab.json        the token vocabulary (``rnn vocab build`` format)
+      vocab.json        the token vocabulary (``rnn vocab build`` format); seq2seq: the source side's
+      target-vocab.json seq2seq only: the target side's vocabulary (<pad>, <unk>, <bos>, <eos>, …)
       word-features.json  the vocabularies of the word features (only with model.prefix/suffix/shape)
       weights.npz       parameters by name after the last finished epoch, loaded with allow_pickle=False
       weights-best.npz  the same at the best epoch by train.monitor (only with a dev set)
@@ -44,6 +45,7 @@ NPZ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, NotIm
 FORMAT_VERSION = 2  # 2: checkpoint.npz (resume state) replaces optimizer.npz; weights-best.npz
 WEIGHTS, BEST_WEIGHTS = "weights.npz", "weights-best.npz"
 WORD_FEATURES = "word-features.json"
+TARGET_VOCAB = "target-vocab.json"
 REQUIRED_FILES = ("run.json", "config.yaml", "vocab.json", WEIGHTS)
 
 
@@ -74,6 +76,7 @@ class Run:
     meta: dict  # run.json
     config: "Config"  # config.yaml, validated
     weights: str = WEIGHTS  # the file ``params`` came from: WEIGHTS or BEST_WEIGHTS
+    target_vocab: Vocab | None = None  # seq2seq: target-vocab.json
     word_features: WordFeatures | None = None  # word-features.json, when the model has word features
 
     def encode(self, raw, path):
@@ -81,7 +84,7 @@ class Run:
         from rnncli import tasks
 
         return tasks.encode(self.config, raw, self.vocab, self.labels, path, self.spec.feature_dim or None,
-                            self.word_features)
+                            self.word_features, self.target_vocab)
 
     @property
     def best(self) -> dict | None:
@@ -161,10 +164,8 @@ def load_run(path: str | Path, last: bool = False) -> Run:
                                   source=str(path / "config.yaml"), name=path.name)
     except (KeyError, TypeError, ValueError, yaml.YAMLError, ConfigError, DataError) as exc:
         raise _bad_run(path, f"run.json or config.yaml is corrupt ({exc})") from None
-    try:
-        vocab = Vocab.load(path / "vocab.json")
-    except DataError as exc:
-        raise _bad_run(path, f"vocab.json is unreadable ({exc.message})") from None
+    vocab = _load_vocab(path, "vocab.json")
+    target_vocab = _load_vocab(path, TARGET_VOCAB) if spec.task == "seq2seq" else None
     word_features = load_word_features(path, spec)
     weights = BEST_WEIGHTS if not last and (path / BEST_WEIGHTS).is_file() else WEIGHTS
     params = load_weights(path / weights, spec)
@@ -172,7 +173,18 @@ def load_run(path: str | Path, last: bool = False) -> Run:
         raise _bad_run(path, f"vocab.json has {len(vocab)} entries but the weights expect {spec.vocab_size}")
     if spec.task in ("classify", "tag") and len(labels) != spec.num_classes:
         raise _bad_run(path, f"run.json lists {len(labels)} labels but the model has {spec.num_classes} classes")
-    return Run(path, spec, params, vocab, labels, meta, config, weights, word_features)
+    if target_vocab is not None and len(target_vocab) != spec.num_classes:
+        raise _bad_run(path, f"{TARGET_VOCAB} has {len(target_vocab)} entries but the weights expect {spec.num_classes}")
+    return Run(path, spec, params, vocab, labels, meta, config, weights, target_vocab, word_features)
+
+
+def _load_vocab(path: Path, name: str) -> Vocab:
+    if not (path / name).is_file():
+        raise _bad_run(path, f"it is incomplete (missing {name})")
+    try:
+        return Vocab.load(path / name)
+    except DataError as exc:
+        raise _bad_run(path, f"{name} is unreadable ({exc.message})") from None
 
 
 def load_word_features(path: Path, spec: ModelSpec) -> WordFeatures | None:
@@ -196,9 +208,10 @@ def _checked_spec(spec: ModelSpec) -> ModelSpec:
     for key in ("cell", "activation", "input", "pooling"):
         if getattr(spec, key) not in choices_of(field_types(ModelConfig)[key]):
             raise ValueError(f"model.{key} is {getattr(spec, key)!r}")
-    sizes = ("vocab_size", "num_classes", "embedding_dim", "hidden_size", "num_layers", "feature_dim")
+    sizes = ("vocab_size", "num_classes", "embedding_dim", "hidden_size", "num_layers", "feature_dim",
+             "max_target_length")
     if spec.task not in TASKS or any(type(getattr(spec, k, 0)) is not int or getattr(spec, k, 0) < 0 for k in sizes) \
-            or not (isinstance(spec.bidirectional, bool) and isinstance(spec.learn_h0, bool)) \
+            or not all(isinstance(getattr(spec, k), bool) for k in ("bidirectional", "learn_h0", "attention")) \
             or not (isinstance(spec.dropout, (int, float)) and 0 <= spec.dropout < 1):
         raise ValueError("the model description has a wrong value")
     spec.param_shapes()

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from rnncli import tasks
-from rnncli.errors import DataError, RunError
+from rnncli.errors import DataError, RunError, UsageError
 from rnncli.model import ModelSpec, loss_and_grads
 
 VANISHING_BELOW = 1e-2  # ratio under this: vanishing
@@ -277,10 +277,17 @@ def check_vocabulary_overlap(data: tasks.Dataset, path: str) -> None:
                         hint="pass the kind of data the model was trained on (its data.train file is an example).")
 
 
+def _one_stack(task: str, source) -> None:
+    if task == "seq2seq":
+        raise UsageError(f"{source} describes a seq2seq model; grad-norms measures one recurrent stack, and an "
+                         "encoder–decoder has two.", hint="use `rnn gradcheck --config FILE` to check its gradients.")
+
+
 def measure_config(cfg, data: str | None = None, num_batches: int = 1, batch_size: int | None = None) -> GradNormReport:
     """The model ``cfg`` describes, at initialisation (train.seed), on ``data`` (default data.train)."""
     from rnncli.train import initial_params, prepare  # train imports this module
 
+    _one_stack(cfg.task, cfg.source)
     prepared = prepare(cfg)
     if data is None:
         dataset, data = prepared.train, cfg.data.train
@@ -296,6 +303,7 @@ def measure_config(cfg, data: str | None = None, num_batches: int = 1, batch_siz
 
 def measure_run(run, data: str | None = None, num_batches: int = 1, batch_size: int | None = None) -> GradNormReport:
     """A trained run (:class:`rnncli.checkpoint.Run`) on ``data`` (default: its data.train)."""
+    _one_stack(run.spec.task, run.path)
     cfg = run.config
     if data is None:
         data = cfg.data.train

@@ -4,6 +4,8 @@ classify: loss, accuracy, per-class precision/recall/F1, confusion matrix
 tag:      the same over tokens (token accuracy, per-tag P/R/F1)
 regress:  mean squared error (loss) and mean absolute error
 lm:       loss in nats per token, perplexity, bits per token
+seq2seq:  teacher-forced loss per target token; token accuracy, exact match and corpus BLEU-4 of
+          the decoded outputs (greedy, or beam search with ``beam`` > 1; ``rnncli.seqmetrics``)
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ class EvalResult:
                 "labels": self.labels}
 
 
-def evaluate(run: Run, data: str | Path) -> EvalResult:
-    """Read ``data`` with the run's data settings and score it."""
+def evaluate(run: Run, data: str | Path, beam: int = 1, max_length: int | None = None) -> EvalResult:
+    """Read ``data`` with the run's data settings and score it (seq2seq: decoding with ``beam`` up to
+    ``max_length`` tokens)."""
     cfg = run.config
     raw = tasks.read_split(cfg, str(data))
     dataset = run.encode(raw, data)
-    scored = score(run.params, run.spec, dataset)
+    scored = score(run.params, run.spec, dataset, max_length=max_length, beam=beam)
     labels = run.labels.to_dict()["labels"]
     metrics = task_metrics(cfg.task, dataset.targets, scored, labels, full=True)
     n = scored.terms if cfg.task == "lm" else len(dataset)

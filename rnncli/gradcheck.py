@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnncli.engine.gradcheck import numeric_grad, rel_error
-from rnncli.model import TASKS, ModelSpec, forward, init_params, loss_and_grads, loss_from_logits
+from rnncli import seq2seq
+from rnncli.model import ModelSpec, forward, init_params, loss_and_grads, loss_from_logits
 
 DEFAULT_TOLERANCE = 1e-5
 
@@ -31,9 +32,14 @@ class CaseResult:
         return dict(self.__dict__)
 
 
-def case_name(spec: ModelSpec, padded: bool) -> str:
+def case_name(spec: ModelSpec, padded: bool, teacher_forcing: float = 1.0) -> str:
     act = f"-{spec.activation}" if spec.cell == "rnn" else ""
     direction = "bi" if spec.bidirectional else "uni"
+    if spec.task == "seq2seq":
+        extras = (["attention"] if spec.attention else []) + (
+            [f"teacher-forcing-{teacher_forcing:g}"] if teacher_forcing < 1 else [])
+        return " ".join([spec.task, f"{spec.cell}{act}", f"{direction}-encoder", f"L{spec.num_layers}",
+                         "padded" if padded else "unpadded", *extras])
     extras = [f"pool-{spec.pooling}"] if spec.pooling != "last" else []
     extras += ["h0"] if spec.learn_h0 else []
     extras += [f"dropout-{spec.dropout:g}"] if spec.dropout else []
@@ -46,18 +52,24 @@ CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 
 
 def _spec(task, cell, act, bi, layers, onehot, **extra) -> ModelSpec:
-    classes = {"classify": 2 if layers == 1 else 3, "regress": 1, "tag": 3, "lm": 8}[task]
+    classes = {"classify": 2 if layers == 1 else 3, "regress": 1, "tag": 3, "lm": 8, "seq2seq": 7}[task]
     extra.setdefault("input", "onehot" if onehot else "embedding")
     return ModelSpec(vocab_size=8, num_classes=classes, task=task, cell=cell, activation=act,
                      embedding_dim=3, hidden_size=3, num_layers=layers, bidirectional=bi, **extra)
 
 
+SEQUENCE_TASKS = ("classify", "regress", "tag", "lm")
+
+
 def default_cases() -> list[tuple[ModelSpec, bool]]:
     """Every task × cell × direction × {1, 2} layers × {padded, unpadded} (lm: unidirectional only),
     then pooling, learned initial state and dropout for every cell, real-valued features input
-    (regress, 2 features per step) and word features (tag: prefix, suffix and shape) for every cell."""
+    (regress, 2 features per step) and word features (tag: prefix, suffix and shape) for every cell.
+    seq2seq: every cell × {uni, bi} encoder × {1, 2} layers on padded pairs, with attention in half
+    of them (sampled decoder inputs: :func:`sampling_cases`)."""
     cases = []
-    for task, (cell, act), bi, layers, padded in itertools.product(TASKS, CELLS, [False, True], [1, 2], [True, False]):
+    for task, (cell, act), bi, layers, padded in itertools.product(SEQUENCE_TASKS, CELLS, [False, True], [1, 2],
+                                                                   [True, False]):
         if task == "lm" and bi:
             continue
         onehot = (layers + padded) % 2 == 0  # both encodings appear with every cell and task
@@ -70,7 +82,17 @@ def default_cases() -> list[tuple[ModelSpec, bool]]:
     for cell, act in CELLS:
         features = (("prefix1", 5), ("suffix2", 6), ("shape", 4))
         cases.append((_spec("tag", cell, act, True, 1, False, word_features=features, word_feature_dim=2), True))
+    for (cell, act), bi, layers in itertools.product(CELLS, [False, True], [1, 2]):
+        cases.append((_spec("seq2seq", cell, act, bi, layers, False, attention=(layers + bi) % 2 == 1), True))
     return cases
+
+
+def sampling_cases() -> list[tuple[ModelSpec, bool, float]]:
+    """seq2seq with sampled decoder inputs (teacher forcing 0.5, the decoder run step by step),
+    attention, dropout and the encoder's learned initial state, for every cell:
+    (spec, padded, teacher_forcing)."""
+    return [(_spec("seq2seq", cell, act, True, 2, False, attention=True, dropout=0.3, learn_h0=True), True, 0.5)
+            for cell, act in CELLS]
 
 
 def random_batch(spec: ModelSpec, rng: np.random.Generator, N: int = 3, T: int = 5, padded: bool = True):
@@ -85,7 +107,11 @@ def random_batch(spec: ModelSpec, rng: np.random.Generator, N: int = 3, T: int =
         if spec.word_features:  # (N, T, 1 + K): the word, then each feature's id
             ids = np.stack([ids] + [rng.integers(1, size, size=(N, T)) for _, size in spec.word_features], axis=-1)
         ids[~mask] = 0
-    if spec.task == "regress":
+    if spec.task == "seq2seq":  # target lengths 1 … T+1, independent of the source's
+        target_lengths = rng.permutation(np.linspace(T + 1, 1, N).round().astype(int)) if padded else np.full(N, T + 1)
+        targets = rng.integers(1, spec.num_classes, size=(N, T + 1))
+        targets[np.arange(T + 1)[None, :] >= target_lengths[:, None]] = 0
+    elif spec.task == "regress":
         targets = rng.standard_normal(N)
     elif spec.per_step:
         targets = rng.integers(0, spec.num_classes, size=(N, T)) * mask
@@ -95,19 +121,28 @@ def random_batch(spec: ModelSpec, rng: np.random.Generator, N: int = 3, T: int =
 
 
 def check_case(spec: ModelSpec, padded: bool, seed: int = 0, max_entries: int | None = None,
-               tolerance: float = DEFAULT_TOLERANCE) -> CaseResult:
+               tolerance: float = DEFAULT_TOLERANCE, teacher_forcing: float = 1.0) -> CaseResult:
     rng = np.random.default_rng(seed)
     params = init_params(spec, rng, np.float64)
-    if spec.learn_h0:  # start the learned state away from 0 so its gradient is exercised
-        for name in params:
-            if name.endswith(("h0", "c0")):
-                params[name] = rng.standard_normal(params[name].shape)
+    for name, p in params.items():
+        if name.endswith(("h0", "c0")):  # start learned states away from 0
+            params[name] = rng.standard_normal(p.shape)
+        elif spec.task == "seq2seq":
+            # larger weights than the initialisation's, whose nearly uniform attention has gradients near
+            # the finite differences' rounding noise; at most 2/√fan_in, so that large models do not saturate
+            params[name] = rng.standard_normal(p.shape) * min(1.0, 2.0 / np.sqrt(p.shape[-1]))
     ids, mask, targets = random_batch(spec, rng, padded=padded)
-    # Dropout draws the same masks in every evaluation: a fresh generator with one seed.
-    dropout = (lambda: np.random.default_rng(seed + 1)) if spec.dropout else (lambda: None)
-    _, grads, _, _ = loss_and_grads(params, spec, ids, mask, targets, dropout_rng=dropout())
+    # Dropout (and sampled decoder inputs) draw the same masks and choices in every evaluation:
+    # a fresh generator with one seed.
+    random = spec.dropout or teacher_forcing < 1
+    dropout = (lambda: np.random.default_rng(seed + 1)) if random else (lambda: None)
+    _, grads, _, cache = loss_and_grads(params, spec, ids, mask, targets, dropout_rng=dropout(),
+                                        teacher_forcing=teacher_forcing)
 
     def loss() -> float:
+        if spec.task == "seq2seq":  # the sampled decoder inputs of the pass above, not new argmaxes
+            logits, _ = seq2seq.forward(params, spec, ids, mask, targets, dropout(), teacher_forcing, cache.inputs)
+            return seq2seq.target_loss(logits, targets)[0]
         logits, _ = forward(params, spec, ids, mask, dropout_rng=dropout())
         return loss_from_logits(logits, targets, spec, mask)[0]
 
@@ -118,7 +153,7 @@ def check_case(spec: ModelSpec, padded: bool, seed: int = 0, max_entries: int | 
         checked += idx.size
         if err >= worst:
             worst, worst_name = err, name
-    return CaseResult(case_name(spec, padded), worst, worst_name, checked, worst <= tolerance)
+    return CaseResult(case_name(spec, padded, teacher_forcing), worst, worst_name, checked, worst <= tolerance)
 
 
 def check_spec_from_config(spec: ModelSpec, seed: int = 0, tolerance: float = DEFAULT_TOLERANCE) -> list[CaseResult]:

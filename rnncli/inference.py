@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnncli import decoding, seq2seq
 from rnncli.data import Vocab, pad_batch, tokenize
 from rnncli.model import ModelSpec, forward, loss_from_logits, probabilities
 from rnncli.tasks import Dataset, lm_batches, pad_inputs
@@ -26,7 +27,8 @@ class Scored:
     loss: float  # mean over every scored term (examples, or real tokens for tag/lm)
     terms: int  # how many terms the mean is over
     outputs: list | np.ndarray | None  # classify: probabilities (N, C); regress: values (N,);
-    #                                    tag: probabilities (T_i, C) per sequence; lm: None
+    #                                    tag: probabilities (T_i, C) per sequence; lm: None;
+    #                                    seq2seq: greedily decoded target ids per example (no <eos>)
 
 
 def _by_length(id_lists, batch_size: int):
@@ -35,10 +37,16 @@ def _by_length(id_lists, batch_size: int):
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def score(params: dict, spec: ModelSpec, data: Dataset, batch_size: int = EVAL_BATCH_SIZE) -> Scored:
-    """Loss and outputs of the model on a whole dataset (no dropout, no gradients)."""
+def score(params: dict, spec: ModelSpec, data: Dataset, batch_size: int = EVAL_BATCH_SIZE,
+          max_length: int | None = None, beam: int = 1) -> Scored:
+    """Loss and outputs of the model on a whole dataset (no dropout, no gradients).
+
+    seq2seq decodes each source with ``beam`` (1: greedy) up to ``max_length`` tokens
+    (default: :func:`rnncli.decoding.default_max_length`)."""
     if spec.task == "lm":
         return _score_lm(params, spec, data.stream, batch_size)
+    if spec.task == "seq2seq":
+        return _score_seq2seq(params, spec, data, batch_size, max_length, beam)
     total, terms = 0.0, 0
     outputs: list = [None] * len(data.ids)
     for chunk in _by_length(data.ids, batch_size):
@@ -72,3 +80,32 @@ def _score_lm(params: dict, spec: ModelSpec, stream: np.ndarray, num_streams: in
         terms += n
         state = cache.finals
     return Scored(total / max(terms, 1), terms, None)
+
+
+def _score_seq2seq(params: dict, spec: ModelSpec, data: Dataset, batch_size: int,
+                   max_length: int | None = None, beam: int = 1) -> Scored:
+    """Teacher-forced loss over real target tokens, and the decoded outputs."""
+    total, terms = 0.0, 0
+    for chunk in _by_length(data.ids, batch_size):
+        ids, mask = pad_inputs(data, chunk)
+        targets, _ = pad_batch([data.targets[i] for i in chunk])
+        logits, _ = seq2seq.forward(params, spec, ids, mask, targets)
+        n = int(np.count_nonzero(targets))
+        total += seq2seq.target_loss(logits, targets)[0] * n
+        terms += n
+    outputs = [tokens for tokens, _ in decode_all(params, spec, data.ids, batch_size, max_length, beam)]
+    return Scored(total / max(terms, 1), terms, outputs)
+
+
+def decode_all(params: dict, spec: ModelSpec, id_lists, batch_size: int = EVAL_BATCH_SIZE,
+               max_length: int | None = None, beam: int = 1) -> list[tuple[list[int], float]]:
+    """seq2seq: (output ids without <eos>, log-probability) of every source, decoded in batches of
+    similar length with ``beam`` (1: greedy) up to ``max_length`` tokens
+    (default: :func:`rnncli.decoding.default_max_length`)."""
+    limit = decoding.default_max_length(spec) if max_length is None else max_length
+    results: list = [None] * len(id_lists)
+    for chunk in _by_length(id_lists, batch_size):
+        ids, mask = pad_batch([id_lists[i] for i in chunk])
+        for i, result in zip(chunk, decoding.decode(params, spec, ids, mask, limit, beam)):
+            results[i] = result
+    return results

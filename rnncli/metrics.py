@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnncli.data import UNK_ID
+from rnncli.seqmetrics import sequence_scores
+
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
     return np.bincount(y_true * num_classes + y_pred, minlength=num_classes * num_classes).reshape(
@@ -46,9 +49,15 @@ def task_metrics(task: str, targets, scored, labels: list[str], full: bool = Fal
 
     classify: loss, accuracy (+ per-class report when ``full``); regress: loss (MSE), mae;
     tag: loss, token accuracy (+ per-tag report); lm: loss in nats/token, perplexity e^loss,
-    bits per token loss/ln 2 (bits per character with the char tokenizer).
+    bits per token loss/ln 2 (bits per character with the char tokenizer); seq2seq: loss
+    (teacher-forced, per target token), token accuracy, exact match and BLEU of the decoded outputs.
     """
     result: dict = {"loss": scored.loss}
+    if task == "seq2seq":
+        # a reference's <unk> (a token the training targets never had) can never be matched
+        references = [[-1 if i == UNK_ID else int(i) for i in t[:-1]] for t in targets]
+        result.update(sequence_scores(scored.outputs, references))
+        return result
     if task == "lm":
         result.update(perplexity=float(np.exp(min(scored.loss, 700.0))), bits_per_token=scored.loss / np.log(2.0))
         return result

@@ -14,6 +14,9 @@ many-to-one (task classify, regress): a summary s (N, F) of each sequence, then 
     regress:             O = 1, ŷ = z, mean squared error
 many-to-many (task tag, lm): z_t = y_t W^T + b at every step, softmax cross-entropy over real
     tokens; tag predicts one of C tags per token, lm the next token (O = V).
+many-to-many with unequal lengths (task seq2seq): an encoder and a decoder stack with their own
+    embeddings, in :mod:`rnncli.seq2seq`; ``vocab_size`` is the source's, ``num_classes`` the
+    target vocabulary's (with <bos> and <eos>).
 
 Parameter names: ``embedding.weight`` (absent for one-hot), ``prefix_embedding.weight``,
 ``suffix_embedding.weight``, ``shape_embedding.weight`` (word features), the stack's ``rnn.l{k}…``
@@ -27,11 +30,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from rnncli import seq2seq
 from rnncli.engine import layers, losses
 from rnncli.engine.functional import sigmoid, softmax
 from rnncli.engine.recurrent import ONEHOT_OFFSET, StackCache, StackSpec, stack_backward, stack_forward
 
-TASKS = ("classify", "regress", "tag", "lm")
+TASKS = ("classify", "regress", "tag", "lm", "seq2seq")
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class ModelSpec:
     pooling: str = "last"  # many-to-one tasks: last | mean | max
     learn_h0: bool = False
     feature_dim: int = 0  # input "features": D, the number of features per timestep
+    attention: bool = False  # seq2seq: additive attention over the encoder outputs
+    max_target_length: int = 0  # seq2seq: the longest training target in tokens (sets the decoding limit)
     word_features: tuple = ()  # ((name, vocabulary size), …), e.g. (("suffix3", 812), ("shape", 95))
     word_feature_dim: int = 16  # E, the embedding size of each word feature
 
@@ -87,6 +93,8 @@ class ModelSpec:
         )
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        if self.task == "seq2seq":
+            return seq2seq.param_shapes(self)
         shapes: dict[str, tuple[int, ...]] = {}
         if self.input == "embedding":
             shapes["embedding.weight"] = (self.vocab_size, self.embedding_dim)
@@ -119,7 +127,8 @@ def init_params(spec: ModelSpec, rng: np.random.Generator, dtype=np.float32, ini
                 forget_bias: float = 0.0, recurrent_gain: float = 1.0) -> dict[str, np.ndarray]:
     """Random parameters.
 
-    default     every recurrent tensor ~ U(±1/√H) (PyTorch); head ~ U(±1/√F); embedding ~ N(0, 1)
+    default     every recurrent tensor ~ U(±1/√H) (PyTorch); head (and seq2seq's attention and bridge)
+                ~ U(±1/√fan_in); embeddings ~ N(0, 1)
     xavier      W_ih, W_hh gate blocks ~ U(±√(6/(fan_in + fan_out))), biases 0
     orthogonal  W_ih as xavier, each (H, H) gate block of W_hh orthogonal, biases 0 (Keras' LSTM)
     identity    W_ih as xavier, W_hh = I, biases 0 (IRNN, Le et al. 2015)
@@ -129,14 +138,17 @@ def init_params(spec: ModelSpec, rng: np.random.Generator, dtype=np.float32, ini
     """
     H = spec.hidden_size
     params = {}
-    for name, shape in spec.param_shapes().items():
+    shapes = spec.param_shapes()
+    # feed-forward layers ~ U(±1/√fan_in), as PyTorch's nn.Linear
+    fan_in = {"head": shapes["head.W"][1], "attn": H, "bridge": 2 * H}
+    for name, shape in shapes.items():
         leaf = name.rsplit(".", 1)[1]
         if name.endswith("embedding.weight"):
             p = rng.standard_normal(shape)
         elif leaf in ("h0", "c0"):
             p = np.zeros(shape)
-        elif name.startswith("head."):
-            bound = 1.0 / np.sqrt(spec.stack.output_size)
+        elif name.split(".")[0] in fan_in:
+            bound = 1.0 / np.sqrt(fan_in[name.split(".")[0]])
             p = rng.uniform(-bound, bound, size=shape)
         elif init == "default":
             p = rng.uniform(-1.0 / np.sqrt(H), 1.0 / np.sqrt(H), size=shape)
@@ -269,10 +281,14 @@ def loss_from_logits(logits: np.ndarray, targets: np.ndarray, spec: ModelSpec, m
 
 
 def loss_and_grads(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, targets: np.ndarray,
-                   state0=None, dropout_rng=None, record: dict | None = None):
+                   state0=None, dropout_rng=None, record: dict | None = None, teacher_forcing: float = 1.0):
     """One forward and backward pass: returns (mean loss, grads, logits, cache).
 
-    record: optional dict for the per-step gradient norms (see :func:`backward`)."""
+    record: optional dict for the per-step gradient norms (see :func:`backward`).
+    seq2seq: ``targets`` (N, M+1) are the padded target ids ending in <eos>, and ``teacher_forcing``
+    the share of gold decoder inputs (:mod:`rnncli.seq2seq`)."""
+    if spec.task == "seq2seq":
+        return seq2seq.loss_and_grads(params, spec, ids, mask, targets, dropout_rng, teacher_forcing)
     logits, cache = forward(params, spec, ids, mask, state0, dropout_rng)
     loss, d_logits = loss_from_logits(logits, targets, spec, mask)
     return loss, backward(d_logits, cache, params, spec, record), logits, cache

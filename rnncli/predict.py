@@ -4,6 +4,8 @@ classify  {"text", "tokens", "ids", "label", "scores": {label: probability}}
 regress   {"text", "tokens", "ids", "value"}
 tag       {"text", "tokens", "ids", "tags": [tag per token], "scores": [probability of that tag]}
 lm        {"text", "tokens", "ids", "next": [{"token", "probability"}, … the 5 likeliest]}
+seq2seq   {"text", "tokens", "ids", "output", "output_tokens", "log_prob"}: the decoded target
+          (tokens joined without spaces for the char tokenizer, else with one) and its log-probability
 Unknown tokens show as the <unk> id 1. A model with ``input: features`` reads each text as
 timesteps of comma-separated numbers ("0.31,0 0.77,1 …") and gives {"text", "steps", …}
 instead of tokens and ids.
@@ -18,14 +20,15 @@ import numpy as np
 from rnncli.checkpoint import Run
 from rnncli.data import tokenize
 from rnncli.errors import DataError
-from rnncli.inference import encode_texts, score
+from rnncli.inference import decode_all, encode_texts, score
 from rnncli.model import forward, probabilities
 from rnncli.tasks import Dataset
 
 TOP_K_NEXT = 5
 
 
-def predict(run: Run, texts: Sequence[str]) -> list[dict]:
+def predict(run: Run, texts: Sequence[str], beam: int = 1, max_length: int | None = None) -> list[dict]:
+    """Predictions for ``texts``; seq2seq decodes with ``beam`` (1: greedy) up to ``max_length`` tokens."""
     if run.spec.input == "features":
         return _predict_features(run, texts)
     tokens, ids = encode_texts(texts, run.vocab, run.tokenizer, run.lowercase)
@@ -39,6 +42,8 @@ def predict(run: Run, texts: Sequence[str]) -> list[dict]:
     base = [{"text": text, "tokens": toks, "ids": list(i)} for text, toks, i in zip(texts, tokens, ids)]
     if task == "lm":
         return [{**b, "next": _next_tokens(run, b["ids"])} for b in base]
+    if task == "seq2seq":
+        return _translate(run, base, beam, max_length)
     extra = [run.word_features.encode(tokenize(text, run.tokenizer, False)) for text in texts] \
         if run.word_features else None
     outputs = score(run.params, run.spec, Dataset(ids=ids, word_features=extra)).outputs
@@ -72,3 +77,13 @@ def _next_tokens(run: Run, ids: list[int]) -> list[dict]:
     p = probabilities(logits[0, -1], run.spec)
     top = np.argsort(-p, kind="stable")[:TOP_K_NEXT]
     return [{"token": run.vocab.itos[i], "probability": float(p[i])} for i in top]
+
+
+def _translate(run: Run, base: list[dict], beam: int, max_length: int | None) -> list[dict]:
+    joiner = "" if run.tokenizer == "char" else " "
+    results = []
+    for b, (tokens, log_prob) in zip(base, decode_all(run.params, run.spec, [b["ids"] for b in base],
+                                                      max_length=max_length, beam=beam)):
+        words = run.target_vocab.decode(tokens)
+        results.append({**b, "output": joiner.join(words), "output_tokens": words, "log_prob": log_prob})
+    return results

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from rnncli import __version__, tasks
-from rnncli.checkpoint import FORMAT_VERSION, NPZ_ERRORS, WORD_FEATURES, write_arrays
+from rnncli.checkpoint import FORMAT_VERSION, NPZ_ERRORS, TARGET_VOCAB, WORD_FEATURES, write_arrays
 from rnncli.config import Config, load_config, parse_override, replace_in
 from rnncli.data import LabelVocab, Vocab
 from rnncli.data.subwords import WordFeatures
@@ -183,19 +183,20 @@ class Checkpoint:
     meta: dict
     arrays: dict[str, np.ndarray]
 
-    def vocabularies(self) -> tuple[Vocab, LabelVocab, WordFeatures | None]:
-        """The run's own vocabularies and labels: a resumed run encodes its data exactly as before."""
-        name = "vocab.json"
+    def vocabularies(self) -> tuple[Vocab, LabelVocab, Vocab | None, WordFeatures | None]:
+        """The run's own vocabulary, labels, (seq2seq) target vocabulary and word features: a resumed
+        run encodes its data exactly as before."""
         try:
-            vocab = Vocab.load(self.run_dir / name)
+            vocab = Vocab.load(self.run_dir / "vocab.json")
+            seq2seq = self.meta["model"]["task"] == "seq2seq"
+            target_vocab = Vocab.load(self.run_dir / TARGET_VOCAB) if seq2seq else None
             labels = LabelVocab.from_dict({"labels": self.meta["labels"]})
-            name = WORD_FEATURES
-            features = WordFeatures.load(self.run_dir / name) if self.meta["model"].get("word_features") else None
+            features = WordFeatures.load(self.run_dir / WORD_FEATURES) if self.meta["model"].get("word_features") else None
         except DataError as exc:
-            raise _bad(self.run_dir, f"{name} is unreadable ({exc.message})") from None
+            raise _bad(self.run_dir, f"a vocabulary is unreadable ({exc.message})") from None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise _bad(self.run_dir, f"{CHECKPOINT} is corrupt (labels: {exc})") from None
-        return vocab, labels, features
+        return vocab, labels, target_vocab, features
 
     def restore(self, params: dict, optimizer, rngs: dict, spec, info: dict, examples: int | None) -> TrainState:
         """Load weights, optimiser and generator states in place; returns the training state.

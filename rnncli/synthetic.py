@@ -24,12 +24,28 @@ sentiment  Toy reviews of exactly T words: ``the movie was [not] <fillers> <adje
            where the fillers are neutral intensifiers; the label is the adjective's
            polarity, flipped by ``not``. The negation sits T − 4 words before the word it
            flips. A token TSV for ``task: classify``, balanced. Baseline: chance (0.5).
+
+Pair tasks for ``task: seq2seq`` (a TSV with header ``source<TAB>target``, read with
+``data.tokenizer: char``). Every source occurs once in a file, so a held-out fraction of it
+(``data.dev_split``) shares no example with the rest. Baseline: exact match of the
+trivial answer.
+reverse    1 … T letters from a–j; the target is the string reversed ("abcj" → "jcba").
+           Baseline: copy the source.
+sort       1 … T digits; the target is the digits in ascending order ("3917" → "1379").
+           Baseline: copy the source.
+dates      A date between 1950-01-01 and 2049-12-31 written one of five ways ("march 3rd
+           1998", "3 march 1998", "mar 3, 1998", "march 3, 1998", "the 3rd of march 1998");
+           the target is ISO 8601 ("1998-03-03"). T is not used. Baseline: always the most
+           frequent target.
 """
 
 from __future__ import annotations
 
+import datetime
 import math
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -144,19 +160,99 @@ def sentiment(length: int, n: int, seed: int = 0) -> SyntheticData:
                          "classify")
 
 
-GENERATORS = {"adding": adding, "copy": copy, "parity": parity, "sentiment": sentiment}
-EXTENSIONS = {"adding": ".tsv", "copy": ".conll", "parity": ".tsv", "sentiment": ".tsv"}
+# ------------------------------------------------------------------ seq2seq pairs
+
+REVERSE_SYMBOLS = "abcdefghij"
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december")
+FIRST_DAY, DAYS = datetime.date(1950, 1, 1), 36524  # through 2049-12-31
 
 
-def make(task: str, length: int, n: int, seed: int = 0) -> SyntheticData:
-    """Generate ``n`` examples of ``task`` (a key of :data:`GENERATORS`)."""
+def _unique_pairs(n: int, draw: Callable[[], tuple[str, str]], what: str) -> list[list[str]]:
+    """n pairs with distinct sources (a duplicate is drawn again)."""
+    pairs: dict[str, str] = {}
+    for _ in range(50 * n):
+        if len(pairs) == n:
+            break
+        source, target = draw()
+        pairs.setdefault(source, target)
+    if len(pairs) < n:
+        raise UsageError(f"{what} has fewer than {n} distinct examples at this length.",
+                         hint="ask for fewer examples (--n) or longer sequences (--length).")
+    return [[source, target] for source, target in pairs.items()]
+
+
+def _pair_data(task: str, length: int, n: int, seed: int, rows: list, what: str, baseline) -> SyntheticData:
+    exact = sum(baseline(src) == tgt for src, tgt in rows) / len(rows)
+    return SyntheticData(task, length, n, seed, "pair tsv", ["source", "target"], rows,
+                         {"what": what, "metric": "exact_match", "value": exact, "expected": exact}, "seq2seq")
+
+
+def reverse(length: int, n: int, seed: int = 0) -> SyntheticData:
+    rng = np.random.default_rng(seed)
+
+    def draw():
+        s = "".join(rng.choice(list(REVERSE_SYMBOLS), size=int(rng.integers(1, length + 1))))
+        return s, s[::-1]
+
+    return _pair_data("reverse", length, n, seed, _unique_pairs(n, draw, "reverse"), "copy the source", lambda s: s)
+
+
+def sort(length: int, n: int, seed: int = 0) -> SyntheticData:
+    rng = np.random.default_rng(seed)
+
+    def draw():
+        s = "".join(map(str, rng.integers(0, 10, size=int(rng.integers(1, length + 1)))))
+        return s, "".join(sorted(s))
+
+    return _pair_data("sort", length, n, seed, _unique_pairs(n, draw, "sort"), "copy the source", lambda s: s)
+
+
+def _ordinal(day: int) -> str:
+    suffix = "th" if 11 <= day <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"
+
+
+def written_date(date: datetime.date, style: int) -> str:
+    """One of the five ways ``dates`` writes a date (style 0 … 4)."""
+    month, day, year = MONTHS[date.month - 1], date.day, date.year
+    return (f"{month} {_ordinal(day)} {year}", f"{day} {month} {year}", f"{month[:3]} {day}, {year}",
+            f"{month} {day}, {year}", f"the {_ordinal(day)} of {month} {year}")[style]
+
+
+def dates(length: int, n: int, seed: int = 0) -> SyntheticData:
+    rng = np.random.default_rng(seed)
+
+    def draw():
+        date = FIRST_DAY + datetime.timedelta(days=int(rng.integers(0, DAYS)))
+        return written_date(date, int(rng.integers(0, 5))), date.isoformat()
+
+    rows = _unique_pairs(n, draw, "dates")
+    common = Counter(t for _, t in rows).most_common(1)[0][0]
+    return _pair_data("dates", length, n, seed, rows, f"always {common}", lambda s: common)
+
+
+GENERATORS = {"adding": adding, "copy": copy, "parity": parity, "sentiment": sentiment,
+              "reverse": reverse, "sort": sort, "dates": dates}
+EXTENSIONS = {"adding": ".tsv", "copy": ".conll", "parity": ".tsv", "sentiment": ".tsv", "reverse": ".tsv",
+              "sort": ".tsv", "dates": ".tsv"}
+DEFAULT_LENGTHS = {"reverse": 10, "sort": 10, "dates": 0}  # tasks whose --length may be left out
+
+
+def make(task: str, length: int | None, n: int, seed: int = 0) -> SyntheticData:
+    """Generate ``n`` examples of ``task`` (a key of :data:`GENERATORS`); ``length`` None takes the task's
+    default (:data:`DEFAULT_LENGTHS`)."""
     import difflib
 
     if task not in GENERATORS:
         close = difflib.get_close_matches(task, list(GENERATORS), n=1)
         raise UsageError(f"unknown synthetic task {task!r}" + (f" (did you mean {close[0]!r}?)" if close else "") + ".",
                          hint=f"choose one of {', '.join(GENERATORS)}.")
-    if length < 1:
+    if length is None:
+        if task not in DEFAULT_LENGTHS:
+            raise UsageError(f"the {task} task needs --length.", hint="e.g. --length 100.")
+        length = DEFAULT_LENGTHS[task]
+    elif length < 1:
         raise UsageError(f"--length must be at least 1; got {length}.", hint="e.g. --length 100.")
     if n < 1:
         raise UsageError(f"--n must be at least 1; got {n}.", hint="e.g. --n 10000.")

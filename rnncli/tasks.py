@@ -6,6 +6,8 @@
     lm         plain text → next token          many-to-many over one token stream, split into
                B parallel streams and windows of ``train.bptt`` steps (truncated BPTT): the
                hidden state carries from one window to the next, the gradient does not.
+    seq2seq    TSV/CSV source → target          many-to-many with unequal lengths: (N, S) source
+               ids, (N, M+1) target ids ending in <eos> from a second (target) vocabulary
 
 With ``model.input: features`` (classify and regress), the text column holds a real-valued
 vector per timestep (``rnncli.data.features``): an example is an array (T_i, D) instead of
@@ -26,7 +28,9 @@ import numpy as np
 from rnncli.data import LabelVocab, Vocab, batch_indices, bucketed_indices, pad_batch, read_examples, read_tagged, read_text, tokenize
 from rnncli.data.features import pad_features, parse_all
 from rnncli.data.subwords import WordFeatures, feature_names
+from rnncli.data.vocab import SPECIALS
 from rnncli.errors import DataError
+from rnncli.seq2seq import BOS, EOS, EOS_ID
 
 
 @dataclass
@@ -101,6 +105,19 @@ def build_word_features(cfg, raw) -> WordFeatures | None:
     return WordFeatures.build(names, token_lists(cfg, raw, lowercase=False), cfg.vocab.min_freq) if names else None
 
 
+def target_token_lists(cfg, raw) -> list[list[str]]:
+    """seq2seq: the target side of each pair, tokenized as the source."""
+    return [tokenize(ex.label, cfg.data.tokenizer, cfg.data.lowercase) for ex in raw]
+
+
+def build_target_vocab(cfg, raw) -> Vocab:
+    """seq2seq: <pad>, <unk>, <bos>, <eos>, then the training targets' tokens (vocab.min_freq and
+    vocab.max_size apply as to the source)."""
+    counted = Vocab.build(target_token_lists(cfg, raw), min_freq=cfg.vocab.min_freq, max_size=cfg.vocab.max_size)
+    tokens = [t for t in counted.itos[len(SPECIALS):] if t not in (BOS, EOS)]
+    return Vocab([*SPECIALS, BOS, EOS, *tokens], {t: counted.counts[t] for t in tokens})
+
+
 def build_labels(cfg, raw) -> LabelVocab:
     """Classes for classify/tag (sorted); none for regress and lm."""
     if cfg.task == "classify":
@@ -126,9 +143,9 @@ def _number(label: str, i: int, path) -> float:
 
 
 def encode(cfg, raw, vocab: Vocab, labels: LabelVocab, path="data", feature_dim: int | None = None,
-           word_features: WordFeatures | None = None) -> Dataset:
+           word_features: WordFeatures | None = None, target_vocab: Vocab | None = None) -> Dataset:
     """Encode raw data; for input "features", ``feature_dim`` (a trained model's D) is checked when given;
-    ``word_features`` adds the feature ids of every token."""
+    ``word_features`` adds the feature ids of every token; seq2seq encodes its targets with ``target_vocab``."""
     if cfg.model.input == "features":
         arrays = parse_all([ex.text for ex in raw], str(path), feature_dim)
         targets = _targets(cfg, raw, labels, path)
@@ -141,6 +158,16 @@ def encode(cfg, raw, vocab: Vocab, labels: LabelVocab, path="data", feature_dim:
     if cfg.task == "tag":
         return Dataset(ids, [[_label(labels, tag, i, path, "sentence") for tag in s.tags] for i, s in enumerate(raw)],
                        tokens=toks, word_features=extra)
+    if cfg.task == "seq2seq":
+        targets = target_token_lists(cfg, raw)
+        for i, (source, target) in enumerate(zip(toks, targets)):
+            if not source or not target:
+                side = "source" if not source else "target"
+                raise DataError(f"{path}: pair {i + 1} has an empty {side} (no tokens after tokenizing "
+                                f"{(raw[i].text if not source else raw[i].label)!r} with data.tokenizer "
+                                f"{cfg.data.tokenizer!r}).", hint="every line needs a non-empty source<TAB>target pair.")
+        return Dataset(ids, [np.asarray(target_vocab.encode(t) + [EOS_ID], dtype=np.int64) for t in targets],
+                       tokens=toks)
     return Dataset(ids, _targets(cfg, raw, labels, path), tokens=toks, word_features=extra)
 
 
@@ -177,7 +204,7 @@ def pad_inputs(data: Dataset, idx) -> tuple[np.ndarray, np.ndarray]:
 
 def sequence_batch(task: str, data: Dataset, idx) -> Batch:
     ids, mask = pad_inputs(data, idx)
-    if task == "tag":
+    if task in ("tag", "seq2seq"):
         targets, _ = pad_batch([data.targets[i] for i in idx])
     else:
         targets = data.targets[idx]
@@ -220,4 +247,6 @@ def batches(task: str, data: Dataset, batch_size: int, shuffle: bool = False, rn
 
 def count(task: str, batch: Batch) -> int:
     """How many terms a batch's mean loss averages over (for weighting batch means)."""
+    if task == "seq2seq":
+        return int(np.count_nonzero(batch.targets))  # real target tokens
     return int(batch.mask.sum()) if task in ("tag", "lm") else len(batch.ids)

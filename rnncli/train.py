@@ -1,5 +1,8 @@
 """Training: data → vocabulary → model → epochs of BPTT → a run directory.
 
+seq2seq runs also hold the target vocabulary (``target-vocab.json``); their dev scores decode
+the dev sources greedily (token accuracy, exact match, BLEU) besides the teacher-forced loss.
+
 Each step: forward, loss, backward through time, optional clipping (by value, then by global
 norm), an optimiser update at the epoch's learning rate (``train.schedule``). After every
 epoch the dev set is scored; then the resumable checkpoint (:mod:`rnncli.resume`), the weights,
@@ -73,6 +76,7 @@ class Prepared:
     spec: ModelSpec
     word_features: WordFeatures | None = None
     skipped: dict = field(default_factory=dict)  # file -> messages of malformed rows left out (data.on_error: skip)
+    target_vocab: Vocab | None = None  # seq2seq: the target side's tokens, with <bos> and <eos>
 
 
 def build_vocab(cfg: Config, train_raw) -> Vocab:
@@ -83,16 +87,24 @@ def build_vocab(cfg: Config, train_raw) -> Vocab:
 
 
 def model_spec(cfg: Config, vocab_size: int, labels: LabelVocab, feature_dim: int = 0,
-               word_features: WordFeatures | None = None) -> ModelSpec:
+               word_features: WordFeatures | None = None, target_vocab: Vocab | None = None,
+               max_target_length: int = 0) -> ModelSpec:
     m = cfg.model
     num_classes = {"lm": vocab_size, "regress": 1}.get(cfg.task, len(labels))
+    if cfg.task == "seq2seq":
+        num_classes = len(target_vocab)
     return ModelSpec(
         vocab_size=vocab_size, num_classes=num_classes, task=cfg.task, cell=m.cell, activation=m.activation,
         input=m.input, embedding_dim=m.embedding_dim, hidden_size=m.hidden_size, num_layers=m.num_layers,
         bidirectional=m.bidirectional, dropout=m.dropout, pooling=m.pooling, learn_h0=m.learn_h0,
         feature_dim=feature_dim, word_features=word_features.sizes() if word_features else (),
-        word_feature_dim=m.word_feature_dim,
+        word_feature_dim=m.word_feature_dim, attention=m.attention, max_target_length=max_target_length,
     )
+
+
+def longest_target(cfg: Config, train_raw) -> int:
+    """seq2seq: the longest training target in tokens (it sets the default decoding limit); else 0."""
+    return max(map(len, tasks.target_token_lists(cfg, train_raw))) if cfg.task == "seq2seq" else 0
 
 
 def initial_params(cfg: Config, spec: ModelSpec) -> dict[str, np.ndarray]:
@@ -115,11 +127,13 @@ def spec_from_config(cfg: Config) -> ModelSpec:
     labels = tasks.build_labels(cfg, train_raw)
     dim = tasks.encode(cfg, train_raw[:1], Vocab.build([]), labels, cfg.data.train).feature_dim \
         if cfg.model.input == "features" else 0
-    return model_spec(cfg, len(build_vocab(cfg, train_raw)), labels, dim, tasks.build_word_features(cfg, train_raw))
+    target_vocab = tasks.build_target_vocab(cfg, train_raw) if cfg.task == "seq2seq" else None
+    return model_spec(cfg, len(build_vocab(cfg, train_raw)), labels, dim, tasks.build_word_features(cfg, train_raw),
+                      target_vocab, longest_target(cfg, train_raw))
 
 
 def prepare(cfg: Config, vocab: Vocab | None = None, labels: LabelVocab | None = None,
-            word_features: WordFeatures | None = None) -> Prepared:
+            target_vocab: Vocab | None = None, word_features: WordFeatures | None = None) -> Prepared:
     """Read train (and dev) data, build the vocabularies (unless given: a resumed run has its own),
     encode, and fix the model's shape."""
     skipped: dict[str, list[str]] = {path: [] for path in (cfg.data.train, cfg.data.dev, cfg.data.test) if path}
@@ -130,16 +144,19 @@ def prepare(cfg: Config, vocab: Vocab | None = None, labels: LabelVocab | None =
     vocab = vocab or build_vocab(cfg, train_raw)
     labels = labels or tasks.build_labels(cfg, train_raw)
     word_features = word_features or tasks.build_word_features(cfg, train_raw)
-    train_set = tasks.encode(cfg, train_raw, vocab, labels, cfg.data.train, word_features=word_features)
-    dev_set = tasks.encode(cfg, dev_raw, vocab, labels, cfg.data.dev or cfg.data.train,
-                           word_features=word_features) if dev_raw else None
+    if cfg.task == "seq2seq":
+        target_vocab = target_vocab or tasks.build_target_vocab(cfg, train_raw)
+    vocabs = {"word_features": word_features, "target_vocab": target_vocab}
+    train_set = tasks.encode(cfg, train_raw, vocab, labels, cfg.data.train, **vocabs)
+    dev_set = tasks.encode(cfg, dev_raw, vocab, labels, cfg.data.dev or cfg.data.train, **vocabs) if dev_raw else None
     test_set = None
     if cfg.data.test:  # read now: a bad path must not surface only after training
         test_raw = tasks.read_split(cfg, cfg.data.test, skipped[cfg.data.test])
-        test_set = tasks.encode(cfg, test_raw, vocab, labels, cfg.data.test, word_features=word_features)
-    return Prepared(vocab, labels, train_set, dev_set, test_set,
-                    model_spec(cfg, len(vocab), labels, train_set.feature_dim, word_features), word_features,
-                    {path: msgs for path, msgs in skipped.items() if msgs})
+        test_set = tasks.encode(cfg, test_raw, vocab, labels, cfg.data.test, **vocabs)
+    spec = model_spec(cfg, len(vocab), labels, train_set.feature_dim, word_features, target_vocab,
+                      longest_target(cfg, train_raw))
+    return Prepared(vocab, labels, train_set, dev_set, test_set, spec, word_features=word_features,
+                    target_vocab=target_vocab, skipped={path: msgs for path, msgs in skipped.items() if msgs})
 
 
 def prepare_run_dir(run_dir: Path, force: bool) -> None:
@@ -186,6 +203,8 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
         data.vocab.save(run_dir / "vocab.json")
         if data.word_features:
             data.word_features.save(run_dir / checkpoint.WORD_FEATURES)
+        if data.target_vocab is not None:
+            data.target_vocab.save(run_dir / checkpoint.TARGET_VOCAB)
     else:
         run_dir = Path(resume_dir)
         examples = None if cfg.task == "lm" else len(data.train)
@@ -211,7 +230,8 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
             for batch in batches[state.batch:]:
                 with np.errstate(over="ignore", invalid="ignore"):  # a NaN is caught below, with a diagnosis
                     loss, grads, logits, cache = loss_and_grads(params, spec, batch.ids, batch.mask, batch.targets,
-                                                                state.carry if batch.carry else None, rngs["dropout"])
+                                                                state.carry if batch.carry else None, rngs["dropout"],
+                                                                teacher_forcing=t.teacher_forcing)
                 if t.clip_value:
                     clip_grad_value(grads, t.clip_value)
                 grad_norm = clip_grad_norm(grads, t.clip_norm if t.clip_norm else math.inf)
@@ -230,7 +250,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
                     raise interrupted(run_dir, state, len(batches))
             terms = max(state.sums["terms"], 1)
             record = {"epoch": epoch, "step": state.step, "lr": optimizer.lr, "train_loss": state.sums["loss_sum"] / terms}
-            if cfg.task in ("classify", "tag"):
+            if cfg.task in ("classify", "tag", "seq2seq"):
                 record["train_accuracy"] = state.sums["correct"] / terms
             record["grad_norm"] = state.grad_norm
             if probe:  # ‖∂L/∂h_t‖ on the first training batch, with this epoch's weights
@@ -286,6 +306,8 @@ def _correct(task: str, spec: ModelSpec, logits: np.ndarray, batch: tasks.Batch)
         return int(np.sum(pred == batch.targets))
     if task == "tag":
         return int(np.sum((logits.argmax(axis=-1) == batch.targets) & batch.mask))
+    if task == "seq2seq":  # next-token hits under teacher forcing
+        return int(np.sum((logits.argmax(axis=-1) == batch.targets) & (batch.targets != 0)))
     return 0
 
 

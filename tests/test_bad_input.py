@@ -184,7 +184,7 @@ MATRIX: dict[str, Case] = {
                                  extra=["train.patience   needs a dev set to monitor"]),
     "accuracy-monitor-for-lm": Case(["train", "--config", "configs/char-lm-toy.yaml", "--set", "train.monitor=dev_accuracy"],
                                     C.CONFIG, "Error: configs/char-lm-toy.yaml is invalid (1 problem)",
-                                    extra=["dev_accuracy applies to task classify or tag; task is 'lm'"]),
+                                    extra=["dev_accuracy applies to task classify, tag or seq2seq; task is 'lm'"]),
     # --set (test_cli: test_set_unknown_key, test_set_without_equals)
     "set-unknown-key": Case(train("model.cel=lstm"), C.CONFIG,
                             "Error: --set model.cel=lstm: unknown key 'model.cel' (did you mean 'model.cell'?)"),

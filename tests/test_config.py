@@ -77,7 +77,7 @@ def test_partial_sections_keep_other_defaults():
 def test_describe_schema_covers_every_key_with_help():
     rows = describe_schema()
     assert [r["key"] for r in rows] == leaf_keys()
-    assert len(rows) == 1 + 12 + 3 + 17 + 21 + 1
+    assert len(rows) == 1 + 12 + 3 + 18 + 22 + 1
     for row in rows:
         assert row["help"] and row["type"]
         assert set(row) >= {"key", "type", "default", "help", "choices"}
@@ -89,6 +89,7 @@ def test_describe_schema_covers_every_key_with_help():
     assert by_key["data.text_field"]["type"] == "str | int"
     assert by_key["train.epochs"]["choices"] is None
     assert by_key["model.dropout"]["range"] == ">= 0 and < 1"
+    assert by_key["train.teacher_forcing"]["range"] == ">= 0 and <= 1"
 
 
 @pytest.mark.parametrize("d,key,fragment", [
@@ -493,7 +494,7 @@ def test_to_dict_is_nested_in_schema_order_without_name_or_source():
     d = config_from_dict({}, name="n", source="s.yaml").to_dict()
     assert list(d) == ["task", "data", "vocab", "model", "train", "run"]
     assert list(d["train"]) == ["epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
-                                "schedule", "step_size", "gamma", "bptt", "seed", "bucket", "shuffle", "clip_norm",
+                                "schedule", "step_size", "gamma", "bptt", "teacher_forcing", "seed", "bucket", "shuffle", "clip_norm",
                                 "clip_value", "dtype", "monitor", "patience", "checkpoint_every", "log_grad_norms"]
     assert "name" not in d and "source" not in d
 

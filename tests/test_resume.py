@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import yaml
 
-from rnncli import resume
+from rnncli import resume, synthetic
 from rnncli.config import config_from_dict
 from rnncli.errors import ExitCode, TrainingInterrupted
 from rnncli.train import train
@@ -48,14 +48,24 @@ CASES = {
         "model": {"cell": "lstm", "bidirectional": True, "hidden_size": 8, "embedding_dim": 8},
         "train": {"epochs": 2, "batch_size": 8, "optimizer": "rmsprop", "schedule": "step", "step_size": 1},
     },
+    "seq2seq-gru-attention-sampled-inputs": {
+        "task": "seq2seq",
+        "data": {"train": "reverse.tsv", "dev_split": 0.25, "text_field": "source", "label_field": "target",
+                 "tokenizer": "char"},  # see `workspace`
+        "model": {"cell": "gru", "num_layers": 2, "bidirectional": True, "attention": True, "dropout": 0.2,
+                  "hidden_size": 8, "embedding_dim": 8},
+        "train": {"epochs": 2, "batch_size": 16, "teacher_forcing": 0.7},
+    },
 }
 
 
 @pytest.fixture
 def workspace(workspace: Path) -> Path:
-    """The shared workspace plus lm.txt, the first 6,000 characters of the tiny Shakespeare (fast)."""
+    """The shared workspace plus lm.txt, the first 6,000 characters of the tiny Shakespeare (fast), and
+    reverse.tsv, 160 pairs of `rnn data make reverse`."""
     text = (workspace / "datasets/toy/shakespeare-tiny.txt").read_text(encoding="utf-8")
     (workspace / "lm.txt").write_text(text[:6000], encoding="utf-8")
+    (workspace / "reverse.tsv").write_text(synthetic.make("reverse", 5, 160).text(), encoding="utf-8")
     return workspace
 
 

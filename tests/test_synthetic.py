@@ -68,6 +68,8 @@ def test_files_are_read_by_their_tasks(cli, workspace):
         assert r.json()["out"] == str(out) and r.json()["n"] == 5
         if ext == ".conll":
             assert len(read_tagged(out)) == 5
+        elif r.json()["config_task"] == "seq2seq":  # source<TAB>target pairs
+            assert len(read_examples(out, text_field="source", label_field="target")) == 5
         else:
             assert len(read_examples(out)) == 5
 

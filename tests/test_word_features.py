@@ -135,6 +135,7 @@ def test_a_run_without_its_word_features_file_is_refused(cli, workspace):
 
 @pytest.mark.parametrize("config", [
     "task: lm\nmodel:\n  suffix: 3\n",
+    "task: seq2seq\nmodel:\n  suffix: 3\n",
     "data:\n  tokenizer: char\nmodel:\n  suffix: 3\n",
     "model:\n  input: onehot\n  suffix: 3\n",
 ])

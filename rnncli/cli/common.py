@@ -29,3 +29,17 @@ def read_inputs(texts: list[str]) -> list[str]:
     if texts == ["-"]:
         return [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
     return texts
+
+
+BEAM = typer.Option(1, "--beam", help="seq2seq: beam width K; 1 = greedy decoding.", min=1)
+MAX_LENGTH = typer.Option(None, "--max-length", min=1, help="seq2seq: stop decoding after this many tokens "
+                          "without <eos> (default: twice the run's longest training target, plus 10).")
+
+
+def check_decoding(run, beam: int, max_length: int | None) -> None:
+    """--beam and --max-length only mean something for a seq2seq run."""
+    from rnncli.errors import UsageError
+
+    if run.spec.task != "seq2seq" and (beam != 1 or max_length is not None):
+        raise UsageError(f"--beam and --max-length apply to seq2seq runs; {run.path} is a {run.spec.task} run.",
+                         hint="leave them out for this run.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -21,6 +22,14 @@ copy       10 symbols, T blanks ending in the delimiter ':', then recall the sym
 parity     T bits; label 1 iff the number of ones is odd (classify; chance 0.5)
 sentiment  toy reviews of T words whose 'not' flips an adjective T-4 words later
            (classify; chance 0.5)
+reverse    1..T letters a-j → the same reversed (seq2seq; copying the source)
+sort       1..T digits → the digits sorted (seq2seq; copying the source)
+dates      'march 3rd 1998' and four other ways of writing a date → '1998-03-03'
+           (seq2seq; always the most frequent date; T is not used)
+
+Pair tasks write a TSV with the header source<TAB>target and distinct sources, so a
+held-out fraction of one file (data.dev_split) shares no example with the rest;
+--length defaults to 10 for reverse and sort.
 
 The same TASK, --length, --n and --seed always give the same file. The baseline is
 computed on the file written and printed.
@@ -29,8 +38,8 @@ computed on the file written and printed.
 Example:  rnn data make adding --length 100 --n 10000 --out data/adding-100.tsv
 """)
 def make(
-    task: str = typer.Argument(..., metavar="TASK", help="adding, copy, parity or sentiment."),
-    length: int = typer.Option(..., "--length", "-T", help="Sequence length T (copy: the delay between symbols and recall)."),
+    task: str = typer.Argument(..., metavar="TASK", help="adding, copy, parity, sentiment, reverse, sort or dates."),
+    length: Optional[int] = typer.Option(None, "--length", "-T", help="Sequence length T (copy: the delay between symbols and recall; reverse, sort: the longest source). Required but for reverse, sort and dates."),
     n: int = typer.Option(1000, "--n", "-n", help="Number of examples."),
     out: Path = typer.Option(..., "--out", "-o", help="File to write (parent folders are created)."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
@@ -62,7 +71,7 @@ def make(
         ["task", f"{data.task} (config task: {data.config_task}"
                  + (", model.input: features" if data.kind == "features tsv" else "") + ")"],
         ["examples", data.n],
-        ["length T", data.length],
+        ["length T", data.length if data.config_task != "seq2seq" or data.length else "-"],
         ["seed", data.seed],
         ["first example", example if len(example) <= 80 else example[:77] + "..."],
         ["baseline", f"{b['what']}: {b['metric']} {b['value']:.4f} (expected {b['expected']:.4f})"],

@@ -9,14 +9,16 @@ import typer
 
 from rnncli.cli import render
 from rnncli.cli.app import JSON, app
-from rnncli.cli.common import LAST, open_run
+from rnncli.cli.common import BEAM, LAST, MAX_LENGTH, check_decoding, open_run
 
 
 @app.command(help="""Score a trained model on a data file in its task's format.
 
 classify and tag: loss, accuracy, precision/recall/F1 per class (per tag) and the
 confusion matrix (rows: true label, columns: predicted); regress: MSE and MAE; lm: loss
-in nats per token, perplexity and bits per token. The file is read with the run's data
+in nats per token, perplexity and bits per token; seq2seq: the teacher-forced loss per
+target token, and token accuracy, exact match and corpus BLEU-4 of the decoded outputs
+(greedy, or beam search with --beam K). The file is read with the run's data
 settings (format, columns, tokenizer). A run that kept its best epoch's weights
 (weights-best.npz) is scored with them, unless --last.
 
@@ -27,23 +29,28 @@ def evaluate(
     data: Path = typer.Option(..., "--data", "-d", help="Data file in the run format (TSV/CSV, CoNLL-U, text)."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Run directory (default: the newest under ./runs)."),
     last: bool = LAST,
+    beam: int = BEAM,
+    max_length: Optional[int] = MAX_LENGTH,
     json_: bool = JSON,
 ) -> None:
     from rnncli.evaluate import evaluate as run_evaluation
 
     run = open_run(model, last)
-    result = run_evaluation(run, data)
+    check_decoding(run, beam, max_length)
+    result = run_evaluation(run, data, beam, max_length)
     epoch = run.best["epoch"] if run.best else run.meta.get("epochs_done")
     if json_:
         render.print_json({"model": str(run.path), "weights": run.weights, "epoch": epoch, **result.to_dict()})
         return
     m = result.metrics
-    what = {"lm": f"{result.n} tokens", "tag": f"{result.n} sentences, {result.tokens} tokens"}.get(
+    what = {"lm": f"{result.n} tokens", "tag": f"{result.n} sentences, {result.tokens} tokens",
+            "seq2seq": f"{result.n} pairs, {result.tokens} target tokens"}.get(
         result.task, f"{result.n} examples")
     which = f"best weights, epoch {epoch}" if run.best else f"weights of epoch {epoch}"
     render.line(f"{result.data}: {what}, model {run.path} ({which}, task {result.task})")
     names = {"loss": "loss", "accuracy": "accuracy", "macro_f1": "macro F1", "mae": "mean absolute error",
-             "perplexity": "perplexity", "bits_per_token": "bits per token"}
+             "perplexity": "perplexity", "bits_per_token": "bits per token", "exact_match": "exact match",
+             "bleu": "BLEU"}
     render.table(["metric", "value"], [[label, m[k]] for k, label in names.items() if k in m])
     if "per_class" not in m:
         return

@@ -13,8 +13,9 @@ from rnncli.cli.app import JSON, SET, app
 
 @app.command(help="""Check every analytic gradient against centred finite differences (float64).
 
-Without --config: every cell (tanh RNN, ReLU RNN, LSTM, GRU) × {uni, bi} × {1, 2 layers}
-× {padded, unpadded} batch, on small random models, every parameter entry. With
+Without --config: every task and cell (tanh RNN, ReLU RNN, LSTM, GRU) × {uni, bi} ×
+{1, 2 layers} × {padded, unpadded} batch, on small random models, every parameter entry;
+seq2seq with and without attention, and with sampled decoder inputs. With
 --config: the architecture that config describes (up to 50 sampled entries per tensor).
 Exits 1 if any case's error max|a-n|/max(|a|,|n|) exceeds --tolerance.
 
@@ -31,12 +32,12 @@ def gradcheck(
     from rnncli import gradcheck as gc
 
     if config is None:
-        cases = gc.default_cases()
+        cases = [(spec, padded, 1.0) for spec, padded in gc.default_cases()] + gc.sampling_cases()
         results = []
         with render.progress_bar("gradcheck") as update:
-            for i, (spec, padded) in enumerate(cases):
-                update(total=len(cases), completed=i, text=gc.case_name(spec, padded))
-                results.append(gc.check_case(spec, padded, seed, tolerance=tolerance))
+            for i, (spec, padded, teacher_forcing) in enumerate(cases):
+                update(total=len(cases), completed=i, text=gc.case_name(spec, padded, teacher_forcing))
+                results.append(gc.check_case(spec, padded, seed, tolerance=tolerance, teacher_forcing=teacher_forcing))
     else:
         from rnncli.config import load_config
         from rnncli.train import spec_from_config

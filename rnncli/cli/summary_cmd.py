@@ -43,6 +43,14 @@ def summary(
     if json_:
         render.print_json({"model": spec.to_dict(), "parameters": rows, "total": total})
         return
+    if spec.task == "seq2seq":
+        render.line(f"task seq2seq: {spec.cell} encoder × {spec.num_layers} layer(s)"
+                    f"{' (bidirectional, linear bridge)' if spec.bidirectional else ''} → {spec.cell} decoder"
+                    f"{' with additive attention' if spec.attention else ''}, hidden {spec.hidden_size}; source "
+                    f"vocabulary {spec.vocab_size}, target vocabulary {spec.num_classes} (incl. <pad>, <unk>, <bos>, <eos>)")
+        render.table(["parameter", "shape", "count"],
+                     [[r["name"], "×".join(map(str, r["shape"])), r["count"]] for r in rows] + [["total", "", total]])
+        return
     head = {"regress": "linear (1 output)", "tag": f"softmax per token ({spec.num_outputs} tags)",
             "lm": f"softmax per token ({spec.num_outputs}-token vocabulary)"}.get(
         spec.task, "sigmoid (1 output)" if spec.num_outputs == 1 else f"softmax ({spec.num_outputs} outputs)")

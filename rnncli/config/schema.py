@@ -1,7 +1,7 @@
 """The config schema: frozen dataclasses, one per YAML section.
 
 Each field carries its default and, in ``metadata``, a help text and an optional
-range (``ge``: ``>=``, ``gt``: ``>``, ``lt``: ``<``). Choices are ``Literal[...]`` types. The
+range (``ge``: ``>=``, ``gt``: ``>``, ``lt``: ``<``, ``le``: ``<=``). Choices are ``Literal[...]`` types. The
 validator (:mod:`rnncli.config.validate`) and :func:`describe_schema` read the
 schema from these declarations only, so adding a key is a one-line change here.
 """
@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 
-def opt(default: Any, help: str, *, ge: float | None = None, gt: float | None = None, lt: float | None = None) -> Any:
-    """A schema key: its default, help text and optional bounds (``ge``: >=, ``gt``: >, ``lt``: <)."""
-    return field(default=default, metadata={"help": help, "ge": ge, "gt": gt, "lt": lt})
+def opt(default: Any, help: str, *, ge: float | None = None, gt: float | None = None, lt: float | None = None,
+        le: float | None = None) -> Any:
+    """A schema key: its default, help text and optional bounds (``ge``: >=, ``gt``: >, ``lt``: <, ``le``: <=)."""
+    return field(default=default, metadata={"help": help, "ge": ge, "gt": gt, "lt": lt, "le": le})
 
 
 def section(cls: type, help: str) -> Any:
@@ -88,7 +89,8 @@ class ModelConfig(_Section):
         "default", "recurrent weight init: default = U(±1/√H) as PyTorch; xavier = Glorot uniform W_ih and W_hh; orthogonal = orthogonal W_hh blocks; identity = W_hh = I (IRNN, for relu rnn)")
     forget_bias: float = opt(0.0, "lstm: initial bias of the forget gate (1.0 helps long memories)")
     recurrent_gain: float = opt(1.0, "multiply the initial recurrent weights W_hh by this (after model.init); e.g. 1.5 with relu and init identity makes gradients explode", gt=0)
-    learn_h0: bool = opt(False, "learn the initial hidden state instead of starting from zeros")
+    learn_h0: bool = opt(False, "learn the initial hidden state instead of starting from zeros (seq2seq: the encoder's)")
+    attention: bool = opt(False, "task seq2seq: additive (Bahdanau) attention of each decoder output over the encoder outputs, whose context joins the output layer")
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class TrainConfig(_Section):
     step_size: int = opt(10, "schedule step: epochs between decays", ge=1)
     gamma: float = opt(0.5, "schedule step: decay factor", gt=0)
     bptt: int = opt(100, "task lm: truncated BPTT window in tokens; the hidden state carries across windows", ge=1)
+    teacher_forcing: float = opt(1.0, "task seq2seq: the share of decoder inputs that are the gold previous token; the rest are the model's own argmax prediction (scheduled sampling; no gradient through the choice). 1 = always gold, and the decoder runs as one pass over the target", ge=0, le=1)
     seed: int = opt(0, "seed of every random choice (initial weights, shuffling)")
     bucket: bool = opt(True, "length bucketing: each batch holds texts of similar length (batches still shuffled), which cuts padding; false = plain shuffling")
     shuffle: bool = opt(True, "shuffle the training data before every epoch")
@@ -130,8 +133,8 @@ class RunConfig(_Section):
 class Config(_Section):
     """A whole, validated config. ``name`` and ``source`` describe the file, not the run."""
 
-    task: Literal["classify", "regress", "tag", "lm"] = opt(
-        "classify", "what to learn: classify = one label per text; regress = one number per text (MSE); tag = one label per token; lm = the next token")
+    task: Literal["classify", "regress", "tag", "lm", "seq2seq"] = opt(
+        "classify", "what to learn: classify = one label per text; regress = one number per text (MSE); tag = one label per token; lm = the next token; seq2seq = an output sequence of its own length per text (encoder–decoder; the label column holds the target text)")
     data: DataConfig = section(DataConfig, "training, dev and test data")
     vocab: VocabConfig = section(VocabConfig, "the token vocabulary")
     model: ModelConfig = section(ModelConfig, "the network")
@@ -213,9 +216,10 @@ def describe_schema() -> list[dict[str, Any]]:
             if is_section(tp):
                 walk(tp, f"{prefix}{f.name}.")
                 continue
-            ge, gt, lt = f.metadata.get("ge"), f.metadata.get("gt"), f.metadata.get("lt")
+            ge, gt, lt, le = (f.metadata.get(k) for k in ("ge", "gt", "lt", "le"))
             low = f">= {ge}" if ge is not None else f"> {gt}" if gt is not None else None
-            rng = " and ".join(r for r in (low, f"< {lt}" if lt is not None else None) if r) or None
+            high = f"< {lt}" if lt is not None else f"<= {le}" if le is not None else None
+            rng = " and ".join(r for r in (low, high) if r) or None
             rows.append(
                 {
                     "key": prefix + f.name,

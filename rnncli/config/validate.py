@@ -114,7 +114,7 @@ def _build(cls: type, data: Mapping, prefix: str, problems: Problems) -> dict[st
             values[name] = tp(**_build(tp, raw, loc + ".", problems))
             continue
         meta = next(f.metadata for f in schema_fields(cls) if f.name == name)
-        value, error = check_value(tp, raw, meta.get("ge"), meta.get("gt"), meta.get("lt"))
+        value, error = check_value(tp, raw, meta.get("ge"), meta.get("gt"), meta.get("lt"), meta.get("le"))
         if error:
             problems.append((loc, error))
         else:
@@ -149,8 +149,12 @@ def _unknown(key: str, prefix: str) -> str:
 def _cross_checks(cfg: Config) -> Problems:
     """Problems that involve two keys; run only when each key is valid on its own."""
     data, model, problems = cfg.data, cfg.model, []
-    if cfg.task in ("tag", "lm") and model.pooling != "last":
+    if cfg.task in ("tag", "lm", "seq2seq") and model.pooling != "last":
         problems.append(("model.pooling", f"applies to task classify or regress only; task is {show(cfg.task)}"))
+    if cfg.task == "seq2seq":
+        problems += _seq2seq_checks(cfg)
+    elif model.attention:
+        problems.append(("model.attention", f"applies to task seq2seq only; task is {show(cfg.task)}"))
     if cfg.task == "lm" and model.bidirectional:
         problems.append(("model.bidirectional", "must be false for task lm: a language model may not read the tokens it predicts"))
     if model.init == "identity" and model.cell != "rnn":
@@ -162,17 +166,18 @@ def _cross_checks(cfg: Config) -> Problems:
     elif data.format == "features" and model.input != "features":
         problems.append(("model.input", f"must be 'features' with data.format: features; got {show(model.input)}"))
     word_features = [k for k in ("prefix", "suffix", "shape") if getattr(model, k)]
-    if word_features and (cfg.task == "lm" or model.input != "embedding" or data.tokenizer == "char"):
-        why = (f"task is {show(cfg.task)}" if cfg.task == "lm" else f"model.input is {show(model.input)}"
+    if word_features and (cfg.task in ("lm", "seq2seq") or model.input != "embedding" or data.tokenizer == "char"):
+        why = (f"task is {show(cfg.task)}" if cfg.task in ("lm", "seq2seq") else f"model.input is {show(model.input)}"
                if model.input != "embedding" else "data.tokenizer is 'char'")
         problems.append((f"model.{word_features[0]}", "word features need words with an embedding "
                          f"(tasks classify, regress, tag; model.input embedding; a word tokenizer); {why}"))
     train = cfg.train
     if train.patience is not None and not data.dev and not data.dev_split:
         problems.append(("train.patience", "needs a dev set to monitor: set data.dev or data.dev_split"))
-    monitor_tasks = {"dev_accuracy": ("classify", "tag"), "dev_mae": ("regress",)}.get(train.monitor)
+    monitor_tasks = {"dev_accuracy": ("classify", "tag", "seq2seq"), "dev_mae": ("regress",)}.get(train.monitor)
     if monitor_tasks and cfg.task not in monitor_tasks:
-        problems.append(("train.monitor", f"{train.monitor} applies to task {' or '.join(monitor_tasks)}; "
+        allowed = " or ".join([", ".join(monitor_tasks[:-1]), monitor_tasks[-1]] if len(monitor_tasks) > 1 else monitor_tasks)
+        problems.append(("train.monitor", f"{train.monitor} applies to task {allowed}; "
                                           f"task is {show(cfg.task)} (use dev_loss)"))
     if data.text_field == data.label_field:
         problems.append(("data.label_field", f"must differ from data.text_field; both are {show(data.text_field)}"))
@@ -186,11 +191,28 @@ def _cross_checks(cfg: Config) -> Problems:
     return problems
 
 
+def _seq2seq_checks(cfg: Config) -> Problems:
+    """An encoder–decoder reads source<TAB>target rows and embeds both sides."""
+    problems = []
+    if cfg.model.input != "embedding":
+        problems.append(("model.input", f"must be 'embedding' for task seq2seq (both sides are embedded); "
+                                         f"got {show(cfg.model.input)}"))
+    if cfg.data.format not in ("auto", "tsv", "csv", "jsonl"):
+        problems.append(("data.format", f"must be 'auto', 'tsv', 'csv' or 'jsonl' for task seq2seq (source and "
+                                        f"target columns); got {show(cfg.data.format)}"))
+    if cfg.train.log_grad_norms:
+        problems.append(("train.log_grad_norms", "applies to tasks with one recurrent stack; task seq2seq has two"))
+    if cfg.vocab.path:
+        problems.append(("vocab.path", "applies to tasks with one vocabulary; seq2seq builds its source and "
+                                       "target vocabularies from data.train"))
+    return problems
+
+
 # --- one value ----------------------------------------------------------------
 
 
 def check_value(tp: Any, value: Any, ge: float | None = None, gt: float | None = None,
-                lt: float | None = None) -> tuple[Any, str | None]:
+                lt: float | None = None, le: float | None = None) -> tuple[Any, str | None]:
     """``(converted value, None)`` if ``value`` fits type ``tp`` and the range, else ``(None, message)``."""
     members = union_members(tp)
     nullable = type(None) in members
@@ -212,6 +234,8 @@ def check_value(tp: Any, value: Any, ge: float | None = None, gt: float | None =
             return None, f"must be > {gt}; got {show(value)}"
         if lt is not None and not converted < lt:
             return None, f"must be < {lt}; got {show(value)}"
+        if le is not None and not converted <= le:
+            return None, f"must be <= {le}; got {show(value)}"
     return converted, None
 
 
