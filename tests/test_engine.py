@@ -34,10 +34,10 @@ def test_gradcheck_covers_every_parameter_and_the_embedding():
 
 def test_gradcheck_detects_a_wrong_gradient(monkeypatch):
     """The oracle must be able to fail: break the tanh derivative and watch it."""
-    def wrong_backward(d_state, cache, W_hh):
+    def wrong_backward(d_state, cache, W_hh, da, dhh):
         (dh,) = d_state
-        dz = dh * (1.0 - cache.h)  # wrong: should be 1 - h²
-        return dz, dz, (dz @ W_hh,)
+        da[...] = dh * (1.0 - cache.h)  # wrong: should be 1 - h²
+        return (da @ W_hh,)
 
     broken = cells.Cell("rnn_tanh", 1, 1, False, cells.rnn_tanh_step_forward, wrong_backward)
     monkeypatch.setitem(cells.CELLS, "rnn_tanh", broken)
@@ -193,7 +193,8 @@ def test_backward_never_mutates_its_inputs(name):
     _, cache = cell.step_forward(a, state, W_hh, b_hh)
     d_state = tuple(rng.standard_normal((N, H)) for _ in range(cell.state_size))
     before = copy.deepcopy((d_state, cache, W_hh))
-    cell.step_backward(d_state, cache, W_hh)
+    da = np.empty((N, cell.gates * H))
+    cell.step_backward(d_state, cache, W_hh, da, np.empty_like(da) if cell.hidden_bias else da)
     for x, y in zip(np.concatenate([np.ravel(v) for v in before[0]]), np.concatenate([np.ravel(v) for v in d_state])):
         assert x == y
     for old, new in zip(before[1], cache):

@@ -17,11 +17,14 @@ GRU  (G=3)   [a_r, a_z, a_n] = a_t   (= x_t W_ih^T + b_ih)
 State is a tuple: ``(h,)`` for RNN and GRU, ``(h, c)`` for LSTM.
 
 ``step_forward(a_t, state, W_hh, b_hh) -> (state, cache)``
-``step_backward(d_state, cache, W_hh) -> (da_t, dhh_t, d_state_prev)`` where ``da_t`` is
-∂L/∂a_t (N, G·H) and ``dhh_t`` is ∂L/∂hh_t (N, G·H): the time loop turns them into
-weight gradients with one GEMM each after the loop. They differ only for the GRU,
-whose reset gate multiplies the hidden part of the candidate. Backward never mutates
-its inputs.
+``step_backward(d_state, cache, W_hh, da_t, dhh_t) -> d_state_prev`` writes ∂L/∂a_t into
+``da_t`` (N, G·H) and ∂L/∂hh_t into ``dhh_t`` (N, G·H), the time loop's slices for step t,
+which it turns into weight gradients with one GEMM each after the loop. The two differ only
+for the GRU, whose reset gate multiplies the hidden part of the candidate; for the other
+cells the loop passes one array as both. Backward never mutates its other inputs.
+
+σ'(x) = σ(1 - σ) and tanh'(x) = 1 - tanh², so backward needs only the activated gates.
+The updates are in place (``out=``, ``*=``): a step allocates little besides its results.
 """
 
 from __future__ import annotations
@@ -71,16 +74,25 @@ def rnn_relu_step_forward(a_t, state, W_hh, b_hh=None):
     return (h,), RNNCache(h_prev, h)
 
 
-def rnn_tanh_step_backward(d_state, cache: RNNCache, W_hh):
+def rnn_tanh_step_backward(d_state, cache: RNNCache, W_hh, da, dhh):
     (dh,) = d_state
-    dz = dh * (1.0 - cache.h * cache.h)  # inverts h = tanh(z)
-    return dz, dz, (dz @ W_hh,)  # inverts z = a_t + h_prev W_hh^T
+    np.multiply(cache.h, cache.h, out=da)  # inverts h = tanh(z): dz = dh (1 - h²)
+    np.subtract(1.0, da, out=da)
+    da *= dh
+    return _rnn_backward_tail(da, dhh, W_hh)
 
 
-def rnn_relu_step_backward(d_state, cache: RNNCache, W_hh):
+def rnn_relu_step_backward(d_state, cache: RNNCache, W_hh, da, dhh):
     (dh,) = d_state
-    dz = dh * (cache.h > 0)  # inverts h = relu(z)
-    return dz, dz, (dz @ W_hh,)
+    np.greater(cache.h, 0.0, out=da)  # inverts h = relu(z): dz = dh [h > 0]
+    da *= dh
+    return _rnn_backward_tail(da, dhh, W_hh)
+
+
+def _rnn_backward_tail(dz, dhh, W_hh):
+    if dhh is not dz:
+        dhh[...] = dz
+    return (dz @ W_hh,)  # inverts z = a_t + h_prev W_hh^T
 
 
 # ---------------------------------------------------------------------------- LSTM
@@ -89,35 +101,59 @@ def rnn_relu_step_backward(d_state, cache: RNNCache, W_hh):
 def lstm_step_forward(a_t, state, W_hh, b_hh=None):
     h_prev, c_prev = state
     H = h_prev.shape[1]
-    gates = a_t + h_prev @ W_hh.T  # pre-activations [i, f, g, o]
-    ifo = sigmoid(gates)  # σ everywhere, then overwrite the g block with tanh
-    ifo[:, 2 * H : 3 * H] = np.tanh(gates[:, 2 * H : 3 * H])
-    i, f, g, o = ifo[:, :H], ifo[:, H : 2 * H], ifo[:, 2 * H : 3 * H], ifo[:, 3 * H :]
-    c = f * c_prev + i * g
+    gates = a_t + h_prev @ W_hh.T  # pre-activations [i, f, g, o], activated in place below
+    i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+    sigmoid(gates[:, : 2 * H], out=gates[:, : 2 * H])
+    np.tanh(g, out=g)
+    sigmoid(o, out=o)
+    c = f * c_prev
+    c += i * g
     tanh_c = np.tanh(c)
     h = o * tanh_c
-    return (h, c), LSTMCache(h_prev, c_prev, ifo, tanh_c)
+    return (h, c), LSTMCache(h_prev, c_prev, gates, tanh_c)
 
 
-def lstm_step_backward(d_state, cache: LSTMCache, W_hh):
+def lstm_step_backward(d_state, cache: LSTMCache, W_hh, da, dhh):
     dh, dc = d_state
     H = dh.shape[1]
-    gates = cache.gates
+    gates, tanh_c = cache.gates, cache.tanh_c
     i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
-    do = dh * cache.tanh_c  # h = o ⊙ tanh(c)
-    dc = dc + dh * o * (1.0 - cache.tanh_c * cache.tanh_c)
-    d_pre = np.empty_like(gates)
-    d_pre[:, :H] = dc * g * i * (1.0 - i)  # c = f c_prev + i g, i = σ(·)
-    d_pre[:, H : 2 * H] = dc * cache.c_prev * f * (1.0 - f)  # f = σ(·)
-    d_pre[:, 2 * H : 3 * H] = dc * i * (1.0 - g * g)  # g = tanh(·)
-    d_pre[:, 3 * H :] = do * o * (1.0 - o)  # o = σ(·)
-    dh_prev = d_pre @ W_hh  # gates = a_t + h_prev W_hh^T
-    return d_pre, d_pre, (dh_prev, dc * f)
+    di, df, dg, do = da[:, :H], da[:, H : 2 * H], da[:, 2 * H : 3 * H], da[:, 3 * H :]
+    # c̄ = ∂L/∂c_t in total = dc + dh ⊙ o ⊙ (1 - tanh² c_t)        (h = o ⊙ tanh(c_t))
+    dc_total = np.multiply(tanh_c, tanh_c)
+    np.subtract(1.0, dc_total, out=dc_total)
+    dc_total *= o
+    dc_total *= dh
+    dc_total += dc
+    # do = dh ⊙ tanh c_t ⊙ o(1 - o)                               (o = σ(·))
+    np.subtract(1.0, o, out=do)
+    do *= o
+    do *= tanh_c
+    do *= dh
+    # di = c̄ ⊙ g ⊙ i(1 - i),  df = c̄ ⊙ c_{t-1} ⊙ f(1 - f)         (c = f c_{t-1} + i g)
+    np.subtract(1.0, i, out=di)
+    di *= i
+    di *= g
+    di *= dc_total
+    np.subtract(1.0, f, out=df)
+    df *= f
+    df *= cache.c_prev
+    df *= dc_total
+    # dg = c̄ ⊙ i ⊙ (1 - g²)                                        (g = tanh(·))
+    np.multiply(g, g, out=dg)
+    np.subtract(1.0, dg, out=dg)
+    dg *= i
+    dg *= dc_total
+    dh_prev = da @ W_hh  # gates = a_t + h_prev W_hh^T
+    dc_total *= f  # c_t = f ⊙ c_{t-1} + …: what flows on to c_{t-1}
+    if dhh is not da:
+        dhh[...] = da
+    return dh_prev, dc_total
 
 
 def lstm_cell_state_grad(d_state, cache: LSTMCache):
     """∂L/∂c_t in total, from ∂L/∂(h_t, c_t) of the state tuple: the c part plus what reaches c_t
-    through h_t = o ⊙ tanh(c_t) (the ``dc`` of :func:`lstm_step_backward`). For diagnostics."""
+    through h_t = o ⊙ tanh(c_t) (the c̄ of :func:`lstm_step_backward`). For diagnostics."""
     dh, dc = d_state
     H = dh.shape[1]
     return dc + dh * cache.gates[:, 3 * H :] * (1.0 - cache.tanh_c * cache.tanh_c)
@@ -130,28 +166,46 @@ def gru_step_forward(a_t, state, W_hh, b_hh):
     (h_prev,) = state
     H = h_prev.shape[1]
     hh = h_prev @ W_hh.T + b_hh  # [hh_r, hh_z, hh_n]
-    gates = sigmoid(a_t[:, : 2 * H] + hh[:, : 2 * H])
-    r, z = gates[:, :H], gates[:, H:]
+    gates = np.empty_like(hh)  # activated [r, z, n]
+    rz = np.add(a_t[:, : 2 * H], hh[:, : 2 * H], out=gates[:, : 2 * H])
+    sigmoid(rz, out=rz)
+    r, z, n = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]
     hh_n = hh[:, 2 * H :]
-    n = np.tanh(a_t[:, 2 * H :] + r * hh_n)
-    h = n + z * (h_prev - n)  # = (1 - z) n + z h_prev
-    return (h,), GRUCache(h_prev, np.concatenate([gates, n], axis=1), hh_n)
+    np.multiply(r, hh_n, out=n)
+    n += a_t[:, 2 * H :]
+    np.tanh(n, out=n)
+    h = h_prev - n
+    h *= z
+    h += n  # = (1 - z) n + z h_prev
+    return (h,), GRUCache(h_prev, gates, hh_n)
 
 
-def gru_step_backward(d_state, cache: GRUCache, W_hh):
+def gru_step_backward(d_state, cache: GRUCache, W_hh, da, dhh):
     (dh,) = d_state
     H = dh.shape[1]
     r, z, n = cache.gates[:, :H], cache.gates[:, H : 2 * H], cache.gates[:, 2 * H :]
-    h_prev = cache.h_prev
-    da = np.empty_like(cache.gates)
-    dn_pre = dh * (1.0 - z) * (1.0 - n * n)  # h = (1-z) n + z h_prev, n = tanh(·)
-    da[:, 2 * H :] = dn_pre
-    da[:, :H] = dn_pre * cache.hh_n * r * (1.0 - r)  # n_pre = a_n + r hh_n, r = σ(·)
-    da[:, H : 2 * H] = dh * (h_prev - n) * z * (1.0 - z)  # z = σ(·)
-    dhh = da.copy()
-    dhh[:, 2 * H :] = dn_pre * r  # hh_n enters n_pre scaled by r
-    dh_prev = dh * z + dhh @ W_hh  # hh = h_prev W_hh^T + b_hh
-    return da, dhh, (dh_prev,)
+    dr, dz, dn = da[:, :H], da[:, H : 2 * H], da[:, 2 * H :]
+    # dn = dh ⊙ (1 - z) ⊙ (1 - n²)             h = (1-z) n + z h_prev, n = tanh(·)
+    one_minus_z = np.subtract(1.0, z)
+    np.multiply(n, n, out=dn)
+    np.subtract(1.0, dn, out=dn)
+    dn *= one_minus_z
+    dn *= dh
+    # dz = dh ⊙ (h_prev - n) ⊙ z(1 - z)         z = σ(·)
+    np.subtract(cache.h_prev, n, out=dz)
+    dz *= one_minus_z
+    dz *= z
+    dz *= dh
+    # dr = dn ⊙ hh_n ⊙ r(1 - r)                 n_pre = a_n + r ⊙ hh_n, r = σ(·)
+    np.subtract(1.0, r, out=dr)
+    dr *= r
+    dr *= cache.hh_n
+    dr *= dn
+    dhh[:, : 2 * H] = da[:, : 2 * H]
+    np.multiply(dn, r, out=dhh[:, 2 * H :])  # hh_n enters n_pre scaled by r
+    dh_prev = dhh @ W_hh  # hh = h_prev W_hh^T + b_hh
+    dh_prev += np.multiply(dh, z, out=one_minus_z)
+    return (dh_prev,)
 
 
 # -------------------------------------------------------------------------- registry

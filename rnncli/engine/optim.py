@@ -36,6 +36,8 @@ import math
 
 import numpy as np
 
+from rnncli.engine.parallel import blockwise
+
 Arrays = dict[str, np.ndarray]
 
 
@@ -64,7 +66,9 @@ class Optimizer:
     """Shared machinery: weight decay, the step count and state (de)serialisation.
 
     A subclass names its per-parameter buffers in ``slots`` (each starts at zero, like PyTorch's) and implements
-    ``_update(p, g, buf)``, which changes the parameter ``p`` and its buffers in place given the decayed gradient.
+    ``_update(p, g, *bufs)``, which changes the parameter ``p`` and its buffers (in ``slots`` order) in place given
+    the gradient. Every rule is elementwise, so ``step`` applies it block by block, on several cores, for large
+    parameters (:func:`rnncli.engine.parallel.blockwise`); the result is the same as one call on whole arrays.
     """
 
     slots: tuple[str, ...] = ()
@@ -78,14 +82,17 @@ class Optimizer:
     def step(self, params: Arrays, grads: Arrays) -> None:
         """Apply one update to every parameter, in place."""
         self.t += 1
-        wd = float(self.weight_decay)
         for k, p in params.items():
-            g = grads[k]
-            if wd != 0.0:
-                g = g + wd * p  # a new array: the caller's gradient stays untouched, as in PyTorch
-            self._update(p, g, {s: self.buffers[s][k] for s in self.slots})
+            g = np.ascontiguousarray(grads[k])
+            blockwise(self._decay_and_update, p, g, *(self.buffers[s][k] for s in self.slots))
 
-    def _update(self, p: np.ndarray, g: np.ndarray, buf: Arrays) -> None:
+    def _decay_and_update(self, p: np.ndarray, g: np.ndarray, *bufs: np.ndarray) -> None:
+        wd = float(self.weight_decay)
+        if wd != 0.0:
+            g = g + wd * p  # a new array: the caller's gradient stays untouched, as in PyTorch
+        self._update(p, g, *bufs)
+
+    def _update(self, p: np.ndarray, g: np.ndarray, *bufs: np.ndarray) -> None:
         raise NotImplementedError
 
     def state_dict(self) -> Arrays:
@@ -107,7 +114,7 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    def _update(self, p, g, buf):
+    def _update(self, p, g):
         p -= float(self.lr) * g
 
 
@@ -121,8 +128,8 @@ class Momentum(Optimizer):
         super().__init__(params, lr, weight_decay)
         self.momentum, self.nesterov = momentum, nesterov
 
-    def _update(self, p, g, buf):
-        mu, b = float(self.momentum), buf["b"]
+    def _update(self, p, g, b):
+        mu = float(self.momentum)
         b *= mu
         b += g
         p -= float(self.lr) * (g + mu * b if self.nesterov else b)
@@ -135,15 +142,10 @@ class Adam(Optimizer):
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, lr, weight_decay)
         (self.beta1, self.beta2), self.eps = betas, eps
-        self._scratch: dict[int, np.ndarray] = {}
 
-    def _update(self, p, g, buf):
-        b1, b2, m, v = float(self.beta1), float(self.beta2), buf["m"], buf["v"]
-        # One scratch array per parameter, reused at every step: the update allocates nothing
-        # (an embedding table's worth of temporaries per step otherwise). Not optimiser state.
-        tmp = self._scratch.get(id(p))
-        if tmp is None or tmp.shape != p.shape or tmp.dtype != p.dtype:
-            tmp = self._scratch[id(p)] = np.empty_like(p)
+    def _update(self, p, g, m, v):
+        b1, b2 = float(self.beta1), float(self.beta2)
+        tmp = np.empty_like(p)  # one block's worth of scratch (see Optimizer): every pass below is in place
         m *= b1
         np.multiply(g, 1.0 - b1, out=tmp)
         m += tmp
@@ -169,8 +171,8 @@ class RMSprop(Optimizer):
         super().__init__(params, lr, weight_decay)
         self.alpha, self.eps = alpha, eps
 
-    def _update(self, p, g, buf):
-        a, v = float(self.alpha), buf["v"]
+    def _update(self, p, g, v):
+        a = float(self.alpha)
         v *= a
         v += (1.0 - a) * (g * g)
         p -= float(self.lr) * (g / (np.sqrt(v) + float(self.eps)))
@@ -183,8 +185,7 @@ class Adagrad(Optimizer):
         super().__init__(params, lr, weight_decay)
         self.eps = eps
 
-    def _update(self, p, g, buf):
-        s = buf["s"]
+    def _update(self, p, g, s):
         s += g * g
         p -= float(self.lr) * (g / (np.sqrt(s) + float(self.eps)))
 

@@ -172,10 +172,7 @@ def direction_backward(
             parts = d_new[:1] + ((cell.cell_state_grad(d_new, cache.steps[t]),) if len(d_new) == 2 else ())
             for norm, g in zip(norms, parts):
                 norm[:, t] = np.sqrt(np.einsum("nh,nh->n", g, g))
-        da, dhh, d_prev = cell.step_backward(d_new, cache.steps[t], W_hh)
-        dA[:, t] = da
-        if cell.hidden_bias:
-            dHH[:, t] = dhh
+        d_prev = cell.step_backward(d_new, cache.steps[t], W_hh, dA[:, t], dHH[:, t])
         if cache.full[t]:
             d_state = d_prev
         else:
