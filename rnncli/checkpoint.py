@@ -19,6 +19,7 @@ inside a run directory are fixed here; none is ever read from a file's contents.
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 import zipfile
@@ -32,10 +33,9 @@ from rnncli import __version__
 from rnncli.data import LabelVocab, Vocab
 from rnncli.data.subwords import WordFeatures
 from rnncli.data.tokenize import TOKENIZERS
-from rnncli.config import Config, config_from_dict
 from rnncli.errors import ConfigError, DataError, RunError
 from rnncli.fileio import atomic_write
-from rnncli.model import TASKS, ModelSpec
+from rnncli.model import CHOICES, TASKS, ModelSpec
 
 FORMAT = "rnncli-run"
 # What reading a damaged .npz can raise: bad zip structure, CRC, an unsupported zip version or
@@ -74,10 +74,24 @@ class Run:
     vocab: Vocab
     labels: LabelVocab
     meta: dict  # run.json
-    config: "Config"  # config.yaml, validated
     weights: str = WEIGHTS  # the file ``params`` came from: WEIGHTS or BEST_WEIGHTS
     target_vocab: Vocab | None = None  # seq2seq: target-vocab.json
     word_features: WordFeatures | None = None  # word-features.json, when the model has word features
+
+    @functools.cached_property
+    def config(self):
+        """config.yaml, validated, read on first use: evaluate needs it, predict does not (and the YAML and
+        schema modules it takes are a fifth of predict's start-up)."""
+        import yaml
+
+        from rnncli.config import config_from_dict
+
+        path = self.path / "config.yaml"
+        try:
+            return config_from_dict(yaml.safe_load(path.read_text(encoding="utf-8")), source=str(path),
+                                    name=self.path.name)
+        except (TypeError, ValueError, yaml.YAMLError, ConfigError, DataError) as exc:
+            raise _bad_run(self.path, f"config.yaml is corrupt ({exc})") from None
 
     def encode(self, raw, path):
         """Encode raw data (``rnncli.tasks.read_split``) as this run's model reads it."""
@@ -130,8 +144,6 @@ def _bad_run(path: Path, problem: str) -> RunError:
 def load_run(path: str | Path, last: bool = False) -> Run:
     """Load and cross-check a run directory, with its best weights when it kept them (unless ``last``);
     every problem raises :class:`RunError`."""
-    import yaml  # only needed here; keeps `import rnncli.checkpoint` light
-
     path = Path(path)
     if not path.exists():
         raise _bad_run(path, "it does not exist")
@@ -160,10 +172,8 @@ def load_run(path: str | Path, last: bool = False) -> Run:
         best = meta.get("best")
         if best is not None and not (isinstance(best, dict) and isinstance(best.get("epoch"), int)):
             raise ValueError("best is not an epoch record")
-        config = config_from_dict(yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")),
-                                  source=str(path / "config.yaml"), name=path.name)
-    except (KeyError, TypeError, ValueError, yaml.YAMLError, ConfigError, DataError) as exc:
-        raise _bad_run(path, f"run.json or config.yaml is corrupt ({exc})") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _bad_run(path, f"run.json is corrupt ({exc})") from None
     vocab = _load_vocab(path, "vocab.json")
     target_vocab = _load_vocab(path, TARGET_VOCAB) if spec.task == "seq2seq" else None
     word_features = load_word_features(path, spec)
@@ -175,7 +185,7 @@ def load_run(path: str | Path, last: bool = False) -> Run:
         raise _bad_run(path, f"run.json lists {len(labels)} labels but the model has {spec.num_classes} classes")
     if target_vocab is not None and len(target_vocab) != spec.num_classes:
         raise _bad_run(path, f"{TARGET_VOCAB} has {len(target_vocab)} entries but the weights expect {spec.num_classes}")
-    return Run(path, spec, params, vocab, labels, meta, config, weights, target_vocab, word_features)
+    return Run(path, spec, params, vocab, labels, meta, weights, target_vocab, word_features)
 
 
 def _load_vocab(path: Path, name: str) -> Vocab:
@@ -203,10 +213,8 @@ def load_word_features(path: Path, spec: ModelSpec) -> WordFeatures | None:
 
 def _checked_spec(spec: ModelSpec) -> ModelSpec:
     """A model description from run.json, checked before anything is built from it (ValueError if not)."""
-    from rnncli.config.schema import ModelConfig, choices_of, field_types
-
-    for key in ("cell", "activation", "input", "pooling"):
-        if getattr(spec, key) not in choices_of(field_types(ModelConfig)[key]):
+    for key, choices in CHOICES.items():
+        if getattr(spec, key) not in choices:
             raise ValueError(f"model.{key} is {getattr(spec, key)!r}")
     sizes = ("vocab_size", "num_classes", "embedding_dim", "hidden_size", "num_layers", "feature_dim",
              "max_target_length")

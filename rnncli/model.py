@@ -36,6 +36,13 @@ from rnncli.engine.functional import sigmoid, softmax
 from rnncli.engine.recurrent import ONEHOT_OFFSET, StackCache, StackSpec, stack_backward, stack_forward
 
 TASKS = ("classify", "regress", "tag", "lm", "seq2seq")
+# The values a ModelSpec field may take: the config schema's choices for the same keys (a test keeps them equal).
+CHOICES = {
+    "cell": ("rnn", "lstm", "gru"),
+    "activation": ("tanh", "relu"),
+    "input": ("embedding", "onehot", "features"),
+    "pooling": ("last", "mean", "max"),
+}
 
 
 @dataclass(frozen=True)

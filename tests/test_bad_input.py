@@ -207,15 +207,19 @@ MATRIX: dict[str, Case] = {
                                  f"Error: {RUN} was written in run format version 99; this rnncli",
                                  edit_json("run.json", lambda m: m.update(version=99)), needs_run=True),
     "run-json-missing-key": Case(["predict", "--model", RUN, "x"], C.RUN,
-                                 f"Error: {RUN} is not a usable run directory: run.json or config.yaml is corrupt",
+                                 f"Error: {RUN} is not a usable run directory: run.json is corrupt",
                                  edit_json("run.json", lambda m: m["data"].pop("tokenizer")), needs_run=True),
     "run-json-unknown-cell": Case(["predict", "--model", RUN, "x"], C.RUN,
-                                  f"Error: {RUN} is not a usable run directory: run.json or config.yaml is corrupt "
+                                  f"Error: {RUN} is not a usable run directory: run.json is corrupt "
                                   "(model.cell is ' nn')", edit_json("run.json", lambda m: m["model"].update(cell=" nn")),
                                   needs_run=True),
     "run-json-bad-best": Case(["evaluate", "--model", RUN, "--data", "datasets/toy/sentiment-dev.tsv"], C.RUN,
-                              f"Error: {RUN} is not a usable run directory: run.json or config.yaml is corrupt",
+                              f"Error: {RUN} is not a usable run directory: run.json is corrupt",
                               edit_json("run.json", lambda m: m.update(best="yesterday")), needs_run=True),
+    "config-yaml-corrupt": Case(["evaluate", "--model", RUN, "--data", "datasets/toy/sentiment-dev.tsv"], C.RUN,
+                                f"Error: {RUN} is not a usable run directory: config.yaml is corrupt",
+                                damage_run(lambda run: (run / "config.yaml").write_text("model: [unclosed\n")),
+                                needs_run=True),
     "vocab-does-not-match-weights": Case(["predict", "--model", RUN, "x"], C.RUN,
                                          f"Error: {RUN} is not a usable run directory: vocab.json has 38 entries "
                                          "but the weights expect 37", edit_json("vocab.json", add_token), needs_run=True),
