@@ -231,12 +231,10 @@ def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, st
     return logits, ForwardCache(ids, mask, stack_cache, features, index, finals)
 
 
-def backward(d_logits: np.ndarray, cache: ForwardCache, params: dict, spec: ModelSpec,
-             record: dict | None = None) -> dict[str, np.ndarray]:
-    """∂L/∂logits → gradients with the same keys as ``params``.
-
-    record: an optional dict that receives the per-step gradient norms of every layer and
-    direction (see :func:`rnncli.engine.recurrent.stack_backward`)."""
+def head_backward(d_logits: np.ndarray, cache: ForwardCache, params: dict, spec: ModelSpec) -> dict:
+    """∂L/∂logits → the head's gradients and what flows into the stack, as a dict that
+    :func:`backward` consumes: ``"head.W"``, ``"head.b"``, ``"d_outputs"`` (N, T, H·dirs) or
+    None, and ``"d_finals"`` [layer][direction] state-gradient tuples or None."""
     stack_spec = spec.stack
     H = spec.hidden_size
     d_features, dW, db = layers.linear_backward(d_logits, cache.features, params["head.W"])
@@ -257,7 +255,21 @@ def backward(d_logits: np.ndarray, cache: ForwardCache, params: dict, spec: Mode
             d_outputs = np.zeros((N, T, d_features.shape[1]), dtype=d_features.dtype)
             np.put_along_axis(d_outputs, cache.pool_index[:, None, :], d_features[:, None, :], axis=1)
             d_outputs *= m  # an all-padding row has no real maximum
-    grads, dx, _ = stack_backward(d_outputs, d_finals, cache.stack, params, stack_spec, record=record)
+    return {"head.W": dW, "head.b": db, "d_outputs": d_outputs, "d_finals": d_finals}
+
+
+def backward(head: dict, cache: ForwardCache, params: dict, spec: ModelSpec,
+             record: dict | None = None) -> dict[str, np.ndarray]:
+    """The rest of the backward pass, from :func:`head_backward`'s dict → gradients with the
+    same keys as ``params``. It takes ``"d_outputs"`` out of ``head`` and lets the stack reuse
+    its memory, so that BPTT holds one buffer of that size, not two.
+
+    record: an optional dict that receives the per-step gradient norms of every layer and
+    direction (see :func:`rnncli.engine.recurrent.stack_backward`)."""
+    d_outputs = head.pop("d_outputs")
+    grads, dx, _ = stack_backward(d_outputs, head["d_finals"], cache.stack, params, spec.stack, record=record,
+                                  overwrite_d_out=True)
+    del d_outputs  # free it before the embedding gradient is built
     if spec.word_features:
         D, E = spec.embedding_dim, spec.word_feature_dim
         grads["embedding.weight"] = layers.embedding_backward(dx[..., :D], cache.ids[..., 0], spec.vocab_size)
@@ -266,7 +278,7 @@ def backward(d_logits: np.ndarray, cache: ForwardCache, params: dict, spec: Mode
                 dx[..., D + k * E : D + (k + 1) * E], cache.ids[..., 1 + k], size)
     elif spec.input == "embedding":
         grads["embedding.weight"] = layers.embedding_backward(dx, cache.ids, spec.vocab_size)
-    grads["head.W"], grads["head.b"] = dW, db
+    grads["head.W"], grads["head.b"] = head["head.W"], head["head.b"]
     return {k: grads[k] for k in params}
 
 
@@ -298,7 +310,9 @@ def loss_and_grads(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndar
         return seq2seq.loss_and_grads(params, spec, ids, mask, targets, dropout_rng, teacher_forcing)
     logits, cache = forward(params, spec, ids, mask, state0, dropout_rng)
     loss, d_logits = loss_from_logits(logits, targets, spec, mask)
-    return loss, backward(d_logits, cache, params, spec, record), logits, cache
+    head = head_backward(d_logits, cache, params, spec)
+    del d_logits  # BPTT's memory peak comes next: keep only what it needs
+    return loss, backward(head, cache, params, spec, record), logits, cache
 
 
 def probabilities(logits: np.ndarray, spec: ModelSpec) -> np.ndarray:

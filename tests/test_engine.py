@@ -169,7 +169,7 @@ def test_gate_order_is_pytorch():
     a[:, H : 2 * H] = big  # f ≈ 1
     a[:, 3 * H :] = big  # o ≈ 1
     c_prev = np.array([[0.5, -0.25]])
-    (h, c), _ = cells.lstm_step_forward(a, (np.zeros((1, H)), c_prev), np.zeros((4 * H, H)))
+    (h, c), _ = cells.lstm_step_forward(a, (np.zeros((1, H)), c_prev), np.zeros((4 * H, H)), None)
     np.testing.assert_allclose(c, c_prev, atol=1e-12)
     np.testing.assert_allclose(h, np.tanh(c_prev), atol=1e-12)
     # GRU rows [r, z, n]: z ≈ 1 keeps h_{t-1} whatever the candidate

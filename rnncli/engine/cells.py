@@ -16,7 +16,8 @@ GRU  (G=3)   [a_r, a_z, a_n] = a_t   (= x_t W_ih^T + b_ih)
 
 State is a tuple: ``(h,)`` for RNN and GRU, ``(h, c)`` for LSTM.
 
-``step_forward(a_t, state, W_hh, b_hh) -> (state, cache)``
+``step_forward(a_t, state, W_hh, b_hh, h_out=None) -> (state, cache)`` writes h_t into
+``h_out`` (N, H) when given, the time loop's output slice for step t; it is the state's h.
 ``step_backward(d_state, cache, W_hh, da_t, dhh_t) -> d_state_prev`` writes ∂L/∂a_t into
 ``da_t`` (N, G·H) and ∂L/∂hh_t into ``dhh_t`` (N, G·H), the time loop's slices for step t,
 which it turns into weight gradients with one GEMM each after the loop. The two differ only
@@ -41,7 +42,7 @@ State = tuple[np.ndarray, ...]
 
 class RNNCache(NamedTuple):
     h_prev: np.ndarray  # (N, H)
-    h: np.ndarray  # (N, H) activation output
+    h: np.ndarray  # (N, H) activation output (a view of the loop's outputs)
 
 
 class LSTMCache(NamedTuple):
@@ -60,17 +61,19 @@ class GRUCache(NamedTuple):
 # ----------------------------------------------------------------------------- RNN
 
 
-def rnn_tanh_step_forward(a_t, state, W_hh, b_hh=None):
+def rnn_tanh_step_forward(a_t, state, W_hh, b_hh=None, h_out=None):
     (h_prev,) = state
-    h = a_t + h_prev @ W_hh.T
-    np.tanh(h, out=h)
+    z = h_prev @ W_hh.T
+    z += a_t
+    h = np.tanh(z, out=h_out)
     return (h,), RNNCache(h_prev, h)
 
 
-def rnn_relu_step_forward(a_t, state, W_hh, b_hh=None):
+def rnn_relu_step_forward(a_t, state, W_hh, b_hh=None, h_out=None):
     (h_prev,) = state
-    h = a_t + h_prev @ W_hh.T
-    np.maximum(h, 0.0, out=h)
+    z = h_prev @ W_hh.T
+    z += a_t
+    h = np.maximum(z, 0.0, out=h_out)
     return (h,), RNNCache(h_prev, h)
 
 
@@ -98,7 +101,7 @@ def _rnn_backward_tail(dz, dhh, W_hh):
 # ---------------------------------------------------------------------------- LSTM
 
 
-def lstm_step_forward(a_t, state, W_hh, b_hh=None):
+def lstm_step_forward(a_t, state, W_hh, b_hh=None, h_out=None):
     h_prev, c_prev = state
     H = h_prev.shape[1]
     gates = a_t + h_prev @ W_hh.T  # pre-activations [i, f, g, o], activated in place below
@@ -109,7 +112,7 @@ def lstm_step_forward(a_t, state, W_hh, b_hh=None):
     c = f * c_prev
     c += i * g
     tanh_c = np.tanh(c)
-    h = o * tanh_c
+    h = np.multiply(o, tanh_c, out=h_out)
     return (h, c), LSTMCache(h_prev, c_prev, gates, tanh_c)
 
 
@@ -162,19 +165,20 @@ def lstm_cell_state_grad(d_state, cache: LSTMCache):
 # ----------------------------------------------------------------------------- GRU
 
 
-def gru_step_forward(a_t, state, W_hh, b_hh):
+def gru_step_forward(a_t, state, W_hh, b_hh, h_out=None):
     (h_prev,) = state
     H = h_prev.shape[1]
-    hh = h_prev @ W_hh.T + b_hh  # [hh_r, hh_z, hh_n]
+    hh = h_prev @ W_hh.T
+    hh += b_hh  # [hh_r, hh_z, hh_n]
     gates = np.empty_like(hh)  # activated [r, z, n]
     rz = np.add(a_t[:, : 2 * H], hh[:, : 2 * H], out=gates[:, : 2 * H])
     sigmoid(rz, out=rz)
     r, z, n = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]
-    hh_n = hh[:, 2 * H :]
+    hh_n = hh[:, 2 * H :].copy()  # the cache keeps this third of hh alone, not all of it
     np.multiply(r, hh_n, out=n)
     n += a_t[:, 2 * H :]
     np.tanh(n, out=n)
-    h = h_prev - n
+    h = np.subtract(h_prev, n, out=h_out)
     h *= z
     h += n  # = (1 - z) n + z h_prev
     return (h,), GRUCache(h_prev, gates, hh_n)

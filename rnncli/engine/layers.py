@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+SCATTER_ROWS = 256  # rows gathered at a time by embedding_backward: a small transient copy, not all of dX
+
 
 def embedding_forward(E: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return E[ids]
@@ -32,7 +34,9 @@ def embedding_backward(dX: np.ndarray, ids: np.ndarray, vocab_size: int) -> np.n
     lengths = np.diff(np.r_[starts, sorted_ids.size])
     rows = dX.reshape(-1, D)
     single = lengths == 1
-    dE[sorted_ids[starts[single]]] = rows[order[starts[single]]]
+    single_ids, single_rows = sorted_ids[starts[single]], order[starts[single]]
+    for s in range(0, single_ids.size, SCATTER_ROWS):  # in slices: the gathered rows are a copy
+        dE[single_ids[s : s + SCATTER_ROWS]] = rows[single_rows[s : s + SCATTER_ROWS]]
     if not single.all():
         in_runs = np.repeat(~single, lengths)  # the sorted positions that belong to longer runs
         multi_order = order[in_runs]

@@ -11,7 +11,8 @@ so the final state is the state at each sequence's last real token. The reverse 
 runs the same loop on ``A[:, ::-1]`` and ``mask[:, ::-1]``: pads come first and leave the
 initial state unchanged, then the sequence is read backwards.
 
-After the loop the weight gradients are single GEMMs over all steps:
+The weight gradients are GEMMs over many steps at once: dW_hh over chunks of steps during
+the backward loop, the input side over all steps after it:
 
     dW_hh = Σ_t dHH_t^T h_{t-1}      db_hh = Σ_t dHH_t  (GRU only)
     dW_ih = Σ_t dA_t^T x_t           db    = Σ_t dA_t       dX = dA W_ih
@@ -102,50 +103,63 @@ class StackSpec:
 
 
 class DirectionCache(NamedTuple):
-    steps: list  # per-step cell caches, in processing order
+    steps: list  # per-step cell caches, in processing order (each holds h_prev, the h entering the step)
     mask: np.ndarray  # (N, T, 1) in processing order, the params' dtype
-    h_prev: np.ndarray  # (N, T, H) hidden state entering each step (processing order)
     full: np.ndarray  # (T,) bool: every sequence is real at this step, so masking is the identity
 
 
+# Rows of the time-chunks in which direction_backward accumulates dW_hh: N·k rows of k steps
+# make one well-shaped GEMM, while the chunk buffers stay small (no (N, T, ·) copy of h_{t-1}).
+CHUNK_ROWS = 256
+
+
 def direction_forward(
-    A: np.ndarray, mask: np.ndarray, W_hh: np.ndarray, b_hh, cell: Cell, state0: State
+    A: np.ndarray, mask: np.ndarray, W_hh: np.ndarray, b_hh, cell: Cell, state0: State,
+    out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, State, DirectionCache]:
     """Run one direction over time, in the order given.
 
     A (N, T, G·H) pre-activations from the input; mask (N, T); state0 tuple of (N, H).
+    out: where to write the outputs (N, T, H), any view (the stack passes its half of the
+    layer's output, reversed for the reverse direction); by default a new array.
     Returns outputs (N, T, H), final state tuple, cache.
+
+    Each step writes h_t straight into ``out[:, t]``, and the step caches hold views of it:
+    h_t is stored once. A padded step keeps the previous state exactly (``np.where``) and
+    then zeroes its rows of the output.
     """
     N, T, _ = A.shape
     H = W_hh.shape[1]
     m = mask.astype(A.dtype)[:, :, None]
+    pad = ~mask.astype(bool)[:, :, None]
     full = mask.all(axis=0)
-    out = np.empty((N, T, H), dtype=A.dtype)
-    h_prev = np.empty((N, T, H), dtype=A.dtype)
+    if out is None:
+        out = np.empty((N, T, H), dtype=A.dtype)
     steps = []
     state = state0
     for t in range(T):
-        h_prev[:, t] = state[0]
-        new_state, cache = cell.step_forward(A[:, t], state, W_hh, b_hh)
-        if full[t]:  # the common case: no blending needed
-            out[:, t] = new_state[0]
-            state = new_state
-        else:
-            m_t = m[:, t]
-            np.multiply(m_t, new_state[0], out=out[:, t])
-            state = tuple(s_prev + m_t * (s_new - s_prev) for s_new, s_prev in zip(new_state, state))
+        new_state, cache = cell.step_forward(A[:, t], state, W_hh, b_hh, out[:, t])
+        if not full[t]:
+            new_state = tuple(np.where(pad[:, t], s_prev, s_new) for s_new, s_prev in zip(new_state, state))
+            out[:, t] *= m[:, t]
+        state = new_state
         steps.append(cache)
-    return out, state, DirectionCache(steps, m, h_prev, full)
+    return out, state, DirectionCache(steps, m, full)
 
 
 def direction_backward(
-    d_out: np.ndarray, d_final: State, cache: DirectionCache, W_hh: np.ndarray, cell: Cell,
-    record: dict | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, State]:
+    d_out: np.ndarray | None, d_final: State, cache: DirectionCache, W_hh: np.ndarray, cell: Cell,
+    record: dict | None = None, dA: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, State]:
     """Backpropagate through one direction's time loop.
 
-    d_out (N, T, H) ∂L/∂outputs; d_final: ∂L/∂final state tuple.
-    Returns dA (N, T, G·H), dHH (N, T, G·H), dW_hh, db_hh (GRU, else None), d_state0.
+    d_out (N, T, H) ∂L/∂outputs, or None when no output has a gradient (many-to-one);
+    d_final: ∂L/∂final state tuple. dA: where to write ∂L/∂A (N, T, G·H), by default a new
+    array; it may be ``d_out`` itself (G = 1), whose step t is read before dA_t is written.
+    Returns dA, dW_hh, db_hh (GRU, else None), d_state0.
+
+    dW_hh = Σ_t dHH_t^T h_{t-1} is summed in chunks of k steps as the loop goes (one GEMM
+    of N·k rows each, ``CHUNK_ROWS``), from small buffers of the chunk's dHH_t and h_{t-1}.
 
     record: when a dict is given, it receives ``"h"``, the per-example L2 norms (N, T) of
     ∂L/∂h_t, everything that reaches h_t (from step t+1, the final state and the output at
@@ -153,36 +167,48 @@ def direction_backward(
     h_t = o_t ⊙ tanh(c_t)). Processing order; 0 at padded steps. Recording changes no
     result; None (the default) costs nothing.
     """
-    N, T, H = d_out.shape
+    (N, H), T = d_final[0].shape, len(cache.steps)
     GH = W_hh.shape[0]
-    dA = np.empty((N, T, GH), dtype=d_out.dtype)
-    dHH = dA if not cell.hidden_bias else np.empty_like(dA)
+    dtype = d_final[0].dtype
+    if dA is None:
+        dA = np.empty((N, T, GH), dtype=dtype)
+    k = max(1, min(T, -(-CHUNK_ROWS // N)))
+    dHH_chunk = np.empty((k, N, GH), dtype=dtype)  # time-major in the chunk: each step's slice is contiguous
+    h_prev_chunk = np.empty((k, N, H), dtype=dtype)
+    dW_hh = np.zeros((GH, H), dtype=dtype)
+    db_hh = np.zeros(GH, dtype=dtype) if cell.hidden_bias else None
     d_state = tuple(d_final)
     if record is not None:
-        norms = [np.zeros((N, T), dtype=d_out.dtype) for _ in d_state]
+        norms = [np.zeros((N, T), dtype=dtype) for _ in d_state]
     for t in range(T - 1, -1, -1):
         m_t = cache.mask[:, t]
         # s_t = m s̃_t + (1-m) s_{t-1};  out_t = m h̃_t   (with m = 1 everywhere: s_t = s̃_t, out_t = h̃_t)
         if cache.full[t]:
-            d_new = (d_state[0] + d_out[:, t],) + d_state[1:]
+            d_new = d_state if d_out is None else (d_state[0] + d_out[:, t],) + d_state[1:]
         else:
             d_new = tuple(m_t * ds for ds in d_state)
-            d_new = (d_new[0] + m_t * d_out[:, t],) + d_new[1:]
+            if d_out is not None:
+                d_new = (d_new[0] + m_t * d_out[:, t],) + d_new[1:]
         if record is not None:
             parts = d_new[:1] + ((cell.cell_state_grad(d_new, cache.steps[t]),) if len(d_new) == 2 else ())
             for norm, g in zip(norms, parts):
                 norm[:, t] = np.sqrt(np.einsum("nh,nh->n", g, g))
-        d_prev = cell.step_backward(d_new, cache.steps[t], W_hh, dA[:, t], dHH[:, t])
+        j = t % k  # the chunk of steps [t - j, t - j + k) fills from its end
+        d_prev = cell.step_backward(d_new, cache.steps[t], W_hh, dA[:, t], dHH_chunk[j])
+        h_prev_chunk[j] = cache.steps[t].h_prev
+        if j == 0:
+            rows = min(k, T - t) * N
+            dHH2 = dHH_chunk[: rows // N].reshape(rows, GH)
+            dW_hh += np.dot(dHH2.T, h_prev_chunk[: rows // N].reshape(rows, H))
+            if db_hh is not None:
+                db_hh += dHH2.sum(axis=0)
         if cache.full[t]:
             d_state = d_prev
         else:
             d_state = tuple(dp + (1.0 - m_t) * ds for dp, ds in zip(d_prev, d_state))
-    dHH2 = dHH.reshape(N * T, GH)
-    dW_hh = np.dot(dHH2.T, cache.h_prev.reshape(N * T, H))
-    db_hh = dHH2.sum(axis=0) if cell.hidden_bias else None
     if record is not None:
         record.update(zip(("h", "c"), norms))
-    return dA, dHH, dW_hh, db_hh, d_state
+    return dA, dW_hh, db_hh, d_state
 
 
 # --------------------------------------------------------------------- the stack
@@ -268,21 +294,24 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
     masks = [mask, mask[:, ::-1]]
     inputs, dir_caches, finals, keeps = [], {}, [], []
     layer_in = x
+    H = spec.hidden_size
     for k in range(spec.num_layers):
         inputs.append(layer_in)
-        outs, layer_finals = [], []
+        layer_out = np.empty((N, T, spec.output_size), dtype=dtype)  # both directions write their half
+        layer_finals = []
         for d in range(spec.directions):
             name = f"{prefix}.l{k}{'_reverse' if d else ''}"
             A = _project(layer_in, params[f"{name}.W_ih"], _bias(params, name, cell), spec.onehot and k == 0)
             if d:
                 A = A[:, ::-1]
             b_hh = params.get(f"{name}.b_hh")
-            out, final, cache = direction_forward(A, masks[d], params[f"{name}.W_hh"], b_hh, cell, state0[k][d])
-            outs.append(out[:, ::-1] if d else out)
+            half = layer_out[:, :, d * H : (d + 1) * H]
+            _, final, cache = direction_forward(A, masks[d], params[f"{name}.W_hh"], b_hh, cell, state0[k][d],
+                                                out=half[:, ::-1] if d else half)
             layer_finals.append(final)
             dir_caches[(k, d)] = cache
         finals.append(layer_finals)
-        layer_in = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
+        layer_in = layer_out
         if k < spec.num_layers - 1:
             keep = None
             if dropout_rng is not None and spec.dropout > 0:
@@ -294,10 +323,12 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
 
 
 def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: StackSpec, prefix: str = "rnn",
-                   record: dict | None = None):
+                   record: dict | None = None, overwrite_d_out: bool = False):
     """Backward of :func:`stack_forward`.
 
-    d_out (N, T, H·dirs): ∂L/∂top outputs (may be None = zeros).
+    d_out (N, T, H·dirs): ∂L/∂top outputs (may be None = zeros). With ``overwrite_d_out`` the
+    caller gives it up, and a vanilla RNN (G = 1) reuses its memory for ∂L/∂A, as it does with
+    the gradients it passes down between layers: BPTT then keeps one (N, T, H) buffer, not two.
     d_finals: [layer][direction] tuples of ∂L/∂final state (entries may be None = zeros).
     Returns (grads dict over the stack's parameter names, dx for layer 0 (None for one-hot),
     d_state0 [layer][direction]).
@@ -318,19 +349,18 @@ def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: Stack
         d_x = None
         for d in range(spec.directions):
             name = f"{prefix}.l{k}{'_reverse' if d else ''}"
-            if d_layer_out is None:
-                d_o = np.zeros((N, T, H), dtype=dtype)
-            else:
-                d_o = d_layer_out[:, :, d * H : (d + 1) * H]
-            if d:
+            d_o = None if d_layer_out is None else d_layer_out[:, :, d * H : (d + 1) * H]
+            if d and d_o is not None:
                 d_o = d_o[:, ::-1]
+            reuse = d_o is not None and cell.gates == 1 and (overwrite_d_out or k < spec.num_layers - 1)
             d_fin = d_finals[k][d] if d_finals is not None else None
             if d_fin is None:
                 d_fin = (None,) * cell.state_size
             d_fin = tuple(np.zeros((N, H), dtype=dtype) if g is None else g for g in d_fin)
             W_hh = params[f"{name}.W_hh"]
             rec = None if record is None else {}
-            dA, _, dW_hh, db_hh, ds0 = direction_backward(d_o, d_fin, cache.directions[(k, d)], W_hh, cell, rec)
+            dA, dW_hh, db_hh, ds0 = direction_backward(d_o, d_fin, cache.directions[(k, d)], W_hh, cell, rec,
+                                                       dA=d_o if reuse else None)
             if d:
                 dA = dA[:, ::-1]
             if rec is not None:
@@ -351,7 +381,10 @@ def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: Stack
                 for s in spec.state_names:
                     grads[f"{name}.{s}"] = np.zeros(H, dtype=dtype)
             if dx is not None:
-                d_x = dx if d_x is None else d_x + dx
+                if d_x is None:
+                    d_x = dx
+                else:
+                    d_x += dx
         if k > 0 and cache.keep[k - 1] is not None:
             d_x = d_x * cache.keep[k - 1]  # layer_in = outputs ⊙ keep
         d_layer_out = d_x
