@@ -1,0 +1,103 @@
+"""Blockwise elementwise updates: the same bits as one call on whole arrays, whatever the split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnncli.engine import optim, parallel
+
+
+def _update(p, g, m):
+    """An elementwise in-place rule with the shape of an optimiser step."""
+    m *= 0.9
+    m += 0.1 * g
+    p -= 0.01 * m / (np.sqrt(np.abs(m)) + 1e-8)
+
+
+def _arrays(size, seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(size).astype(dtype) for _ in range(3)]
+
+
+@pytest.mark.parametrize("size", [parallel.MIN_SIZE, parallel.MIN_SIZE + 12345, 7 * parallel.BLOCK + 1])
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_blockwise_matches_one_call_bit_for_bit(monkeypatch, size, threads):
+    monkeypatch.setenv("OMP_NUM_THREADS", threads)
+    whole = _arrays(size)
+    blocks = [a.copy() for a in whole]
+    _update(*whole)
+    parallel.blockwise(_update, *blocks)
+    for a, b in zip(whole, blocks):
+        assert np.array_equal(a, b)
+
+
+def test_small_and_non_contiguous_arrays_take_one_call():
+    calls = []
+    small = _arrays(parallel.MIN_SIZE - 1)
+    parallel.blockwise(lambda *a: calls.append(a[0].shape), *small)
+    strided = [a[::2] for a in _arrays(4 * parallel.MIN_SIZE)]
+    parallel.blockwise(lambda *a: calls.append(a[0].shape), *strided)
+    assert calls == [small[0].shape, strided[0].shape]
+
+
+def test_blocks_cover_every_element_once(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    counts = np.zeros(3 * parallel.MIN_SIZE + 5, dtype=np.int64)
+
+    def bump(c):
+        c += 1
+
+    parallel.blockwise(bump, counts)
+    assert counts.min() == counts.max() == 1
+
+
+def test_a_worker_exception_reaches_the_caller(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+
+    def fail(a):
+        if a[0] == 1.0:  # only the second half, which a pool thread runs
+            raise ValueError("boom")
+
+    x = np.zeros(4 * parallel.MIN_SIZE)
+    x[x.size // 2 :] = 1.0
+    with pytest.raises(ValueError, match="boom"):
+        parallel.blockwise(fail, x)
+
+
+def test_num_threads_reads_the_environment(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    assert parallel.num_threads() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert parallel.num_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "zero")
+    assert parallel.num_threads() == 3
+
+
+@pytest.mark.parametrize("name", optim.OPTIMIZERS)
+@pytest.mark.parametrize("wd", [0.0, 0.01])
+def test_optimizer_steps_on_large_parameters_are_blockwise_exact(monkeypatch, name, wd):
+    """An embedding-sized parameter is updated in blocks on several threads, and ends bit for bit where
+    one whole-array update would."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    rng = np.random.default_rng(1)
+    shape = (2 * parallel.MIN_SIZE // 64 + 3, 64)
+    start = {"E": rng.standard_normal(shape).astype(np.float32), "b": rng.standard_normal(5).astype(np.float32)}
+    grads = [{k: rng.standard_normal(v.shape).astype(np.float32) for k, v in start.items()} for _ in range(3)]
+
+    def run():
+        params = {k: v.copy() for k, v in start.items()}
+        opt = optim.make_optimizer(name, params, 0.01, weight_decay=wd)
+        for g in grads:
+            opt.step(params, g)
+        return params, opt.state_dict()
+
+    blocked, blocked_state = run()
+    monkeypatch.setattr(parallel, "MIN_SIZE", 10**12)  # every array in one call
+    whole, whole_state = run()
+    for k in start:
+        assert np.array_equal(blocked[k], whole[k]), k
+        assert blocked[k].dtype == np.float32
+    for k in whole_state:
+        assert np.array_equal(blocked_state[k], whole_state[k]), k
