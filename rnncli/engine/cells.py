@@ -58,6 +58,15 @@ class GRUCache(NamedTuple):
     hh_n: np.ndarray  # (N, H) h_{t-1} W_hn^T + b_hn, the part the reset gate scales
 
 
+def _sigmoid_grad_times(out, s, *factors):
+    """out = s(1 - s) ⊙ factors[0] ⊙ …: σ' of a gate from its activated value s, times the chain-rule
+    factors, in place (left to right, so the rounding is that of the written product)."""
+    np.subtract(1.0, s, out=out)
+    out *= s
+    for factor in factors:
+        out *= factor
+
+
 # ----------------------------------------------------------------------------- RNN
 
 
@@ -129,19 +138,10 @@ def lstm_step_backward(d_state, cache: LSTMCache, W_hh, da, dhh):
     dc_total *= dh
     dc_total += dc
     # do = dh ⊙ tanh c_t ⊙ o(1 - o)                               (o = σ(·))
-    np.subtract(1.0, o, out=do)
-    do *= o
-    do *= tanh_c
-    do *= dh
+    _sigmoid_grad_times(do, o, tanh_c, dh)
     # di = c̄ ⊙ g ⊙ i(1 - i),  df = c̄ ⊙ c_{t-1} ⊙ f(1 - f)         (c = f c_{t-1} + i g)
-    np.subtract(1.0, i, out=di)
-    di *= i
-    di *= g
-    di *= dc_total
-    np.subtract(1.0, f, out=df)
-    df *= f
-    df *= cache.c_prev
-    df *= dc_total
+    _sigmoid_grad_times(di, i, g, dc_total)
+    _sigmoid_grad_times(df, f, cache.c_prev, dc_total)
     # dg = c̄ ⊙ i ⊙ (1 - g²)                                        (g = tanh(·))
     np.multiply(g, g, out=dg)
     np.subtract(1.0, dg, out=dg)
@@ -201,10 +201,7 @@ def gru_step_backward(d_state, cache: GRUCache, W_hh, da, dhh):
     dz *= z
     dz *= dh
     # dr = dn ⊙ hh_n ⊙ r(1 - r)                 n_pre = a_n + r ⊙ hh_n, r = σ(·)
-    np.subtract(1.0, r, out=dr)
-    dr *= r
-    dr *= cache.hh_n
-    dr *= dn
+    _sigmoid_grad_times(dr, r, cache.hh_n, dn)
     dhh[:, : 2 * H] = da[:, : 2 * H]
     np.multiply(dn, r, out=dhh[:, 2 * H :])  # hh_n enters n_pre scaled by r
     dh_prev = dhh @ W_hh  # hh = h_prev W_hh^T + b_hh
