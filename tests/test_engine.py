@@ -262,3 +262,41 @@ def test_parameter_counts_follow_keras(cell, gates, biases, bidirectional, num_l
         d_in = D if k == 0 else H * dirs
         expected += dirs * gates * H * (d_in + H + biases)
     assert sum(int(np.prod(s)) for s in spec.param_shapes().values()) == expected
+
+
+@pytest.mark.parametrize("cell,act", CELL_VARIANTS)
+@pytest.mark.parametrize("chunk_rows", [1, 8])
+def test_weight_gradients_do_not_depend_on_the_time_chunks(monkeypatch, cell, act, chunk_rows):
+    """BPTT sums dW_hh over chunks of k = ⌈CHUNK_ROWS / N⌉ steps: one step (k = 1) or two steps (which do not
+    divide T = 7) give the gradients of one chunk over all steps, and pass the gradient check."""
+    from rnncli.engine import recurrent
+
+    rng = np.random.default_rng(5)
+    spec = ModelSpec(vocab_size=9, num_classes=2, cell=cell, activation=act, embedding_dim=4, hidden_size=3,
+                     num_layers=2, bidirectional=True)
+    params = init_params(spec, rng, np.float64)
+    ids, mask = _batch(spec, rng, [7, 3, 5, 1], T=7)
+    targets = np.array([1, 0, 1, 0])
+    monkeypatch.setattr(recurrent, "CHUNK_ROWS", 10**6)
+    _, whole, _, _ = loss_and_grads(params, spec, ids, mask, targets)
+    monkeypatch.setattr(recurrent, "CHUNK_ROWS", chunk_rows)
+    _, chunked, _, _ = loss_and_grads(params, spec, ids, mask, targets)
+    for key in whole:
+        np.testing.assert_allclose(chunked[key], whole[key], rtol=1e-12, atol=1e-14, err_msg=key)
+    assert gc.check_case(spec, padded=True).passed
+
+
+@pytest.mark.parametrize("cell,act", CELL_VARIANTS)
+def test_each_hidden_state_is_stored_once(cell, act):
+    """The step caches hold views of the layer's output, which both directions write into: BPTT keeps
+    every h_t once (the memory benchmark's budget depends on it)."""
+    rng = np.random.default_rng(2)
+    spec = ModelSpec(vocab_size=9, num_classes=2, cell=cell, activation=act, embedding_dim=4, hidden_size=3,
+                     bidirectional=True)
+    params = init_params(spec, rng, np.float64)
+    ids, mask = _batch(spec, rng, [5, 5], T=5)
+    outs, _, cache = stack_forward(params["embedding.weight"][ids], mask, params, spec.stack)
+    for d in range(2):
+        steps = cache.directions[(0, d)].steps
+        assert all(np.shares_memory(step.h_prev, outs) for step in steps[1:])
+        assert not any(np.shares_memory(step.h_prev, steps[0].h_prev) for step in steps[1:])
