@@ -55,6 +55,8 @@ from rnncli.model import ModelSpec, init_params, loss_and_grads  # noqa: E402
 
 CELLS = ("rnn", "lstm", "gru")
 LR = 1e-3
+OPTIMIZER_TITLE = {"adam": "Adam", "lazy_adam": "LazyAdam; PyTorch: sparse embedding + SparseAdam"}
+OPTIMIZER = "adam"  # --lazy: "lazy_adam" here, and nn.Embedding(sparse=True) with SparseAdam in PyTorch
 SEED = 1234
 POOL = 4  # distinct random batches, cycled
 
@@ -178,7 +180,7 @@ class Ours:
     def __init__(self, wl: Workload, cell: str, batches):
         self.spec = wl.spec(cell)
         self.params = init_params(self.spec, np.random.default_rng(SEED), dtype=np.float32)
-        self.opt = make_optimizer("adam", self.params, lr=LR)
+        self.opt = make_optimizer(OPTIMIZER, self.params, lr=LR)
         self.batches, self.i = batches, 0
 
     def initial_loss(self) -> float:
@@ -208,7 +210,7 @@ class Torch:
         kind = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
         out = 1 if wl.task == "classify" else wl.classes
         model = nn.Module()
-        model.embedding = nn.Embedding(wl.vocab, wl.embed)
+        model.embedding = nn.Embedding(wl.vocab, wl.embed, sparse=OPTIMIZER == "lazy_adam")
         model.rnn = kind(wl.embed, wl.hidden, batch_first=True, bidirectional=wl.bidirectional)
         model.head = nn.Linear(wl.hidden * self.dirs, out)
         self.model = model.float()
@@ -222,7 +224,12 @@ class Torch:
                 self.loaded = True
             except Exception as exc:  # the export API is not what this script expects: time anyway
                 progress(f"  note: could not copy our weights into PyTorch ({type(exc).__name__}: {exc})")
-        self.opt = torch.optim.Adam(model.parameters(), lr=LR)
+        if OPTIMIZER == "lazy_adam":  # PyTorch's way to the same rule: a sparse embedding and SparseAdam for it
+            dense = [p for name, p in model.named_parameters() if not name.startswith("embedding.")]
+            self.opts = [torch.optim.SparseAdam(list(model.embedding.parameters()), lr=LR),
+                         torch.optim.Adam(dense, lr=LR)]
+        else:
+            self.opts = [torch.optim.Adam(model.parameters(), lr=LR)]
         self.loss_fn = nn.BCEWithLogitsLoss() if wl.task == "classify" else nn.CrossEntropyLoss()
         self.batches = []
         for ids, _, targets in batches:
@@ -246,10 +253,12 @@ class Torch:
     def step(self) -> float:
         ids, targets = self.batches[self.i % POOL]
         self.i += 1
-        self.opt.zero_grad(set_to_none=True)
+        for opt in self.opts:
+            opt.zero_grad(set_to_none=True)
         loss = self._loss(ids, targets)
         loss.backward()
-        self.opt.step()
+        for opt in self.opts:
+            opt.step()
         return float(loss.detach())
 
 
@@ -406,6 +415,8 @@ def memory_rss(wl: Workload, cells: list[str], side: str, threads: int) -> dict:
     # measured earlier in the same process therefore leaves (almost) nothing behind.
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--_rss-child", wl.name, ",".join(cells), side, str(threads)]
+    if OPTIMIZER == "lazy_adam":
+        cmd.append("--lazy")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     if proc.returncode != 0:
         progress(f"  note: RSS probe failed for {wl.name} {side}: {proc.stderr.strip()[-300:]}")
@@ -489,7 +500,7 @@ def print_tables(result: dict, plain: bool = False) -> None:
                      f"≥ {tgt:.2f}×" if tgt else "—", verdict,
                      f"{r['ours']['step_ms']:.1f}", f"{r['torch']['step_ms']:.1f}" if "torch" in r else "—",
                      r["repeats"], f"{100 * max(r[s]['spread'] for s in ('ours', 'torch') if s in r):.0f}%"])
-    table("Training steps (forward + loss + backward + Adam)",
+    table(f"Training steps (forward + loss + backward + {OPTIMIZER_TITLE[OPTIMIZER]})",
           ["workload", "cell", "ours tok/s", "torch tok/s", "ratio", "target", "result", "ours ms/step",
            "torch ms/step", "repeats", "spread"], rows, left=2)
     if result.get("memory"):
@@ -536,6 +547,9 @@ def parse_args(argv=None):
                    help="RSS growth during one step, in a fresh process per workload and cell: --rss for both "
                         "sides, --no-rss for neither (default: PyTorch's only, in a full run; none with --quick)")
     p.add_argument("--no-predict", action="store_true", help="skip the rnn predict benchmark")
+    p.add_argument("--lazy", action="store_true",
+                   help="train.optimizer lazy_adam (embedding rows of the batch only) against PyTorch's sparse "
+                        "nn.Embedding with SparseAdam for it and Adam for the rest")
     p.add_argument("--profile", action="store_true",
                    help="only profile our engine (cProfile) on each selected workload and cell")
     p.add_argument("--profile-steps", type=int, default=3)
@@ -553,6 +567,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    global OPTIMIZER
+    OPTIMIZER = "lazy_adam" if args.lazy else "adam"
     if args._rss_child:
         wl, cells, side, threads = args._rss_child
         rss_child(wl, cells, side, int(threads))
@@ -589,7 +605,7 @@ def main(argv=None) -> int:
     result = {"environment": env,
               "settings": {"quick": args.quick, "repeats": repeats, "warmup": warmup, "chunk_s": chunk_s,
                            "budget_s": budget_s, "settle_s": settle_s,
-                           "lr": LR, "seed": SEED, "dtype": "float32", "batches_cycled": POOL},
+                           "lr": LR, "optimizer": OPTIMIZER, "seed": SEED, "dtype": "float32", "batches_cycled": POOL},
               "workloads": {w.name: asdict(w) | {"description": w.describe()} for w in workloads}}
 
     if args.profile:

@@ -295,3 +295,84 @@ def test_lr_at_cosine():
 def test_lr_at_unknown_schedule_raises():
     with pytest.raises(ValueError, match="linear"):
         optim.lr_at("linear", 0.1, 1, 10, 3, 0.5)
+
+
+# ------------------------------------------------------------------ LazyAdam: row-sparse Adam for embedding tables
+
+
+def _row_sparse_grads(rng, shape, steps, dtype=np.float64):
+    """Gradients in which only some rows are non-zero at each step, as an embedding's are."""
+    out = []
+    for _ in range(steps):
+        g = np.zeros(shape, dtype=dtype)
+        rows = rng.choice(shape[0], size=shape[0] // 3, replace=False)
+        g[rows] = rng.normal(size=(len(rows), shape[1]))
+        out.append(g)
+    return out
+
+
+@pytest.mark.parametrize("wd", DECAYS)
+def test_lazy_adam_moves_only_the_rows_with_a_gradient(wd):
+    rng = np.random.default_rng(0)
+    params = {"embedding.weight": rng.normal(size=(9, 3)), "W": rng.normal(size=(2, 3))}
+    emb_grads = _row_sparse_grads(rng, (9, 3), len(LRS))
+    w_grads = [rng.normal(size=(2, 3)) for _ in LRS]
+    lazy, dense = {k: v.copy() for k, v in params.items()}, {k: v.copy() for k, v in params.items()}
+    opt_lazy = optim.make_optimizer("lazy_adam", lazy, LRS[0], weight_decay=wd)
+    opt_dense = optim.make_optimizer("adam", dense, LRS[0], weight_decay=wd)
+    ref, m, v = params["embedding.weight"].copy(), np.zeros((9, 3)), np.zeros((9, 3))
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    for t, (lr, ge, gw) in enumerate(zip(LRS, emb_grads, w_grads), start=1):
+        before = lazy["embedding.weight"].copy()
+        for o in (opt_lazy, opt_dense):
+            o.lr = lr
+        opt_lazy.step(lazy, {"embedding.weight": ge, "W": gw})
+        opt_dense.step(dense, {"embedding.weight": ge, "W": gw})
+        rows = np.flatnonzero(ge.any(axis=1))
+        still = np.setdiff1d(np.arange(9), rows)
+        assert np.array_equal(lazy["embedding.weight"][still], before[still])  # absent rows do not move
+        # the reference: SparseAdam's rule on the present rows only, with the global step t
+        g = ge[rows] + wd * ref[rows]
+        m[rows] = b1 * m[rows] + (1 - b1) * g
+        v[rows] = b2 * v[rows] + (1 - b2) * g * g
+        ref[rows] -= lr * math.sqrt(1 - b2**t) / (1 - b1**t) * m[rows] / (np.sqrt(v[rows]) + eps)
+        np.testing.assert_allclose(lazy["embedding.weight"], ref, rtol=1e-12, atol=1e-14)
+    assert np.array_equal(lazy["W"], dense["W"])  # not a table: plain Adam, bit for bit
+    assert not np.allclose(lazy["embedding.weight"], dense["embedding.weight"])  # a different optimiser
+    state = opt_lazy.state_dict()
+    np.testing.assert_allclose(state["m.embedding.weight"], m, rtol=1e-12, atol=1e-14)
+
+
+def test_lazy_adam_treats_only_embedding_tables_as_rows():
+    """Word-feature and seq2seq tables are tables too; a 2-D weight with zero rows is not."""
+    rng = np.random.default_rng(1)
+    params = {"suffix_embedding.weight": rng.normal(size=(5, 2)), "head.W": rng.normal(size=(5, 2))}
+    g = np.zeros((5, 2))
+    g[1] = 1.0
+    opt = optim.make_optimizer("lazy_adam", params, 0.1)
+    before = {k: v.copy() for k, v in params.items()}
+    opt.step(params, {k: g for k in params})
+    assert np.array_equal(params["suffix_embedding.weight"][[0, 2, 3, 4]], before["suffix_embedding.weight"][[0, 2, 3, 4]])
+    assert np.array_equal(params["head.W"][[0, 2, 3, 4]], before["head.W"][[0, 2, 3, 4]])  # g = 0: Adam leaves them
+    moved, kept = params["head.W"][1].copy(), params["suffix_embedding.weight"][1].copy()
+    opt.step(params, {k: np.zeros((5, 2)) for k in params})  # no gradient at all
+    assert not np.array_equal(params["head.W"][1], moved)  # momentum carries the dense parameter on
+    assert np.array_equal(params["suffix_embedding.weight"][1], kept)  # the table row waits for its token
+
+
+def test_lazy_adam_matches_torch_sparse_adam():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    table = rng.normal(size=(12, 4))
+    grads = _row_sparse_grads(rng, (12, 4), len(LRS))
+    ours = {"embedding.weight": table.copy()}
+    opt = optim.make_optimizer("lazy_adam", ours, LRS[0])
+    weight = torch.tensor(table, dtype=torch.float64, requires_grad=True)
+    sparse = torch.optim.SparseAdam([weight], lr=LRS[0])
+    for lr, g in zip(LRS, grads):
+        opt.lr = lr
+        opt.step(ours, {"embedding.weight": g})
+        sparse.param_groups[0]["lr"] = lr
+        weight.grad = torch.from_numpy(g).to_sparse(sparse_dim=1)  # one entry per non-zero row, as nn.Embedding's
+        sparse.step()
+    np.testing.assert_allclose(ours["embedding.weight"], weight.detach().numpy(), rtol=1e-10, atol=1e-12)

@@ -54,7 +54,8 @@ CASES = {
                  "tokenizer": "char"},  # see `workspace`
         "model": {"cell": "gru", "num_layers": 2, "bidirectional": True, "attention": True, "dropout": 0.2,
                   "hidden_size": 8, "embedding_dim": 8},
-        "train": {"epochs": 2, "batch_size": 16, "teacher_forcing": 0.7},
+        "train": {"epochs": 2, "batch_size": 16, "teacher_forcing": 0.7, "optimizer": "lazy_adam",
+                  "weight_decay": 0.01},
     },
 }
 

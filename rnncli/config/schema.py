@@ -99,7 +99,7 @@ class TrainConfig(_Section):
 
     epochs: int = opt(30, "passes over the training data", ge=1)
     batch_size: int = opt(8, "examples per gradient step", ge=1)
-    optimizer: Literal["sgd", "momentum", "adam", "rmsprop", "adagrad"] = opt("adam", "update rule")
+    optimizer: Literal["sgd", "momentum", "adam", "lazy_adam", "rmsprop", "adagrad"] = opt("adam", "update rule; lazy_adam = Adam that updates only the embedding rows of the tokens in each batch (faster with large vocabularies; not the same optimiser as adam)")
     lr: float = opt(0.01, "learning rate", gt=0)
     momentum: float = opt(0.9, "optimizer momentum: the momentum coefficient", ge=0, lt=1)
     nesterov: bool = opt(False, "optimizer momentum: use Nesterov's lookahead form")

@@ -12,6 +12,7 @@ Momentum (SGD, μ, τ = 0)    b ← μ b + g             (b₀ = 0, so b₁ = g 
 Adam (β1 .9, β2 .999, ε 1e-8)
                             m ← β1 m + (1-β1) g;    v ← β2 v + (1-β2) g²
                             θ ← θ - η m̂ / (√v̂ + ε),   m̂ = m / (1-β1^t),  v̂ = v / (1-β2^t)   (Kingma & Ba 2015)
+LazyAdam                    Adam, but an embedding table updates only the rows of the batch's tokens (see LazyAdam)
 RMSprop (α .99, ε 1e-8)     v ← α v + (1-α) g²;     θ ← θ - η g / (√v + ε)     (no momentum, not centred)
 Adagrad (ε 1e-10)           s ← s + g²;             θ ← θ - η g / (√s + ε)     (s₀ = 0, no lr decay)
 
@@ -83,8 +84,10 @@ class Optimizer:
         """Apply one update to every parameter, in place."""
         self.t += 1
         for k, p in params.items():
-            g = np.ascontiguousarray(grads[k])
-            blockwise(self._decay_and_update, p, g, *(self.buffers[s][k] for s in self.slots))
+            self._step_one(k, p, np.ascontiguousarray(grads[k]), [self.buffers[s][k] for s in self.slots])
+
+    def _step_one(self, name: str, p: np.ndarray, g: np.ndarray, bufs: list[np.ndarray]) -> None:
+        blockwise(self._decay_and_update, p, g, *bufs)
 
     def _decay_and_update(self, p: np.ndarray, g: np.ndarray, *bufs: np.ndarray) -> None:
         wd = float(self.weight_decay)
@@ -163,6 +166,54 @@ class Adam(Optimizer):
         p -= tmp
 
 
+EMBEDDING_SUFFIX = "embedding.weight"  # the parameters LazyAdam treats as tables of rows
+
+
+class LazyAdam(Adam):
+    """Adam, except that an embedding table changes only in the rows of the tokens in the batch.
+
+    A 2-D parameter named ``*embedding.weight`` is updated as PyTorch's SparseAdam updates an
+    ``nn.Embedding(sparse=True)`` (TensorFlow Addons' LazyAdam is the same rule): the rows R with a
+    non-zero gradient take
+
+        m_R ← β1 m_R + (1-β1) g_R;   v_R ← β2 v_R + (1-β2) g_R²
+        θ_R ← θ_R - η √(1-β2^t)/(1-β1^t) · m_R / (√v_R + ε)          (t: the global step count)
+
+    and every other row keeps its θ, m and v, where dense Adam would decay m and v and move θ on the
+    momentum of earlier batches. Weight decay, if set, is added to the gradient of the rows in R
+    only (SparseAdam has none). It is not the same optimiser as Adam: rare words keep their moments
+    between occurrences. What it buys is speed: a step costs O(|R| D) for the table instead of
+    O(V D). Every other parameter takes the dense Adam step, bit for bit.
+    """
+
+    def _step_one(self, name, p, g, bufs):
+        if not (name.endswith(EMBEDDING_SUFFIX) and p.ndim == 2):
+            super()._step_one(name, p, g, bufs)
+            return
+        rows = np.flatnonzero(g.any(axis=1))
+        p_r, g_r, m_r, v_r = p[rows], g[rows], bufs[0][rows], bufs[1][rows]  # copies, updated in place
+        blockwise(self._rows_update, p_r, g_r, m_r, v_r)
+        p[rows], bufs[0][rows], bufs[1][rows] = p_r, m_r, v_r
+
+    def _rows_update(self, p, g, m, v):
+        """SparseAdam's arithmetic, operation for operation, on gathered rows."""
+        b1, b2, wd = float(self.beta1), float(self.beta2), float(self.weight_decay)
+        if wd != 0.0:
+            g = g + wd * p
+        tmp = np.subtract(g, m)
+        tmp *= 1.0 - b1
+        m += tmp
+        np.multiply(g, g, out=tmp)
+        tmp -= v
+        tmp *= 1.0 - b2
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp += float(self.eps)
+        np.divide(m, tmp, out=tmp)
+        tmp *= float(self.lr) * math.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t)
+        p -= tmp
+
+
 class RMSprop(Optimizer):
     slots = ("v",)
 
@@ -190,7 +241,7 @@ class Adagrad(Optimizer):
         p -= float(self.lr) * (g / (np.sqrt(s) + float(self.eps)))
 
 
-OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "adagrad")
+OPTIMIZERS = ("sgd", "momentum", "adam", "lazy_adam", "rmsprop", "adagrad")
 SCHEDULES = ("none", "step", "cosine")
 
 
@@ -204,6 +255,8 @@ def make_optimizer(name: str, params: Arrays, lr: float, momentum: float = 0.9, 
         return Momentum(params, lr, momentum, nesterov, weight_decay)
     if name == "adam":
         return Adam(params, lr, weight_decay=weight_decay)
+    if name == "lazy_adam":
+        return LazyAdam(params, lr, weight_decay=weight_decay)
     if name == "rmsprop":
         return RMSprop(params, lr, weight_decay=weight_decay)
     if name == "adagrad":
