@@ -37,7 +37,7 @@ import math
 
 import numpy as np
 
-from rnncli.engine.parallel import blockwise
+from rnncli.engine.parallel import BLOCK, blockwise
 
 Arrays = dict[str, np.ndarray]
 
@@ -190,10 +190,13 @@ class LazyAdam(Adam):
         if not (name.endswith(EMBEDDING_SUFFIX) and p.ndim == 2):
             super()._step_one(name, p, g, bufs)
             return
-        rows = np.flatnonzero(g.any(axis=1))
-        p_r, g_r, m_r, v_r = p[rows], g[rows], bufs[0][rows], bufs[1][rows]  # copies, updated in place
-        blockwise(self._rows_update, p_r, g_r, m_r, v_r)
-        p[rows], bufs[0][rows], bufs[1][rows] = p_r, m_r, v_r
+        (m, v), present = bufs, np.flatnonzero(g.any(axis=1))
+        step = max(1, BLOCK // p.shape[1])  # rows at a time: the gathered copies stay small and in cache
+        for s in range(0, present.size, step):
+            rows = present[s : s + step]
+            p_r, g_r, m_r, v_r = p[rows], g[rows], m[rows], v[rows]  # copies, updated in place
+            self._rows_update(p_r, g_r, m_r, v_r)
+            p[rows], m[rows], v[rows] = p_r, m_r, v_r
 
     def _rows_update(self, p, g, m, v):
         """SparseAdam's arithmetic, operation for operation, on gathered rows."""
