@@ -20,12 +20,13 @@ State is a tuple: ``(h,)`` for RNN and GRU, ``(h, c)`` for LSTM.
 ``h_out`` (N, H) when given, the time loop's output slice for step t; it is the state's h.
 ``step_backward(d_state, cache, W_hh, da_t, dhh_t) -> d_state_prev`` writes ∂L/∂a_t into
 ``da_t`` (N, G·H) and ∂L/∂hh_t into ``dhh_t`` (N, G·H), the time loop's slices for step t,
-which it turns into weight gradients with one GEMM each after the loop. The two differ only
+which it turns into weight gradients with GEMMs over many steps at once. The two differ only
 for the GRU, whose reset gate multiplies the hidden part of the candidate; for the other
 cells the loop passes one array as both. Backward never mutates its other inputs.
 
-σ'(x) = σ(1 - σ) and tanh'(x) = 1 - tanh², so backward needs only the activated gates.
-The updates are in place (``out=``, ``*=``): a step allocates little besides its results.
+σ'(x) = σ(1 - σ) and tanh'(x) = 1 - tanh², so backward needs only the activated gates, which
+the LSTM and GRU cache gate-major, (G, N, H) (see ``_blocks``). The updates are in place
+(``out=``, ``*=``): a step allocates little besides its results.
 """
 
 from __future__ import annotations

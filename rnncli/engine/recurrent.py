@@ -17,6 +17,10 @@ the backward loop, the input side over all steps after it:
     dW_hh = Σ_t dHH_t^T h_{t-1}      db_hh = Σ_t dHH_t  (GRU only)
     dW_ih = Σ_t dA_t^T x_t           db    = Σ_t dA_t       dX = dA W_ih
 
+Memory: each h_t is stored once, in the layer's output array (the step caches hold views of
+it, and both directions of a bidirectional layer write their halves of one array), and BPTT
+keeps ∂L/∂A plus a few chunk-sized buffers.
+
 A stack of L layers feeds each layer's outputs (forward and reverse concatenated on the
 feature axis when bidirectional, (N, T, 2H)) to the next. Layer 0 takes either dense
 features X (N, T, D) or, for one-hot input, token ids (N, T): x_t W_ih^T for a one-hot
