@@ -98,14 +98,14 @@ REQUIRED_COMMANDS = [[], ["train"], ["evaluate"], ["predict"], ["summary"], ["vo
 def all_commands() -> list[list[str]]:
     import typer.main
 
-    from rnncli.cli import app
+    from rnncli.cli import load_commands
 
     def walk(cmd, path):
         yield path
         for name, sub in sorted(getattr(cmd, "commands", {}).items()):
             yield from walk(sub, [*path, name])
 
-    found = list(walk(typer.main.get_command(app), []))
+    found = list(walk(typer.main.get_command(load_commands()), []))
     return REQUIRED_COMMANDS + [c for c in found if c not in REQUIRED_COMMANDS]
 
 
@@ -128,6 +128,29 @@ def test_help_has_an_example(cli, command):
 
 
 # --- train -------------------------------------------------------------------------------
+
+def test_command_modules_name_every_command():
+    from rnncli.cli import COMMAND_MODULES
+
+    assert {c[0] for c in all_commands() if c} == set(COMMAND_MODULES)
+
+
+@pytest.mark.parametrize("args, loaded", [
+    (["-q", "predict", "--help"], ["predict_cmd"]),
+    (["vocab", "build", "--help"], ["vocab_cmd"]),
+    (["--help"], None),  # every command, for the list
+    (["predct"], None),  # a typo: every command, so that Typer can suggest the right one
+])
+def test_a_command_loads_only_its_module(args, loaded):
+    """`rnn NAME` imports NAME's command module alone (start-up time), in a fresh interpreter."""
+    from rnncli.cli import COMMAND_MODULES
+
+    code = ("import sys\nfrom rnncli.cli import run\nrun(sys.argv[1:])\n"
+            "print(sorted(m.rsplit('.', 1)[1] for m in sys.modules if m.endswith('_cmd')), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60)
+    expected = sorted(COMMAND_MODULES.values()) if loaded is None else loaded
+    assert proc.stderr.strip().splitlines()[-1] == repr(expected)
+
 
 
 def test_train_json_lines(trained_toy):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import typer.main
 
-from rnncli.cli import app, render
+from rnncli.cli import load_commands, render
 from rnncli.errors import ExitCode
 
 REPO = Path(__file__).resolve().parent.parent
@@ -108,7 +108,7 @@ def _json_commands() -> list[str]:
         for name, sub in sorted(subs.items()):
             yield from walk(sub, [*path, name])
 
-    return list(walk(typer.main.get_command(app), ["rnn"]))
+    return list(walk(typer.main.get_command(load_commands()), ["rnn"]))
 
 
 def test_every_json_command_is_documented():

@@ -391,6 +391,17 @@ def test_vocab_unicode_round_trip(tmp_path):
             b' "tokens": ["<pad>", "<unk>", "a"], "counts": {"a": "x"}}',
             "counts",
         ),
+        (
+            b'{"format": "rnncli-vocab", "version": 1, "specials": ["<pad>", "<unk>"],'
+            b' "tokens": ["<pad>", "<unk>", "a"], "counts": {"a": true}}',
+            "counts",
+        ),
+        (
+            b'{"format": "rnncli-vocab", "version": 1, "specials": ["<pad>", "<unk>"],'
+            b' "tokens": ["<pad>", "<unk>", "a"], "counts": {"a": -1}}',
+            "counts",
+        ),
+        (b'{"format": "rnncli-vocab", "version": 1, "specials": ["<pad>", "<unk>"], "tokens": {}}', "list of strings"),
     ],
 )
 def test_vocab_load_bad_files(tmp_path, content, needle):

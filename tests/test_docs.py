@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from rnncli.cli import app, docs
+from rnncli.cli import docs, load_commands
 from rnncli.errors import ExitCode
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -36,7 +36,7 @@ def test_every_exit_code_is_documented():
 
 
 def test_every_command_has_an_example_in_its_help():
-    for name, text in docs._walk(typer.main.get_command(app), ["rnn"], None):
+    for name, text in docs._walk(typer.main.get_command(load_commands()), ["rnn"], None):
         if "COMMAND [ARGS]" in text and name != "rnn":
             continue  # groups list their commands
         assert "Example" in text, f"`{name} --help` has no example"

@@ -6,6 +6,7 @@ on stderr and exits with its code. Anything else is a bug: exit 1, traceback onl
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
@@ -14,11 +15,24 @@ from rnncli.cli import render
 from rnncli.cli.app import app
 from rnncli.errors import ExitCode, RnncliError
 
-# Importing the command modules registers their commands on `app`.
-from rnncli.cli import (  # noqa: E402,F401
-    config_cmd, data_cmd, evaluate_cmd, export_cmd, generate_cmd, grad_norms_cmd, gradcheck_cmd, predict_cmd,
-    summary_cmd, train_cmd, vocab_cmd,
-)
+# Command (or command group) → the module that registers it on `app`, in the order of `rnn --help`.
+# `rnn NAME …` imports NAME's module alone: Typer builds the parameters of every registered command
+# on each call, and that, with the other modules' imports, was a good part of a short command's
+# start-up (`rnn predict`).
+COMMAND_MODULES = {
+    "config": "config_cmd", "data": "data_cmd", "evaluate": "evaluate_cmd", "export": "export_cmd",
+    "generate": "generate_cmd", "grad-norms": "grad_norms_cmd", "gradcheck": "gradcheck_cmd",
+    "predict": "predict_cmd", "summary": "summary_cmd", "train": "train_cmd", "vocab": "vocab_cmd",
+}
+
+
+def load_commands(name: str | None = None) -> typer.Typer:
+    """Register the command ``name`` on `app`, or every command when ``name`` is None or unknown
+    (``rnn --help``, a typo that Typer then reports); returns `app`."""
+    modules = [COMMAND_MODULES[name]] if name in COMMAND_MODULES else COMMAND_MODULES.values()
+    for module in modules:
+        importlib.import_module(f"rnncli.cli.{module}")
+    return app
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +57,7 @@ def hoist_global_flags(args: list[str]) -> list[str]:
 def run(args: list[str]) -> int:
     args = hoist_global_flags(args)
     verbose = "--verbose" in args or "-v" in args
+    load_commands(next((a for a in args if not a.startswith("-")), None))  # the global options take no values
     try:
         result = app(args=args, prog_name="rnn", standalone_mode=False)
         return int(result) if isinstance(result, int) else ExitCode.OK

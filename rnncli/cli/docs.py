@@ -29,10 +29,10 @@ def _walk(cmd, path: list[str], parent):
 
 
 def command_reference() -> str:
-    from rnncli.cli import app
+    from rnncli.cli import load_commands
 
     parts = []
-    for name, text in _walk(typer.main.get_command(app), ["rnn"], None):
+    for name, text in _walk(typer.main.get_command(load_commands()), ["rnn"], None):
         parts += [f"### `{name}`", "", "```", text.rstrip(), "```", ""]
     return "\n".join(parts)
 

@@ -40,7 +40,7 @@ class Vocab:
         if list(itos[:2]) != list(SPECIALS):
             raise ValueError(f"itos must start with {list(SPECIALS)}")
         self.itos: list[str] = list(itos)
-        self.stoi: dict[str, int] = {tok: i for i, tok in enumerate(self.itos)}
+        self.stoi: dict[str, int] = dict(zip(self.itos, range(len(self.itos))))
         if len(self.stoi) != len(self.itos):
             raise ValueError("itos has duplicate tokens")
         self.counts: dict[str, int] = dict(counts or {})
@@ -122,19 +122,21 @@ class Vocab:
         if d.get("specials") != list(SPECIALS):
             raise DataError(f"{source}: \"specials\" must be {json.dumps(list(SPECIALS))}.", hint=hint)
         tokens = d.get("tokens")
-        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        # Checked by the types present (map/set run in C): a run's vocabulary is read on every start-up.
+        if not isinstance(tokens, list) or not set(map(type, tokens)) <= {str}:
             raise DataError(f"{source}: \"tokens\" must be a list of strings.", hint=hint)
         if tokens[:2] != list(SPECIALS):
             raise DataError(f"{source}: \"tokens\" must start with {json.dumps(list(SPECIALS))}.", hint=hint)
-        dup = next((t for t, c in Counter(tokens).items() if c > 1), None)
-        if dup is not None:
-            raise DataError(f"{source}: token {dup!r} appears more than once in \"tokens\".", hint=hint)
         counts = d.get("counts", {})
-        if not isinstance(counts, dict) or not all(
-            isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts.values()
-        ):
+        # type() is exact: a JSON true/false loads as bool, which isinstance would take for an int
+        valid = isinstance(counts, dict) and set(map(type, counts.values())) <= {int}
+        if not valid or min(counts.values(), default=0) < 0:
             raise DataError(f"{source}: \"counts\" must map tokens to non-negative integers.", hint=hint)
-        return cls(tokens, counts)
+        try:
+            return cls(tokens, counts)
+        except ValueError:  # duplicates: name one
+            dup = next(t for t, c in Counter(tokens).items() if c > 1)
+            raise DataError(f"{source}: token {dup!r} appears more than once in \"tokens\".", hint=hint) from None
 
     def save(self, path: str | Path) -> None:
         """Write JSON atomically (temp file in the same directory, then ``os.replace``)."""
