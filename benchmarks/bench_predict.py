@@ -9,7 +9,8 @@
    datasets/sst2/train.tsv.gz (8,000 sentences; --quick 1,000), scored on the dev set.
 2. Cold start: wall time of `rnn predict --model RUN "movie was good"` as a new process, median of
    5 (--quick 3) after one untimed run, using the `rnn` console script next to this Python (not a
-   pyenv shim), with `python -c pass` and `python -c "import numpy"` as floors, and
+   pyenv shim), with `python -c pass`, `python -c "import numpy"` and the imports of every runtime
+   dependency the command uses (numpy, typer, rich's table) as floors, and
    `python -X importtime` for where the time goes.
 3. Throughput: 2,000 dev sentences (the 872 cycled; --quick 500) piped into
    `rnn predict - --json --model RUN`, median of 3 runs (--quick 1), sentences/s end to end and with
@@ -36,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SST2 = ROOT / "datasets" / "sst2"
 TARGET_S = 0.3
 TEXT = "movie was good"
+DEPS_IMPORT = "import numpy, typer, rich.console, rich.table"  # what predict needs besides rnncli itself
 
 
 def _log(msg: str) -> None:
@@ -168,6 +170,7 @@ def bench_predict(quick: bool = False, model: str | None = None, log=_log) -> di
         _run(rnn + ["predict", "--model", run_dir, TEXT])  # the run's files into the page cache, as a user's would be
         floor = _wall([sys.executable, "-c", "pass"], repeats)
         floor_np = _wall([sys.executable, "-c", "import numpy"], repeats)
+        floor_deps = _wall([sys.executable, "-c", DEPS_IMPORT], repeats)
         cold = _wall(rnn + ["predict", "--model", run_dir, TEXT], repeats)
         imports = import_breakdown(run_dir)
 
@@ -192,6 +195,8 @@ def bench_predict(quick: bool = False, model: str | None = None, log=_log) -> di
             "cold_start_s": {"median": cold_med, "min": min(cold), "runs": cold},
             "python_pass_s": {"median": statistics.median(floor), "runs": floor},
             "python_import_numpy_s": {"median": statistics.median(floor_np), "runs": floor_np},
+            "python_import_dependencies_s": {"command": DEPS_IMPORT, "median": statistics.median(floor_deps),
+                                             "runs": floor_deps},
             "target_s": TARGET_S, "pass": cold_med <= TARGET_S,
             "slowest_imports": imports,
             "throughput": {"sentences": n, "wall_s": wall, "runs_s": through,
@@ -213,6 +218,8 @@ def print_predict(p: dict, table) -> None:
         [f"cold start: {p['command']}", f"{c['median']:.3f} s", f"≤ {p['target_s']} s", "pass" if p["pass"] else "FAIL"],
         ["  floor: python -c pass", f"{p['python_pass_s']['median']:.3f} s", "", ""],
         ["  floor: python -c 'import numpy'", f"{p['python_import_numpy_s']['median']:.3f} s", "", ""],
+        *([[f"  floor: python -c '{p['python_import_dependencies_s']['command']}'",
+            f"{p['python_import_dependencies_s']['median']:.3f} s", "", ""]] if "python_import_dependencies_s" in p else []),
         [f"throughput: {t['sentences']:,} sentences, rnn predict - --json", f"{t['sentences_per_s']:,.0f} sentences/s",
          "", ""],
         ["  the same, less one cold start", f"{t['sentences_per_s_after_startup']:,.0f} sentences/s", "", ""],
