@@ -129,6 +129,14 @@ def test_help_has_an_example(cli, command):
 
 # --- train -------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("group", [[], ["vocab"], ["config"], ["data"]])
+def test_no_command_prints_the_help_on_stderr(cli, group):
+    r = cli(*group)
+    assert r.code == 2 and r.out == ""
+    assert r.err.startswith(f"Usage: rnn {' '.join(group)}".rstrip()) and "Commands:" in r.err
+    assert "Error" not in r.err and "hint" not in r.err
+
+
 def test_command_modules_name_every_command():
     from rnncli.cli import COMMAND_MODULES
 

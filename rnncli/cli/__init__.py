@@ -67,6 +67,9 @@ def run(args: list[str]) -> int:
     except typer.Exit as exc:
         return exc.exit_code
     except typer.TyperException as exc:  # usage errors: unknown option, missing argument, bad value
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `rnn`, `rnn vocab`: the help itself, as for --help
+            sys.stderr.write(exc.format_message() + "\n")
+            return ExitCode.USAGE
         ctx = getattr(exc, "ctx", None)
         command = ctx.command_path if ctx is not None else "rnn"
         sys.stderr.write(f"Error: {exc.format_message()}\nhint: run '{command} --help' for usage and an example.\n")
