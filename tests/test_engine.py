@@ -169,7 +169,7 @@ def test_gate_order_is_pytorch():
     a[:, H : 2 * H] = big  # f ≈ 1
     a[:, 3 * H :] = big  # o ≈ 1
     c_prev = np.array([[0.5, -0.25]])
-    (h, c), _ = cells.lstm_step_forward(a, (np.zeros((1, H)), c_prev), np.zeros((4 * H, H)), None)
+    (h, c), _ = cells.lstm_step_forward(a, (np.zeros((1, H)), c_prev), np.zeros((H, 4 * H)), None)
     np.testing.assert_allclose(c, c_prev, atol=1e-12)
     np.testing.assert_allclose(h, np.tanh(c_prev), atol=1e-12)
     # GRU rows [r, z, n]: z ≈ 1 keeps h_{t-1} whatever the candidate
@@ -177,7 +177,7 @@ def test_gate_order_is_pytorch():
     g[:, H : 2 * H] = big
     g[:, 2 * H :] = 3.0
     h_prev = np.array([[0.3, -0.7]])
-    (h,), _ = cells.gru_step_forward(g, (h_prev,), np.zeros((3 * H, H)), np.zeros(3 * H))
+    (h,), _ = cells.gru_step_forward(g, (h_prev,), np.zeros((H, 3 * H)), np.zeros(3 * H))
     np.testing.assert_allclose(h, h_prev, atol=1e-12)
 
 
@@ -190,7 +190,7 @@ def test_backward_never_mutates_its_inputs(name):
     state = tuple(rng.standard_normal((N, H)) for _ in range(cell.state_size))
     W_hh = rng.standard_normal((cell.gates * H, H))
     b_hh = rng.standard_normal(cell.gates * H)
-    _, cache = cell.step_forward(a, state, W_hh, b_hh)
+    _, cache = cell.step_forward(a, state, np.ascontiguousarray(W_hh.T), b_hh)
     d_state = tuple(rng.standard_normal((N, H)) for _ in range(cell.state_size))
     before = copy.deepcopy((d_state, cache, W_hh))
     da = np.empty((N, cell.gates * H))

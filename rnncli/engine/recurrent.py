@@ -139,10 +139,11 @@ def direction_forward(
     full = mask.all(axis=0)
     if out is None:
         out = np.empty((N, T, H), dtype=A.dtype)
+    W_hh_T = np.ascontiguousarray(W_hh.T)  # (H, G·H): see cells.py
     steps = []
     state = state0
     for t in range(T):
-        new_state, cache = cell.step_forward(A[:, t], state, W_hh, b_hh, out[:, t])
+        new_state, cache = cell.step_forward(A[:, t], state, W_hh_T, b_hh, out[:, t])
         if not full[t]:
             new_state = tuple(np.where(pad[:, t], s_prev, s_new) for s_new, s_prev in zip(new_state, state))
             out[:, t] *= m[:, t]
