@@ -1,0 +1,35 @@
+"""The benchmark scripts still run and report what benchmarks/README.md describes (smoke runs: the
+figures themselves are never asserted, timings are far too noisy for tests)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _run(*args: str, timeout: int = 300) -> dict:
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+def test_bench_train_smoke():
+    d = _run(str(BENCH / "bench_train.py"), "--quick", "--no-torch", "--workloads", "W3", "--cells", "rnn,gru",
+             "--no-predict", "--json")
+    assert [(r["workload"], r["cell"]) for r in d["training"]] == [("W3", "rnn"), ("W3", "gru")]
+    for r in d["training"]:
+        assert r["ours"]["tokens_per_s"] > 0 and r["repeats"] >= 1 and "ratio" not in r  # no PyTorch side
+    (m,) = d["memory"]  # --quick: the first cell only
+    assert m["cell"] == "rnn" and m["activations_bytes"] > 0 and m["peak_bytes"] >= m["activations_bytes"]
+
+
+def test_bench_predict_smoke():
+    d = _run(str(BENCH / "bench_predict.py"), "--quick", "--json")
+    assert d["throughput"]["sentences"] == 500 and d["throughput"]["sentences_per_s"] > 0
+    assert len(d["cold_start_s"]["runs"]) == 3 and d["python_pass_s"]["median"] > 0
+    assert d["python_import_dependencies_s"]["command"].startswith("import numpy")
+    assert isinstance(d["pass"], bool) and d["model"]["train_sentences"] == 1_000
