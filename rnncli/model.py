@@ -212,6 +212,7 @@ def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, st
     cast to the parameters' dtype.
     state0 overrides the initial states (lm windows carry them); dropout_rng enables dropout.
     """
+    embedded = None  # (ids, E) when x = E[ids]: the stack may project E instead of x (see recurrent._project)
     if spec.input == "onehot":
         x = ids
     elif spec.input == "features":
@@ -222,7 +223,9 @@ def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, st
             for k, (name, _) in enumerate(spec.word_features)], axis=-1)
     else:
         x = layers.embedding_forward(params["embedding.weight"], ids)
-    outputs, finals, stack_cache = stack_forward(x, mask, params, spec.stack, state0, dropout_rng=dropout_rng)
+        embedded = (ids, params["embedding.weight"])
+    outputs, finals, stack_cache = stack_forward(x, mask, params, spec.stack, state0, dropout_rng=dropout_rng,
+                                                 embedded=embedded)
     if spec.per_step:
         features, index = outputs, None
     else:
@@ -266,10 +269,9 @@ def backward(head: dict, cache: ForwardCache, params: dict, spec: ModelSpec,
 
     record: an optional dict that receives the per-step gradient norms of every layer and
     direction (see :func:`rnncli.engine.recurrent.stack_backward`)."""
-    d_outputs = head.pop("d_outputs")
-    grads, dx, _ = stack_backward(d_outputs, head["d_finals"], cache.stack, params, spec.stack, record=record,
-                                  overwrite_d_out=True)
-    del d_outputs  # free it before the embedding gradient is built
+    # d_outputs is handed over, not kept here: the stack frees it before the embedding's gradient is built
+    grads, dx, _ = stack_backward(head.pop("d_outputs"), head["d_finals"], cache.stack, params, spec.stack,
+                                  record=record, overwrite_d_out=True)
     if spec.word_features:
         D, E = spec.embedding_dim, spec.word_feature_dim
         grads["embedding.weight"] = layers.embedding_backward(dx[..., :D], cache.ids[..., 0], spec.vocab_size)
@@ -277,7 +279,7 @@ def backward(head: dict, cache: ForwardCache, params: dict, spec: ModelSpec,
             grads[feature_param(name)] = layers.embedding_backward(
                 dx[..., D + k * E : D + (k + 1) * E], cache.ids[..., 1 + k], size)
     elif spec.input == "embedding":
-        grads["embedding.weight"] = layers.embedding_backward(dx, cache.ids, spec.vocab_size)
+        grads["embedding.weight"] = dx  # the stack was given the lookup (``embedded``): dx is ∂L/∂E
     grads["head.W"], grads["head.b"] = head["head.W"], head["head.b"]
     return {k: grads[k] for k in params}
 

@@ -101,7 +101,8 @@ def select_state(state: list, rows: np.ndarray) -> list:
 
 def encode(params: dict, spec, src_ids: np.ndarray, src_mask: np.ndarray, dropout_rng=None) -> Encoded:
     X = layers.embedding_forward(params["src_embedding.weight"], src_ids)
-    Y, finals, cache = stack_forward(X, src_mask, params, encoder_spec(spec), prefix="encoder", dropout_rng=dropout_rng)
+    Y, finals, cache = stack_forward(X, src_mask, params, encoder_spec(spec), prefix="encoder", dropout_rng=dropout_rng,
+                                     embedded=(src_ids, params["src_embedding.weight"]))
     if spec.bidirectional:  # s_k = [s_fwd ; s_bwd] W_bᵀ + b_b, for each state part
         parts = _state_parts(decoder_spec(spec))
         bridge_in = [[np.concatenate([fin[0][j], fin[1][j]], axis=1) for j in range(len(parts))] for fin in finals]
@@ -132,9 +133,9 @@ def encode_backward(d_state0: list, dY: np.ndarray, dK, enc: Encoded, params: di
             d_finals.append([tuple(d_fwd), tuple(d_bwd)])
     else:
         d_finals = [[layer[0]] for layer in d_state0]
-    g, dX, _ = stack_backward(dY, d_finals, enc.stack, params, encoder_spec(spec), prefix="encoder")
+    g, dE, _ = stack_backward(dY, d_finals, enc.stack, params, encoder_spec(spec), prefix="encoder")
     grads.update(g)
-    grads["src_embedding.weight"] = layers.embedding_backward(dX, enc.ids, spec.vocab_size)
+    grads["src_embedding.weight"] = dE  # the stack was given the lookup (``embedded``)
 
 
 # ------------------------------------------------------------------------------------ decoder
@@ -152,7 +153,7 @@ def decoder_forward(params: dict, spec, enc: Encoded, ids: np.ndarray, mask: np.
     """T decoder steps from ``state0``: ids, mask (N, T) → logits (N, T, Vt), final states, cache."""
     D = layers.embedding_forward(params["tgt_embedding.weight"], ids)
     h, finals, stack_cache = stack_forward(D, mask, params, decoder_spec(spec), state0, prefix="decoder",
-                                           dropout_rng=dropout_rng)
+                                           dropout_rng=dropout_rng, embedded=(ids, params["tgt_embedding.weight"]))
     att = None
     features = h
     if spec.attention:
@@ -179,11 +180,11 @@ def decoder_backward(d_logits, d_finals, cache: ChunkCache, enc: Encoded, params
             _add(grads, name, g)
         _add(d_enc, "Y", dY)
         _add(d_enc, "K", dK)
-    g, dD, d_state0 = stack_backward(np.ascontiguousarray(d_h), d_finals, cache.stack, params, decoder_spec(spec),
+    g, dE, d_state0 = stack_backward(np.ascontiguousarray(d_h), d_finals, cache.stack, params, decoder_spec(spec),
                                      prefix="decoder")
     for name, value in g.items():
         _add(grads, name, value)
-    _add(grads, "tgt_embedding.weight", layers.embedding_backward(dD, cache.ids, spec.num_classes))
+    _add(grads, "tgt_embedding.weight", dE)  # the stack was given the lookup (``embedded``)
     return d_state0
 
 

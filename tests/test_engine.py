@@ -300,3 +300,59 @@ def test_each_hidden_state_is_stored_once(cell, act):
         steps = cache.directions[(0, d)].steps
         assert all(np.shares_memory(step.h_prev, outs) for step in steps[1:])
         assert not any(np.shares_memory(step.h_prev, steps[0].h_prev) for step in steps[1:])
+
+
+# ------------------------------------------------------- layer 0 from an embedding table
+
+
+def test_sum_rows_by_id_is_a_scatter_add():
+    from rnncli.engine.layers import sum_rows_by_id
+
+    rng = np.random.default_rng(6)
+    rows, ids = rng.standard_normal((50, 7)), rng.integers(0, 6, size=50)  # id 6 of 7 never occurs
+    expected = np.zeros((7, 7))
+    np.add.at(expected, ids, rows)
+    np.testing.assert_allclose(sum_rows_by_id(rows, ids, 7), expected, rtol=1e-12, atol=1e-14)
+    assert not sum_rows_by_id(rows[:0], ids[:0], 3).any()
+
+
+@pytest.mark.parametrize("cell,act", CELL_VARIANTS)
+@pytest.mark.parametrize("vocab_size", [5, 20, 200])  # ids summed per id; projected table only; neither
+def test_layer0_from_the_embedding_table_equals_the_lookup(cell, act, vocab_size):
+    """Given the lookup x = E[ids], the stack projects E (V < N·T) and sums ∂L/∂A per id (V·8 ≤ N·T):
+    the same outputs, parameter gradients and ∂L/∂E as from x, with dx scattered into E's rows."""
+    from rnncli.engine.layers import embedding_backward
+
+    rng = np.random.default_rng(7)
+    spec = ModelSpec(vocab_size=vocab_size, num_classes=2, cell=cell, activation=act, embedding_dim=4,
+                     hidden_size=3, num_layers=2, bidirectional=True)
+    params = init_params(spec, rng, np.float64)
+    ids, mask = _batch(spec, rng, [8, 5, 8, 2, 7, 8], T=8)  # N·T = 48
+    E = params["embedding.weight"]
+    d_out = rng.standard_normal((6, 8, 6)) * mask[:, :, None]
+    runs = []
+    for embedded in (None, (ids, E)):
+        out, finals, cache = stack_forward(E[ids], mask, params, spec.stack, embedded=embedded)
+        grads, d_in, _ = stack_backward(d_out.copy(), None, cache, params, spec.stack)
+        runs.append((out, grads, d_in if embedded else embedding_backward(d_in, ids, vocab_size)))
+    (out_x, grads_x, dE_x), (out_e, grads_e, dE_e) = runs
+    np.testing.assert_allclose(out_e, out_x, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dE_e, dE_x, rtol=1e-12, atol=1e-14)
+    for key in grads_x:
+        np.testing.assert_allclose(grads_e[key], grads_x[key], rtol=1e-12, atol=1e-14, err_msg=key)
+
+
+PER_ID_CASES = [(spec, padded) for spec, padded in gc.default_cases()  # each cell: tag (bi), lm, seq2seq
+                if spec.input == "embedding" and spec.num_layers == 2 and padded and spec.task in ("tag", "lm", "seq2seq")
+                and not (spec.word_features or spec.learn_h0 or spec.dropout) and spec.bidirectional != (spec.task == "lm")]
+
+
+@pytest.mark.parametrize("spec,padded", PER_ID_CASES, ids=[gc.case_name(*c) for c in PER_ID_CASES])
+def test_gradients_summed_per_id_match_finite_differences(monkeypatch, spec, padded):
+    """The gradient check's batches are too small for ids to repeat 8 times: with the threshold at 1,
+    layer 0 (and seq2seq's encoder and decoder) sum ∂L/∂A per id, and every gradient still checks."""
+    from rnncli.engine import recurrent
+
+    monkeypatch.setattr(recurrent, "MIN_ID_REPEATS", 1)
+    result = gc.check_case(spec, padded, seed=1)
+    assert result.passed, result

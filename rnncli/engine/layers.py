@@ -45,6 +45,21 @@ def embedding_backward(dX: np.ndarray, ids: np.ndarray, vocab_size: int) -> np.n
     return dE
 
 
+def sum_rows_by_id(rows: np.ndarray, ids: np.ndarray, size: int) -> np.ndarray:
+    """out[v] = Σ_{i: ids[i] = v} rows[i] for rows (M, F), ids (M,) → (size, F), for ids that repeat
+    often (a few distinct ids over many rows, e.g. characters): one sort, then each id's rows
+    gathered and summed in turn, so the transient copy is one id's rows, never all of them."""
+    out = np.zeros((size, rows.shape[1]), dtype=rows.dtype)
+    if not ids.size:
+        return out
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+    for a, b in zip(starts, np.r_[starts[1:], ids.size]):
+        np.sum(rows[order[a:b]], axis=0, out=out[sorted_ids[a]])
+    return out
+
+
 def linear_forward(X: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Any leading axes, computed as one 2-D GEMM (NumPy's stacked matmul is much slower)."""
     Y = np.dot(X.reshape(-1, W.shape[1]), W.T)

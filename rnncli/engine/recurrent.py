@@ -25,7 +25,10 @@ A stack of L layers feeds each layer's outputs (forward and reverse concatenated
 feature axis when bidirectional, (N, T, 2H)) to the next. Layer 0 takes either dense
 features X (N, T, D) or, for one-hot input, token ids (N, T): x_t W_ih^T for a one-hot
 x_t is a column of W_ih, so the projection is a gather (ids 0 ``<pad>`` and 1 ``<unk>``
-encode as the zero vector, hence W_ih has V-2 columns).
+encode as the zero vector, hence W_ih has V-2 columns). When X is an embedding lookup E[ids]
+and the vocabulary is small against the batch (characters), the same idea applies: A is
+gathered from the projected table E W_ih^T + b, and ∂L/∂A is summed per id before the
+weight gradients (``_project``, ``_project_backward``).
 
 Between layers, inverted dropout (training only, as PyTorch's ``dropout``) multiplies each
 layer's outputs but the last's by a mask keep/(1-p), keep ~ Bernoulli(1-p).
@@ -42,6 +45,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from rnncli.engine import layers
 from rnncli.engine.cells import Cell, State, get_cell
 
 ONEHOT_OFFSET = 2  # ids below this (<pad>, <unk>) are the zero vector in one-hot input
@@ -225,29 +229,61 @@ class StackCache(NamedTuple):
     masks: list  # per direction: mask in processing order
     keep: list  # per layer below the top: inverted-dropout multiplier, or None
     learned_state0: bool  # state0 came from the .h0/.c0 parameters
+    embedded: tuple | None = None  # (ids, E) when layer 0's input was E[ids] (see stack_forward)
 
 
 def _bias(params: dict, name: str, cell: Cell) -> np.ndarray:
     return params[f"{name}.b_ih"] if cell.hidden_bias else params[f"{name}.b"]
 
 
-def _project(x: np.ndarray, W_ih: np.ndarray, b: np.ndarray, onehot: bool) -> np.ndarray:
-    """A = x W_ih^T + b for features x (N, T, D), or a column gather for one-hot ids (N, T)."""
+def _project(x: np.ndarray, W_ih: np.ndarray, b: np.ndarray, onehot: bool, embedded=None) -> np.ndarray:
+    """A = x W_ih^T + b for features x (N, T, D), or a column gather for one-hot ids (N, T).
+
+    embedded = (ids (N, T), E (V, D)) says that x = E[ids], an embedding lookup. When the vocabulary
+    is smaller than the batch (V < N·T: characters, say), A is then gathered from the projected
+    table E W_ih^T + b (V, G·H), a GEMM of V rows instead of N·T: the same values, up to rounding.
+    """
     if onehot:
         table = np.zeros((W_ih.shape[1] + ONEHOT_OFFSET, W_ih.shape[0]), dtype=W_ih.dtype)
         table[ONEHOT_OFFSET:] = W_ih.T
         return table[x] + b
     N, T, D = x.shape
+    if embedded is not None and embedded[1].shape[0] < N * T:
+        ids, E = embedded
+        table = np.dot(E, W_ih.T)
+        table += b
+        return table[ids]
     # one (N·T, D) GEMM: NumPy's stacked 3-D matmul is several times slower than one 2-D BLAS call
     A = np.dot(x.reshape(N * T, D), W_ih.T)
     A += b
     return A.reshape(N, T, -1)
 
 
-def _project_backward(x, dA, W_ih, onehot: bool):
-    """Gradients of A = x W_ih^T + b: returns dW_ih, db, dx (None for one-hot ids)."""
+# Ids must repeat this often in a batch, on average, for _project_backward to sum ∂L/∂A per id
+# (a Python loop over the ids) rather than multiply it out over every token.
+MIN_ID_REPEATS = 8
+
+
+def _sums_per_id(embedded, N: int, T: int) -> bool:
+    return embedded is not None and embedded[1].shape[0] * MIN_ID_REPEATS <= N * T
+
+
+def _project_backward(x, dA, W_ih, onehot: bool, embedded=None):
+    """Gradients of A = x W_ih^T + b: returns dW_ih, db, dx (None for one-hot ids).
+
+    embedded = (ids (N, T), E (V, D)) when x = E[ids] and ids repeat (``_sums_per_id``): then
+    dP = Σ of dA's rows per id (V, G·H) gives every gradient through small products,
+
+        dW_ih = dP^T E      db = Σ_v dP_v      ∂L/∂E = dP W_ih   (returned in place of dx)
+
+    instead of two GEMMs over the N·T tokens and a scatter of dx.
+    """
     GH = dA.shape[-1]
     dA2 = dA.reshape(-1, GH)
+    if embedded is not None:
+        ids, E = embedded
+        dP = layers.sum_rows_by_id(dA2, ids.reshape(-1), E.shape[0])
+        return np.dot(dP.T, E), dP.sum(axis=0), np.dot(dP, W_ih)
     db = dA2.sum(axis=0)
     if onehot:
         ids = x.reshape(-1)
@@ -280,12 +316,13 @@ def learned_state(params: dict, spec: StackSpec, N: int, prefix: str = "rnn") ->
 
 
 def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: str = "rnn",
-                  dropout_rng: np.random.Generator | None = None):
+                  dropout_rng: np.random.Generator | None = None, embedded=None):
     """Run the whole stack.
 
     x: features (N, T, D), or int ids (N, T) when ``spec.onehot``; mask (N, T).
     state0: [layer][direction] state tuples (default: learned if ``spec.learn_h0``, else zeros).
     dropout_rng: draws the dropout masks; None = evaluation (no dropout).
+    embedded: (ids, E) when x = E[ids], for layer 0's projection (see ``_project``).
     Returns (outputs (N, T, H·dirs) of the top layer, finals [layer][direction] state tuples, cache).
     Each direction's final state is taken at its last processed real token: for the reverse
     direction that is the first token, exactly PyTorch's ``h_n`` for packed sequences.
@@ -306,7 +343,8 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
         layer_finals = []
         for d in range(spec.directions):
             name = f"{prefix}.l{k}{'_reverse' if d else ''}"
-            A = _project(layer_in, params[f"{name}.W_ih"], _bias(params, name, cell), spec.onehot and k == 0)
+            A = _project(layer_in, params[f"{name}.W_ih"], _bias(params, name, cell), spec.onehot and k == 0,
+                         embedded if k == 0 else None)
             if d:
                 A = A[:, ::-1]
             b_hh = params.get(f"{name}.b_hh")
@@ -324,7 +362,7 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
                 keep = (dropout_rng.random(layer_in.shape) >= p).astype(dtype) / dtype.type(1.0 - p)
                 layer_in = layer_in * keep
             keeps.append(keep)
-    return layer_in, finals, StackCache(inputs, dir_caches, masks, keeps, learned)
+    return layer_in, finals, StackCache(inputs, dir_caches, masks, keeps, learned, embedded)
 
 
 def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: StackSpec, prefix: str = "rnn",
@@ -335,8 +373,8 @@ def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: Stack
     caller gives it up, and a vanilla RNN (G = 1) reuses its memory for ∂L/∂A, as it does with
     the gradients it passes down between layers: BPTT then keeps one (N, T, H) buffer, not two.
     d_finals: [layer][direction] tuples of ∂L/∂final state (entries may be None = zeros).
-    Returns (grads dict over the stack's parameter names, dx for layer 0 (None for one-hot),
-    d_state0 [layer][direction]).
+    Returns (grads dict over the stack's parameter names, dx for layer 0 (None for one-hot; when
+    stack_forward was given ``embedded`` = (ids, E), ∂L/∂E (V, D) instead), d_state0 [layer][direction]).
 
     record: when a dict is given, ``record[(layer, direction)]`` receives the per-step
     gradient norms of :func:`direction_backward` (``"h"``, and ``"c"`` for the LSTM), each
@@ -346,7 +384,10 @@ def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: Stack
     H = spec.hidden_size
     grads: dict[str, np.ndarray] = {}
     d_state0 = [[None] * spec.directions for _ in range(spec.num_layers)]
+    embedded = cache.embedded
+    per_id = _sums_per_id(embedded, *cache.masks[0].shape)
     d_layer_out = d_out
+    del d_out  # d_layer_out moves on to each layer's dx: the top gradient must not outlive the top layer
     for k in range(spec.num_layers - 1, -1, -1):
         x = cache.inputs[k]
         N, T = cache.masks[0].shape
@@ -370,7 +411,8 @@ def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: Stack
                 dA = dA[:, ::-1]
             if rec is not None:
                 record[(k, d)] = {key: norm[:, ::-1] if d else norm for key, norm in rec.items()}
-            dW_ih, db, dx = _project_backward(x, dA, params[f"{name}.W_ih"], spec.onehot and k == 0)
+            dW_ih, db, dx = _project_backward(x, dA, params[f"{name}.W_ih"], spec.onehot and k == 0,
+                                              embedded if k == 0 and per_id else None)
             grads[f"{name}.W_ih"] = dW_ih
             grads[f"{name}.W_hh"] = dW_hh
             if cell.hidden_bias:
@@ -392,5 +434,8 @@ def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: Stack
                     d_x += dx
         if k > 0 and cache.keep[k - 1] is not None:
             d_x = d_x * cache.keep[k - 1]  # layer_in = outputs ⊙ keep
+        d_layer_out = d_o = dA = dx = None  # freed before the next layer's (or the embedding's) buffers
+        if k == 0 and embedded is not None and not per_id:
+            d_x = layers.embedding_backward(d_x, embedded[0], embedded[1].shape[0])
         d_layer_out = d_x
     return grads, d_layer_out, d_state0
