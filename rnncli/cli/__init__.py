@@ -15,7 +15,8 @@ from rnncli.cli import render
 from rnncli.cli.app import app
 from rnncli.errors import ExitCode, RnncliError
 
-# Command (or command group) → the module that registers it on `app`, in the order of `rnn --help`.
+# Command (or command group) → the module that registers it on `app`; importing them all in this
+# order lists the commands alphabetically in `rnn --help` (groups come last, in app.py's order).
 # `rnn NAME …` imports NAME's module alone: Typer builds the parameters of every registered command
 # on each call, and that, with the other modules' imports, was a good part of a short command's
 # start-up (`rnn predict`).
