@@ -18,7 +18,7 @@ from rnncli.errors import ExitCode, RnncliError
 # Command (or command group) → the module that registers it on `app`; importing them all in this
 # order lists the commands alphabetically in `rnn --help` (groups come last, in app.py's order).
 # `rnn NAME …` imports NAME's module alone: Typer builds the parameters of every registered command
-# on each call, and that, with the other modules' imports, was a good part of a short command's
+# on each call, which with the other modules' imports would be a good part of a short command's
 # start-up (`rnn predict`).
 COMMAND_MODULES = {
     "config": "config_cmd", "data": "data_cmd", "evaluate": "evaluate_cmd", "export": "export_cmd",
