@@ -24,7 +24,7 @@ import json
 import struct
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +77,7 @@ class Run:
     weights: str = WEIGHTS  # the file ``params`` came from: WEIGHTS or BEST_WEIGHTS
     target_vocab: Vocab | None = None  # seq2seq: target-vocab.json
     word_features: WordFeatures | None = None  # word-features.json, when the model has word features
+    notes: list[str] = field(default_factory=list)  # what the user should know about these weights
 
     @functools.cached_property
     def config(self):
@@ -91,7 +92,7 @@ class Run:
             return config_from_dict(yaml.safe_load(path.read_text(encoding="utf-8")), source=str(path),
                                     name=self.path.name)
         except (TypeError, ValueError, yaml.YAMLError, ConfigError, DataError) as exc:
-            raise _bad_run(self.path, f"config.yaml is corrupt ({exc})") from None
+            raise _damaged(self.path, "config.yaml", f"corrupt ({exc})") from None
 
     def encode(self, raw, path):
         """Encode raw data (``rnncli.tasks.read_split``) as this run's model reads it."""
@@ -133,12 +134,24 @@ def run_meta(spec: ModelSpec, labels: LabelVocab, cfg, epochs_done: int, dtype: 
     }
 
 
-def _bad_run(path: Path, problem: str) -> RunError:
+def _bad_run(path: Path, problem: str, hint: str | None = None) -> RunError:
     return RunError(
         f"{path} is not a usable run directory: {problem}.",
-        hint="train a model first (rnn train --config FILE), or pass --model with the directory "
+        hint=hint or "train a model first (rnn train --config FILE), or pass --model with the directory "
         "that `rnn train` wrote (it holds run.json, config.yaml, vocab.json and weights.npz).",
     )
+
+
+def _damaged(path: Path, name: str, problem: str) -> RunError:
+    """A file of a run that `rnn train` wrote is damaged: say which, and how to get it back."""
+    retrain = f"rnn train --config {path}/config.yaml --set run.dir={path} --force"
+    if name in ("run.json", WEIGHTS) and (path / "checkpoint.npz").is_file():
+        fix = f"`rnn train --resume {path}` writes {name} again from checkpoint.npz; or retrain with `{retrain}`"
+    elif name == BEST_WEIGHTS:
+        fix = f"restore it from a copy, use the last epoch's weights with --last, or retrain with `{retrain}`"
+    else:
+        fix = f"restore it from a copy, or retrain with `{retrain}`"
+    return _bad_run(path, f"{name} is {problem}", hint=f"{fix}.")
 
 
 def load_run(path: str | Path, last: bool = False) -> Run:
@@ -151,13 +164,15 @@ def load_run(path: str | Path, last: bool = False) -> Run:
         raise _bad_run(path, "it is a file, not a directory")
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
     if missing:
-        raise _bad_run(path, f"it is incomplete (missing {', '.join(missing)})")
+        resumable = (path / "checkpoint.npz").is_file() and "vocab.json" not in missing and "config.yaml" not in missing
+        raise _bad_run(path, f"it is incomplete (missing {', '.join(missing)})",
+                       hint=f"`rnn train --resume {path}` finishes it from checkpoint.npz." if resumable else None)
     try:
         meta = json.loads((path / "run.json").read_text(encoding="utf-8"))
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ValueError("not an rnncli run.json")
     except (ValueError, UnicodeDecodeError) as exc:
-        raise _bad_run(path, f"run.json is corrupt ({exc})") from None
+        raise _damaged(path, "run.json", f"corrupt ({exc})") from None
     if meta.get("version") != FORMAT_VERSION:
         raise RunError(
             f"{path} was written in run format version {meta.get('version')!r}; "
@@ -173,11 +188,19 @@ def load_run(path: str | Path, last: bool = False) -> Run:
         if best is not None and not (isinstance(best, dict) and isinstance(best.get("epoch"), int)):
             raise ValueError("best is not an epoch record")
     except (KeyError, TypeError, ValueError) as exc:
-        raise _bad_run(path, f"run.json is corrupt ({exc})") from None
+        raise _damaged(path, "run.json", f"corrupt ({exc})") from None
     vocab = _load_vocab(path, "vocab.json")
     target_vocab = _load_vocab(path, TARGET_VOCAB) if spec.task == "seq2seq" else None
     word_features = load_word_features(path, spec)
-    weights = BEST_WEIGHTS if not last and (path / BEST_WEIGHTS).is_file() else WEIGHTS
+    notes, weights = [], WEIGHTS
+    if (path / BEST_WEIGHTS).is_file():
+        weights = WEIGHTS if last else BEST_WEIGHTS
+    elif best is not None:  # recorded but gone: never fall back to other weights without saying so
+        kept = f"epoch {best['epoch']} as its best ({best.get('monitor')} {best.get('value')})"
+        if not last:
+            raise _bad_run(path, f"run.json records {kept}, but {BEST_WEIGHTS} is missing",
+                           hint=f"restore {path / BEST_WEIGHTS}, or use the last epoch's weights ({WEIGHTS}) with --last.")
+        notes.append(f"{path} records {kept}, but {BEST_WEIGHTS} is missing; using {WEIGHTS} (--last).")
     params = load_weights(path / weights, spec)
     if len(vocab) != spec.vocab_size:
         raise _bad_run(path, f"vocab.json has {len(vocab)} entries but the weights expect {spec.vocab_size}")
@@ -185,7 +208,7 @@ def load_run(path: str | Path, last: bool = False) -> Run:
         raise _bad_run(path, f"run.json lists {len(labels)} labels but the model has {spec.num_classes} classes")
     if target_vocab is not None and len(target_vocab) != spec.num_classes:
         raise _bad_run(path, f"{TARGET_VOCAB} has {len(target_vocab)} entries but the weights expect {spec.num_classes}")
-    return Run(path, spec, params, vocab, labels, meta, weights, target_vocab, word_features)
+    return Run(path, spec, params, vocab, labels, meta, weights, target_vocab, word_features, notes)
 
 
 def _load_vocab(path: Path, name: str) -> Vocab:
@@ -194,7 +217,7 @@ def _load_vocab(path: Path, name: str) -> Vocab:
     try:
         return Vocab.load(path / name)
     except DataError as exc:
-        raise _bad_run(path, f"{name} is unreadable ({exc.message})") from None
+        raise _damaged(path, name, f"unreadable ({exc.message})") from None
 
 
 def load_word_features(path: Path, spec: ModelSpec) -> WordFeatures | None:
@@ -204,7 +227,7 @@ def load_word_features(path: Path, spec: ModelSpec) -> WordFeatures | None:
     try:
         features = WordFeatures.load(path / WORD_FEATURES)
     except DataError as exc:
-        raise _bad_run(path, f"{WORD_FEATURES} is missing or unreadable ({exc.message})") from None
+        raise _damaged(path, WORD_FEATURES, f"missing or unreadable ({exc.message})") from None
     if features.sizes() != spec.word_features:
         raise _bad_run(path, f"{WORD_FEATURES} holds features {list(features.sizes())} but the weights expect "
                              f"{[list(f) for f in spec.word_features]}")
@@ -232,7 +255,7 @@ def load_weights(file: Path, spec: ModelSpec) -> dict[str, np.ndarray]:
         with np.load(file, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except NPZ_ERRORS as exc:
-        raise _bad_run(file.parent, f"{file.name} is corrupt or truncated ({exc})") from None
+        raise _damaged(file.parent, file.name, f"corrupt or truncated ({exc})") from None
     expected = spec.param_shapes()
     problems = [f"{k} missing" for k in expected if k not in arrays]
     problems += [f"{k} has shape {arrays[k].shape}, expected {s}" for k, s in expected.items()

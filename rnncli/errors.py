@@ -20,7 +20,8 @@ class ExitCode(IntEnum):
     DATA = 4  # data or vocabulary file missing, unreadable or malformed
     RUN = 5  # run directory / checkpoint missing, incomplete or corrupt
     DIVERGED = 6  # training produced a NaN or infinite loss or gradient
-    INTERRUPTED = 130  # Ctrl-C
+    INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2, as a shell reports it
+    TERMINATED = 143  # SIGTERM (a job scheduler, `timeout`, `kill`): 128 + 15
 
 
 class RnncliError(Exception):
@@ -70,7 +71,16 @@ class DivergedError(RnncliError):
 
 
 class TrainingInterrupted(RnncliError):
-    """Ctrl-C stopped training after the step in progress, and a checkpoint was saved."""
+    """Ctrl-C or SIGTERM stopped training after the step in progress, and a checkpoint was saved."""
 
     exit_code = ExitCode.INTERRUPTED
     label = "Interrupted"
+
+    def __init__(self, message: str, hint: str | None = None, terminated: bool = False) -> None:
+        super().__init__(message, hint)
+        if terminated:
+            self.exit_code, self.label = ExitCode.TERMINATED, "Terminated"
+
+
+class Terminated(Exception):
+    """SIGTERM arrived where no step can be finished first: the CLI exits with 143."""

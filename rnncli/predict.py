@@ -6,7 +6,7 @@ tag       {"text", "tokens", "ids", "tags": [tag per token], "scores": [probabil
 lm        {"text", "tokens", "ids", "next": [{"token", "probability"}, … the 5 likeliest]}
 seq2seq   {"text", "tokens", "ids", "output", "output_tokens", "log_prob"}: the decoded target
           (tokens joined without spaces for the char tokenizer, else with one) and its log-probability
-Unknown tokens show as the <unk> id 1. A model with ``input: features`` reads each text as
+Each also has "unknown": how many of its tokens the vocabulary lacks (they have the <unk> id 1). A model with ``input: features`` reads each text as
 timesteps of comma-separated numbers ("0.31,0 0.77,1 …") and gives {"text", "steps", …}
 instead of tokens and ids.
 """
@@ -19,6 +19,7 @@ import numpy as np
 
 from rnncli.checkpoint import Run
 from rnncli.data import tokenize
+from rnncli.data.vocab import UNK_ID
 from rnncli.errors import DataError
 from rnncli.inference import decode_all, encode_texts, score
 from rnncli.model import forward, probabilities
@@ -39,7 +40,8 @@ def predict(run: Run, texts: Sequence[str], beam: int = 1, max_length: int | Non
                 hint="pass non-empty text; with `-`, blank lines on stdin are skipped.",
             )
     task = run.spec.task
-    base = [{"text": text, "tokens": toks, "ids": list(i)} for text, toks, i in zip(texts, tokens, ids)]
+    base = [{"text": text, "tokens": toks, "ids": list(i), "unknown": list(i).count(UNK_ID)}
+            for text, toks, i in zip(texts, tokens, ids)]
     if task == "lm":
         return [{**b, "next": _next_tokens(run, b["ids"])} for b in base]
     if task == "seq2seq":

@@ -11,8 +11,9 @@
                         epochs, batches done in the current one, steps), the state of the
                         shuffling and dropout generators (``bit_generator.state``), the
                         current epoch's running sums, every finished epoch's metrics, the
-                        best epoch and the patience count, the model, the labels and
-                        fingerprints of the training and dev data
+                        best epoch and the patience count, the model, the labels,
+                        fingerprints of the training and dev data, and the name of the config
+                        the run started from
 
 It is written after every epoch, every ``train.checkpoint_every`` steps and on Ctrl-C. Resuming
 restores all of it and replays the rest of the epoch with the same batches, the same dropout
@@ -43,7 +44,7 @@ from rnncli.checkpoint import FORMAT_VERSION, NPZ_ERRORS, TARGET_VOCAB, WORD_FEA
 from rnncli.config import Config, load_config, parse_override, replace_in
 from rnncli.data import LabelVocab, Vocab
 from rnncli.data.subwords import WordFeatures
-from rnncli.errors import DataError, RunError, UsageError
+from rnncli.errors import DataError, RunError, Terminated, UsageError
 
 CHECKPOINT = "checkpoint.npz"
 CHECKPOINT_FORMAT = "rnncli-checkpoint"
@@ -64,6 +65,7 @@ class TrainState:
     batch: int = 0  # batches done in epoch ``epoch + 1`` (0: at an epoch boundary)
     step: int = 0  # optimiser steps so far
     grad_norm: float = 0.0  # the last step's gradient norm (before clipping)
+    first_loss: float | None = None  # the run's first step's loss: it sets the divergence bound
     sums: dict = field(default_factory=dict)  # the current epoch's running loss_sum, terms, correct
     records: list = field(default_factory=list)  # metrics of every finished epoch (metrics.jsonl)
     best: dict | None = None  # {"epoch", "monitor", "value"} of the best epoch so far
@@ -80,6 +82,8 @@ class TrainState:
         self.step += 1
         self.batch += 1
         self.grad_norm = grad_norm
+        if self.first_loss is None:
+            self.first_loss = loss
         self.sums["loss_sum"] += loss * terms
         self.sums["terms"] += terms
         self.sums["correct"] += correct
@@ -109,7 +113,8 @@ class TrainState:
         return not self.stopped_early
 
     def to_meta(self) -> dict:
-        keys = ("epoch", "batch", "step", "grad_norm", "sums", "records", "best", "bad_epochs", "stopped_early")
+        keys = ("epoch", "batch", "step", "grad_norm", "first_loss", "sums", "records", "best", "bad_epochs",
+                "stopped_early")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -218,7 +223,10 @@ class Checkpoint:
             optimizer.load_state_dict({k[6:]: v for k, v in self.arrays.items() if k.startswith("optim/")})
             for name, rng in rngs.items():
                 rng.bit_generator.state = meta["rng"][name]
-            state = TrainState(**{k: meta[k] for k in TrainState().to_meta()})
+            state = TrainState(**{k: meta[k] for k in TrainState().to_meta() if k != "first_loss"},
+                               first_loss=meta.get("first_loss"))  # older checkpoints lack it: the next step sets it
+            if state.first_loss is not None and not isinstance(state.first_loss, (int, float)):
+                raise ValueError("first_loss is not a number")
             state.sums = {k: meta["sums"][k] for k in ("loss_sum", "terms", "correct")} if state.batch else {}
             if state.batch:
                 state.order, state.carry = self.arrays.get("order"), self._carry()
@@ -281,7 +289,7 @@ def resume_config(run_dir: str | Path, config: str | Path | None = None, overrid
         if key not in RESUMABLE_KEYS:
             raise UsageError(f"--set {key} cannot change when a run is resumed; only {', '.join(RESUMABLE_KEYS)} can.",
                              hint="start a new run instead: rnn train --config FILE --set run.dir=NEW_DIR …")
-    load(run_dir)  # a missing or unusable checkpoint is the first thing to report
+    saved = load(run_dir)  # a missing or unusable checkpoint is the first thing to report
     cfg = load_config(run_dir / "config.yaml", overrides)
     if config is not None:
         given = load_config(config, overrides)
@@ -293,7 +301,8 @@ def resume_config(run_dir: str | Path, config: str | Path | None = None, overrid
                              hint=f"drop --config: `rnn train --resume {run_dir}` reads the run's own config.yaml.")
         for key in RESUMABLE_KEYS:
             cfg = replace_in(cfg, key, theirs[key])
-    return dataclasses.replace(cfg, name=run_dir.name)
+    name = saved.meta.get("config")  # the name of the config the run started from (older checkpoints lack it)
+    return dataclasses.replace(cfg, name=name if isinstance(name, str) and name else run_dir.name)
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
@@ -303,31 +312,38 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
-# ------------------------------------------------------------------------------ Ctrl-C
+# ------------------------------------------------------------------------- Ctrl-C, SIGTERM
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class InterruptGuard:
-    """While active, Ctrl-C (SIGINT) only sets ``requested``; training then finishes the step in
-    progress, saves a checkpoint and stops. A second Ctrl-C stops at once (KeyboardInterrupt).
-    Outside the main thread, or when SIGINT is ignored (``nohup``), nothing changes."""
+    """While active, Ctrl-C (SIGINT) or SIGTERM (what job schedulers and ``timeout`` send before
+    SIGKILL) only sets ``requested`` to the signal's number; training then finishes the step in
+    progress, saves a checkpoint and stops. A second signal stops at once (KeyboardInterrupt, or
+    :class:`rnncli.errors.Terminated`). Outside the main thread, or for a signal that is ignored
+    (``nohup`` ignores SIGINT), nothing changes."""
 
     def __init__(self) -> None:
-        self.requested = False
-        self._previous = None
+        self.requested: int | None = None
+        self._previous: dict[int, object] = {}
 
     def __enter__(self) -> "InterruptGuard":
         if threading.current_thread() is threading.main_thread():
-            previous = signal.getsignal(signal.SIGINT)
-            if previous is not signal.SIG_IGN:
-                self._previous = previous if previous is not None else signal.SIG_DFL
-                signal.signal(signal.SIGINT, self._handle)
+            for sig in STOP_SIGNALS:
+                previous = signal.getsignal(sig)
+                if previous is not signal.SIG_IGN:
+                    self._previous[sig] = previous if previous is not None else signal.SIG_DFL
+                    signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum, frame) -> None:
-        if self.requested:
+        if self.requested is not None:
+            if signum == signal.SIGTERM:
+                raise Terminated()
             raise KeyboardInterrupt
-        self.requested = True
+        self.requested = signum
 
     def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)

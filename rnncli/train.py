@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from rnncli import checkpoint, diagnostics, resume, tasks
+from rnncli import checkpoint, diagnostics, divergence, resume, tasks
 from rnncli.config import Config, config_to_yaml
 from rnncli.data import LabelVocab, Vocab
 from rnncli.data.subwords import WordFeatures
@@ -36,7 +37,8 @@ from rnncli.inference import score
 from rnncli.metrics import task_metrics
 from rnncli.model import ModelSpec, init_params, loss_and_grads
 
-Progress = Callable[[str, dict], None]  # (event, info): "epoch_start", "batch", "epoch_end"
+# (event, info): "skipped" (malformed rows left out), "resume", "epoch_start", "batch", "epoch_end" (the record)
+Progress = Callable[[str, dict], None]
 
 
 @dataclass
@@ -192,7 +194,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
     params = initial_params(cfg, spec)
     optimizer = make_optimizer(t.optimizer, params, t.lr, t.momentum, t.nesterov, t.weight_decay)
     label_names = data.labels.to_dict()["labels"]
-    info = {"model": spec.to_dict(), "labels": label_names,
+    info = {"model": spec.to_dict(), "labels": label_names, "config": cfg.name,
             "data": {"train": resume.fingerprint(data.train), "dev": resume.fingerprint(data.dev)}}
     monitor = t.monitor if data.dev is not None else None
 
@@ -228,26 +230,33 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
             batches = resume.epoch_batches(cfg, data.train, state, rngs["shuffle"])
             progress("epoch_start", {"epoch": epoch, "epochs": t.epochs, "batches": len(batches)})
             for batch in batches[state.batch:]:
-                with np.errstate(over="ignore", invalid="ignore"):  # a NaN is caught below, with a diagnosis
-                    loss, grads, logits, cache = loss_and_grads(params, spec, batch.ids, batch.mask, batch.targets,
-                                                                state.carry if batch.carry else None, rngs["dropout"],
-                                                                teacher_forcing=t.teacher_forcing)
-                if t.clip_value:
-                    clip_grad_value(grads, t.clip_value)
-                grad_norm = clip_grad_norm(grads, t.clip_norm if t.clip_norm else math.inf)
-                if not (math.isfinite(loss) and math.isfinite(grad_norm)):
-                    raise diverged(run_dir, epoch, state, loss, grads, checkpointed)
-                optimizer.step(params, grads)
+                try:
+                    with divergence.trap():  # an overflow anywhere in the step is divergence (rule 1)
+                        loss, grads, logits, cache = loss_and_grads(
+                            params, spec, batch.ids, batch.mask, batch.targets, state.carry if batch.carry else None,
+                            rngs["dropout"], teacher_forcing=t.teacher_forcing)
+                        if t.clip_value:
+                            clip_grad_value(grads, t.clip_value)
+                        grad_norm = clip_grad_norm(grads, t.clip_norm if t.clip_norm else math.inf)
+                        problem = divergence.check_step(loss, grad_norm, grads, state.first_loss)
+                        if problem is None:
+                            optimizer.step(params, grads)
+                except FloatingPointError as exc:
+                    problem = f"NumPy reported \"{exc}\" during the step"
+                if problem is not None:
+                    raise diverged(run_dir, epoch, state.step + 1, state, problem, checkpointed)
                 if cfg.task == "lm":
                     state.carry = _detach(cache.finals)
                 state.after_step(loss, tasks.count(cfg.task, batch), _correct(cfg.task, spec, logits, batch), grad_norm)
-                progress("batch", {"epoch": epoch, "batch": state.batch, "batches": len(batches), "loss": loss})
-                if guard.requested or (t.checkpoint_every and state.step % t.checkpoint_every == 0
+                progress("batch", {"epoch": epoch, "batch": state.batch, "batches": len(batches), "loss": loss,
+                                   "running_loss": state.sums["loss_sum"] / max(state.sums["terms"], 1)})
+                if guard.requested is not None or (t.checkpoint_every and state.step % t.checkpoint_every == 0
                                        and state.batch < len(batches)):  # the epoch's end writes one anyway
+                    check_weights(run_dir, epoch, state, params, checkpointed)
                     resume.save(run_dir, params, optimizer, rngs, state, info)
                     checkpointed = state.step
-                if guard.requested:
-                    raise interrupted(run_dir, state, len(batches))
+                if guard.requested is not None:
+                    raise interrupted(run_dir, state, len(batches), guard.requested)
             terms = max(state.sums["terms"], 1)
             record = {"epoch": epoch, "step": state.step, "lr": optimizer.lr, "train_loss": state.sums["loss_sum"] / terms}
             if cfg.task in ("classify", "tag", "seq2seq"):
@@ -259,13 +268,14 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
                 dev = task_metrics(cfg.task, data.dev.targets, score(params, spec, data.dev), label_names)
                 record.update({f"dev_{k}": v for k, v in dev.items()})
             record["seconds"] = round(time.perf_counter() - t0, 4)
+            check_weights(run_dir, epoch, state, params, checkpointed)
             state.finish_epoch(record, monitor, t.patience)
             resume.save(run_dir, params, optimizer, rngs, state, info)  # first: the checkpoint is the commit point
             checkpointed = state.step
             save(run_dir, spec, params, data.labels, cfg, state)
             progress("epoch_end", record)
-            if guard.requested:
-                raise interrupted(run_dir, state, len(batches))
+            if guard.requested is not None:
+                raise interrupted(run_dir, state, len(batches), guard.requested)
     result.best, result.stopped_early = state.best, state.stopped_early
     if data.test is not None:
         result.test = task_metrics(cfg.task, data.test.targets, score(params, spec, data.test), label_names)
@@ -273,12 +283,9 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
     return result
 
 
-def diverged(run_dir: Path, epoch: int, state: resume.TrainState, loss: float, grads,
+def diverged(run_dir: Path, epoch: int, step: int, state: resume.TrainState, problem: str,
              checkpointed: int | None) -> DivergedError:
-    """Name the step, the first non-finite gradient and the last finite norm; keep the last checkpoint."""
-    bad = next((k for k, g in grads.items() if not np.all(np.isfinite(g))), None)
-    where = f"the gradient of {bad} is not finite" if bad else "the gradients are finite"
-    step = state.step + 1
+    """Name the step, what went wrong and the gradient norm before it; keep the last checkpoint."""
     last = f" (the gradient norm was {state.grad_norm:.4g} at step {step - 1})" if step > 1 else ""
     if checkpointed is None:  # nothing worth keeping was written yet
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -287,16 +294,24 @@ def diverged(run_dir: Path, epoch: int, state: resume.TrainState, loss: float, g
         epochs = f" and the weights of epoch {state.epoch}" if state.epoch else ""
         kept = f"{run_dir} keeps its last good checkpoint (step {checkpointed}){epochs}."
     return DivergedError(
-        f"training diverged at epoch {epoch}, step {step}: the loss is {loss} and {where}{last}. {kept}",
+        f"training diverged at epoch {epoch}, step {step}: {problem}{last}. {kept}",
         hint="lower train.lr, or clip the gradients (e.g. --set train.clip_norm=1.0), and train again with --force.",
     )
 
 
-def interrupted(run_dir: Path, state: resume.TrainState, batches: int) -> TrainingInterrupted:
+def check_weights(run_dir: Path, epoch: int, state: resume.TrainState, params, checkpointed: int | None) -> None:
+    """Rule 4 of :mod:`rnncli.divergence`: no checkpoint or weights file ever holds a NaN or infinity."""
+    bad = divergence.nonfinite(params)
+    if bad is not None:
+        raise diverged(run_dir, epoch, state.step, state, f"the weights of {bad} are not finite", checkpointed)
+
+
+def interrupted(run_dir: Path, state: resume.TrainState, batches: int, signum: int) -> TrainingInterrupted:
     where = f"after epoch {state.epoch}" if state.batch == 0 else \
         f"in epoch {state.epoch + 1} (batch {state.batch} of {batches})"
     return TrainingInterrupted(f"training stopped {where}, step {state.step}; {run_dir} holds a checkpoint of it.",
-                               hint=f"continue exactly where it stopped with: rnn train --resume {run_dir}")
+                               hint=f"continue exactly where it stopped with: rnn train --resume {run_dir}",
+                               terminated=signum == signal.SIGTERM)
 
 
 def _correct(task: str, spec: ModelSpec, logits: np.ndarray, batch: tasks.Batch) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import sys
 from pathlib import Path
 
@@ -24,18 +25,22 @@ DEV = "datasets/toy/sentiment-dev.tsv"
 # --- exit codes ---------------------------------------------------------------------------------
 
 
-def _interrupt_at_once(monkeypatch):
-    """Ctrl-C as if pressed during the first step (the real signal is tested in test_resume.py)."""
-    from rnncli import resume
+def _signal_at_once(signum):
+    """Ctrl-C or SIGTERM as if it came during the first step (the real signals are tested in test_resume.py)."""
 
-    real_enter = resume.InterruptGuard.__enter__
+    def setup(monkeypatch):
+        from rnncli import resume
 
-    def enter(self):
-        real_enter(self)
-        self.requested = True
-        return self
+        real_enter = resume.InterruptGuard.__enter__
 
-    monkeypatch.setattr(resume.InterruptGuard, "__enter__", enter)
+        def enter(self):
+            real_enter(self)
+            self.requested = signum
+            return self
+
+        monkeypatch.setattr(resume.InterruptGuard, "__enter__", enter)
+
+    return setup
 
 
 def _crash(monkeypatch):
@@ -55,8 +60,10 @@ EXIT_CODES = {
     ExitCode.RUN: (None, ["predict", "--model", "runs/nope", "x"], "Error: runs/nope is not a usable run directory"),
     ExitCode.DIVERGED: (None, ["train", "--config", TOY, "--set", "train.lr=1e30", "--set", "train.optimizer=sgd"],
                         "Error: training diverged at epoch 1, step "),
-    ExitCode.INTERRUPTED: (_interrupt_at_once, ["train", "--config", TOY],
+    ExitCode.INTERRUPTED: (_signal_at_once(signal.SIGINT), ["train", "--config", TOY],
                            "Interrupted: training stopped in epoch 1 (batch 1 of 23), step 1; runs/sentiment-toy holds"),
+    ExitCode.TERMINATED: (_signal_at_once(signal.SIGTERM), ["train", "--config", TOY],
+                          "Terminated: training stopped in epoch 1 (batch 1 of 23), step 1; runs/sentiment-toy holds"),
 }
 
 
@@ -77,7 +84,7 @@ def test_exit_code(cli, workspace, monkeypatch, code):
     else:
         assert r.err_lines[0].startswith(first), r.err
         assert r.err_lines[1].startswith("hint: ")
-    if code == ExitCode.INTERRUPTED:
+    if code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
         assert r.err_lines[1] == "hint: continue exactly where it stopped with: rnn train --resume runs/sentiment-toy"
         assert (workspace / "runs/sentiment-toy/checkpoint.npz").is_file()
 
@@ -170,8 +177,8 @@ EVAL_KEYS = {"classify": BASE_EVAL | {"accuracy", "macro_f1", "per_class", "conf
              "tag": BASE_EVAL | {"accuracy", "macro_f1", "per_class", "confusion"},
              "regress": BASE_EVAL | {"mae"},
              "lm": BASE_EVAL | {"perplexity", "bits_per_token"}}
-PREDICT_KEYS = {"classify": {"text", "tokens", "ids", "label", "scores"}, "regress": {"text", "tokens", "ids", "value"},
-                "tag": {"text", "tokens", "ids", "tags", "scores"}, "lm": {"text", "tokens", "ids", "next"}}
+PREDICT_KEYS = {"classify": {"text", "tokens", "ids", "unknown", "label", "scores"}, "regress": {"text", "tokens", "ids", "unknown", "value"},
+                "tag": {"text", "tokens", "ids", "unknown", "tags", "scores"}, "lm": {"text", "tokens", "ids", "unknown", "next"}}
 
 
 @pytest.mark.parametrize("task", list(EVAL_KEYS))

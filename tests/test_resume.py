@@ -102,6 +102,7 @@ def assert_same_run(a: Path, b: Path) -> None:
     for k in ca:  # weights and every optimiser buffer, bit for bit
         assert np.array_equal(ca[k], cb[k]), f"checkpoint {k} differs"
     ma["records"], mb["records"] = without_seconds(ma["records"]), without_seconds(mb["records"])
+    del ma["config"], mb["config"]  # the config's name labels the run; it is not training state
     assert ma == mb  # progress, generator states, best epoch, data fingerprints
     read = lambda p: [json.loads(line) for line in (p / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
     assert without_seconds(read(a)) == without_seconds(read(b))
@@ -110,16 +111,17 @@ def assert_same_run(a: Path, b: Path) -> None:
 
 
 def stop_at(step: int, how: str):
-    """A progress callback that stops training right after optimiser step ``step``: ``sigint`` sends
-    Ctrl-C to this process (training saves and stops), ``crash`` raises like a kill -9 (nothing saved)."""
+    """A progress callback that stops training right after optimiser step ``step``: ``sigint`` and
+    ``sigterm`` send that signal to this process (training saves and stops), ``crash`` raises like a
+    kill -9 (nothing saved)."""
     seen = {"steps": 0}
 
     def progress(event: str, info: dict) -> None:
         if event == "batch":
             seen["steps"] += 1
             if seen["steps"] == step:
-                if how == "sigint":
-                    os.kill(os.getpid(), signal.SIGINT)
+                if how in ("sigint", "sigterm"):
+                    os.kill(os.getpid(), signal.SIGINT if how == "sigint" else signal.SIGTERM)
                 else:
                     raise Crash(step)
 
@@ -154,6 +156,21 @@ def test_ctrl_c_mid_epoch_then_resume_is_bit_for_bit(workspace, case):
     assert resumed.resumed_from == {"epoch": 1, "step": stop}
     assert_same_run(full.run_dir, Path("runs/cut"))
     assert without_seconds(resumed.epochs) == without_seconds(full.epochs)
+
+
+@pytest.mark.parametrize("case", ["classify-gru-dropout-cosine", "lm-lstm-carry-momentum"])
+def test_sigterm_mid_epoch_then_resume_is_bit_for_bit(workspace, case):
+    """Job schedulers send SIGTERM before SIGKILL: it stops training as Ctrl-C does, with exit 143."""
+    full = train(config(CASES[case], "runs/full"))
+    n = steps_per_epoch(full.run_dir)
+    stop = n + n // 2
+    with pytest.raises(TrainingInterrupted) as info:
+        train(config(CASES[case], "runs/cut"), progress=stop_at(stop, "sigterm"))
+    assert info.value.exit_code == ExitCode.TERMINATED and info.value.label == "Terminated"
+    assert f"in epoch 2 (batch {n // 2} of {n}), step {stop}" in info.value.message
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler was put back
+    train(resume.resume_config("runs/cut"), resume_dir=Path("runs/cut"))
+    assert_same_run(full.run_dir, Path("runs/cut"))
 
 
 @pytest.mark.parametrize("case", ["classify-gru-dropout-cosine", "lm-lstm-carry-momentum"])
@@ -226,25 +243,48 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60.0) -> None:
 
 # Long enough that the signal lands well before the end (14 epochs, at least 0.3 s, remain after the first).
 LONG = ["--config", TOY_CONFIG, "--set", "train.epochs=15"]
+# Long enough that a test reading stdout as it comes sees the second epoch's row well before the end.
+LONG_WATCHED = ["--config", TOY_CONFIG, "--set", "train.epochs=150"]
 
 
-def test_sigint_saves_exits_130_and_resume_matches(cli, workspace):
-    proc = start(workspace, *LONG, "--set", "run.dir=runs/int")
-    wait_for(workspace / "runs/int/checkpoint.npz", proc)
-    proc.send_signal(signal.SIGINT)
+def read_rows(proc: subprocess.Popen, epochs: int) -> list[str]:
+    """Lines of stdout up to the row of epoch ``epochs``; the process must still be training then."""
+    lines = []
+    while not lines or not lines[-1].startswith(f"{epochs} "):
+        line = proc.stdout.readline()
+        assert line, f"stdout ended before the row of epoch {epochs}: {lines}"
+        lines.append(line)
+    assert proc.poll() is None, "training had ended: its rows were not printed as the epochs ended"
+    return lines
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_a_signal_saves_leaves_the_rows_and_resume_matches(cli, workspace, signum):
+    """Each epoch's row reaches a pipe as the epoch ends; after the signal the finished epochs' rows are on
+    stdout, the exit code is 130 (Ctrl-C) or 143 (SIGTERM), and --resume ends as an uninterrupted run."""
+    proc = start(workspace, *LONG_WATCHED, "--set", "run.dir=runs/int")
+    head = read_rows(proc, 2)
+    assert head[0] == "Training sentiment-toy\n" and head[1].startswith("epoch ┃     lr ┃ train_loss")
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == ExitCode.INTERRUPTED, err
+    expected = {signal.SIGINT: (ExitCode.INTERRUPTED, "Interrupted"), signal.SIGTERM: (ExitCode.TERMINATED, "Terminated")}
+    code, label = expected[signum]
+    assert proc.returncode == code, err
     lines = err.splitlines()
-    assert lines[0].startswith("Interrupted: training stopped "), err
+    assert lines[0].startswith(f"{label}: training stopped "), err
     assert "runs/int holds a checkpoint of it." in lines[0]
     assert lines[1] == "hint: continue exactly where it stopped with: rnn train --resume runs/int"
-    assert "Traceback" not in err and out == ""
+    assert "Traceback" not in err
     done = len((workspace / "runs/int/metrics.jsonl").read_text().splitlines())
-    assert 1 <= done < 15
+    assert 2 <= done < 150
+    rows = [line for line in head[3:] + out.splitlines(keepends=True)]
+    assert [int(r.split()[0]) for r in rows] == list(range(1, done + 1))  # every finished epoch, nothing else
+    assert "Saved" not in out
 
-    r = cli("train", "--resume", "runs/int", "--json")
+    r = cli("train", "--resume", "runs/int")
     assert r.code == 0, r.err
-    assert cli("train", *LONG, "--set", "run.dir=runs/ref").code == 0
+    assert r.out.startswith("Training sentiment-toy\n")  # the config's name, not the run folder's
+    assert cli("train", *LONG_WATCHED, "--set", "run.dir=runs/ref").code == 0
     assert_same_run(workspace / "runs/ref", workspace / "runs/int")
 
 

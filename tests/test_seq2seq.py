@@ -249,7 +249,7 @@ def test_predict_and_evaluate(cli, reverse_run):
     r = cli("predict", "--model", reverse_run, "--json", "abc", "jihg")
     assert r.code == 0, r.err
     for p in r.jsonl():
-        assert_documented("rnn predict", p, {"text", "tokens", "ids", "output", "output_tokens", "log_prob"})
+        assert_documented("rnn predict", p, {"text", "tokens", "ids", "unknown", "output", "output_tokens", "log_prob"})
         assert p["output"] == "".join(p["output_tokens"]) and p["log_prob"] <= 0
     r = cli("predict", "--model", reverse_run, "--beam", "3", "--max-length", "2", "-", stdin="abc\n\njihg\n")
     assert r.code == 0 and "jihg" in r.out and "abc" in r.out

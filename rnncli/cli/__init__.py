@@ -6,14 +6,18 @@ on stderr and exits with its code. Anything else is a bug: exit 1, traceback onl
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import signal
 import sys
+import threading
+import warnings
 
 import typer
 
 from rnncli.cli import render
 from rnncli.cli.app import app
-from rnncli.errors import ExitCode, RnncliError
+from rnncli.errors import ExitCode, RnncliError, Terminated
 
 # Command (or command group) → the module that registers it on `app`; importing them all in this
 # order lists the commands alphabetically in `rnn --help` (groups come last, in app.py's order).
@@ -58,7 +62,16 @@ def hoist_global_flags(args: list[str]) -> list[str]:
 def run(args: list[str]) -> int:
     args = hoist_global_flags(args)
     verbose = "--verbose" in args or "-v" in args
-    load_commands(next((a for a in args if not a.startswith("-")), None))  # the global options take no values
+    # The global options take no values. Shell completion (Typer's: the shell sets _RNN_COMPLETE and passes no
+    # arguments) loads every command here.
+    load_commands(next((a for a in args if not a.startswith("-")), None))
+    with warnings.catch_warnings(record=True) as caught, _sigterm_ends_the_command():
+        code = _run_app(args, verbose)
+    _report_warnings(caught)
+    return code
+
+
+def _run_app(args: list[str], verbose: bool) -> int:
     try:
         result = app(args=args, prog_name="rnn", standalone_mode=False)
         return int(result) if isinstance(result, int) else ExitCode.OK
@@ -78,6 +91,9 @@ def run(args: list[str]) -> int:
     except (KeyboardInterrupt, typer.Abort):
         sys.stderr.write("Interrupted.\n")
         return ExitCode.INTERRUPTED
+    except Terminated:
+        sys.stderr.write("Terminated.\n")
+        return ExitCode.TERMINATED
     except BrokenPipeError:  # e.g. `rnn predict - --json | head -1`
         return ExitCode.OK
     except Exception as exc:  # a bug, not a user error
@@ -86,3 +102,33 @@ def run(args: list[str]) -> int:
         sys.stderr.write(f"Error: unexpected {type(exc).__name__}: {exc}\n"
                          "hint: this is a bug in rnncli; rerun with --verbose for the traceback and report it.\n")
         return ExitCode.UNEXPECTED
+
+
+@contextlib.contextmanager
+def _sigterm_ends_the_command():
+    """SIGTERM ends any command as Ctrl-C does, with exit 143 and no traceback (``rnn train`` first
+    saves a checkpoint: see :class:`rnncli.resume.InterruptGuard`)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _report_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """NumPy's floating-point warnings ("overflow encountered in matmul") become one note; other warnings
+    are shown as Python shows them. Training never gets here with one: there they are divergence."""
+    numeric = sorted({str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)
+                      and " encountered in " in str(w.message)})
+    if numeric:
+        render.note(f"NumPy reported {'; '.join(numeric)}: some of the numbers above may be inf or NaN.")
+    for w in caught:
+        if str(w.message) not in numeric:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)

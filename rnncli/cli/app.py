@@ -13,7 +13,7 @@ HELP = """Train, evaluate, serve and diagnose recurrent neural networks (RNN, LS
 Example:  rnn train --config configs/sentiment-toy.yaml && rnn predict "movie was good"
 """
 
-app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]})
 vocab_app = typer.Typer(help="Build and inspect vocabularies.", no_args_is_help=True)
 config_app = typer.Typer(help="Show and validate config files.", no_args_is_help=True)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -21,14 +24,37 @@ def open_run(model: Path | None, last: bool = False):
     if model is None:
         model = find_latest_run("runs")
         render.note(f"using the newest run: {model}")
-    return load_run(model, last=last)
+    run = load_run(model, last=last)
+    for text in run.notes:
+        render.note(text)
+    return run
 
 
-def read_inputs(texts: list[str]) -> list[str]:
-    """TEXT arguments, or one input per non-blank line of stdin when the only argument is '-'."""
-    if texts == ["-"]:
-        return [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
-    return texts
+STDIN_CHUNK = 1 << 16  # bytes read from stdin at most at a time
+
+
+def input_batches(texts: list[str]) -> Iterator[list[str]]:
+    """The TEXT arguments as one batch; with '-', the non-blank lines of stdin, in batches of what has
+    arrived: a line typed, or written by `tail -f`, is answered at once, and a fast pipe gives batches of
+    up to STDIN_CHUNK bytes of lines (as fast as reading everything first)."""
+    if texts != ["-"]:
+        yield texts
+        return
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):  # an in-memory stdin: it is all there already
+        lines = [line.rstrip("\r") for line in sys.stdin.read().split("\n") if line.strip()]
+        if lines:
+            yield lines
+        return
+    encoding, pending = sys.stdin.encoding or "utf-8", b""
+    while data := os.read(fd, STDIN_CHUNK):  # blocks only until something arrives
+        *complete, pending = (pending + data).split(b"\n")
+        lines = [line.rstrip(b"\r").decode(encoding, "replace") for line in complete if line.strip()]
+        if lines:
+            yield lines
+    if pending.strip():
+        yield [pending.rstrip(b"\r").decode(encoding, "replace")]
 
 
 BEAM = typer.Option(1, "--beam", help="seq2seq: beam width K; 1 = greedy decoding.", min=1)

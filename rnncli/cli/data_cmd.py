@@ -86,7 +86,7 @@ two-column tagged sentences, or plain text (one line per example). Coverage is t
 tokens that a vocabulary knows: the file's own tokens seen at least twice, or the vocabulary
 of --vocab or --model (to see how much of a test set a trained model knows).
 
-\\b
+\b
 Example:  rnn data stats datasets/sst2/dev.tsv.gz --text-field sentence --model runs/sst2-bilstm
 """)
 def stats(
@@ -114,7 +114,7 @@ def stats(
     if model is not None:
         from rnncli.checkpoint import load_run
 
-        known = load_run(model).vocab
+        known = load_run(model, last=True).vocab
     field = lambda f: int(f) if f.isdigit() else f  # noqa: E731
     result = data_stats(file, format, field(text_field), None if label_field == "none" else field(label_field),
                         tokenizer, lowercase, known)

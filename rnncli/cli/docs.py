@@ -21,7 +21,8 @@ def _markers(what: str) -> tuple[str, str]:
 
 
 def _walk(cmd, path: list[str], parent):
-    ctx = typer.Context(cmd, info_name=path[-1], parent=parent, terminal_width=WIDTH, max_content_width=WIDTH)
+    settings = {**cmd.context_settings, "terminal_width": WIDTH, "max_content_width": WIDTH}  # -h, --help as `rnn` has
+    ctx = typer.Context(cmd, info_name=path[-1], parent=parent, **settings)
     yield " ".join(path), cmd.get_help(ctx)
     if hasattr(cmd, "list_commands"):
         for name in cmd.list_commands(ctx):

@@ -8,6 +8,7 @@ import typer
 
 from rnncli.cli import render
 from rnncli.cli.app import JSON, app
+from rnncli.cli.common import LAST, open_run
 
 
 @app.command(name="export", help="""Write a trained model's weights for another framework.
@@ -25,13 +26,13 @@ def export(
     run: Path = typer.Argument(..., metavar="RUN", help="Run directory written by rnn train."),
     format_: str = typer.Option(..., "--format", "-f", metavar="FORMAT", help="Target framework: torch."),
     out: Path = typer.Option(..., "--out", "-o", help="File to write (.npz); replaced if it exists."),
+    last: bool = LAST,
     json_: bool = JSON,
 ) -> None:
-    from rnncli.checkpoint import load_run
     from rnncli.export import check_format, export_run
 
     check_format(format_)  # before loading the run, so a typo is reported first
-    result = export_run(load_run(run), format_, out)
+    result = export_run(open_run(run, last), format_, out)
     if json_:
         render.print_json(result.to_dict())
         return

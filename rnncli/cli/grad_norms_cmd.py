@@ -9,6 +9,7 @@ import typer
 
 from rnncli.cli import render
 from rnncli.cli.app import JSON, SET, app
+from rnncli.cli.common import LAST, open_run
 
 
 @app.command("grad-norms", help="""Measure the gradient ‖∂L/∂h_t‖ at every timestep: watch it vanish or explode.
@@ -43,6 +44,7 @@ def grad_norms(
     batches: int = typer.Option(1, "--batches", "-b", min=1, help="How many batches to average over."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Examples per batch (default: train.batch_size)."),
     history: bool = typer.Option(False, "--history", help="With --model: the norms recorded after every training epoch."),
+    last: bool = LAST,
     steps: int = typer.Option(10, "--steps", min=0, help="Rows of the per-step table (evenly spaced; 0 = every step)."),
     csv_: Optional[Path] = typer.Option(None, "--csv", help="Also write the per-step norms to this CSV file."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw the norms into this image (PNG, needs matplotlib)."),
@@ -72,7 +74,7 @@ def grad_norms(
     if history:
         from rnncli.checkpoint import load_run
 
-        hist = diagnostics.history(load_run(model).path)
+        hist = diagnostics.history(load_run(model, last=True).path)
         _write_outputs(hist.csv_rows(), csv_, plot, lambda: plotter.plot_history(hist, plot))
         if json_:
             render.print_json(hist.to_dict())
@@ -85,9 +87,7 @@ def grad_norms(
 
         report = diagnostics.measure_config(load_config(config, set_ or []), data, batches, batch_size)
     else:
-        from rnncli.checkpoint import load_run
-
-        report = diagnostics.measure_run(load_run(model), data, batches, batch_size)
+        report = diagnostics.measure_run(open_run(model, last), data, batches, batch_size)
     _write_outputs(report.csv_rows(), csv_, plot, lambda: plotter.plot_report(report, plot))
     if json_:
         render.print_json(report.to_dict())

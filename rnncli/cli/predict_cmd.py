@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Optional
 
@@ -9,7 +10,7 @@ import typer
 
 from rnncli.cli import render
 from rnncli.cli.app import app
-from rnncli.cli.common import BEAM, LAST, MAX_LENGTH, check_decoding, open_run, read_inputs
+from rnncli.cli.common import BEAM, LAST, MAX_LENGTH, check_decoding, input_batches, open_run
 from rnncli.errors import UsageError
 
 
@@ -37,29 +38,52 @@ def predict(
 ) -> None:
     from rnncli.predict import predict as run_prediction
 
-    inputs = read_inputs(texts)
-    if not inputs:
+    batches = input_batches(texts)
+    first = next(batches, None)
+    if first is None:
         raise UsageError("there is no input to classify: stdin was empty.", hint="pipe text lines in, or pass TEXT arguments.")
     run = open_run(model, last)
     check_decoding(run, beam, max_length)
-    predictions = run_prediction(run, inputs, beam, max_length)
-    if json_:
+    show = Shown(run.spec.task, json_, stream=texts == ["-"])
+    for inputs in itertools.chain([first], batches):
+        show.add(run_prediction(run, inputs, beam, max_length))
+    show.close()
+
+
+class Shown:
+    """Predictions as they come: JSON Lines, or table rows (streamed for stdin, one table for TEXT arguments,
+    whose widths are known up front). Inputs that were all <unk> get a note on stderr."""
+
+    COLUMNS = {  # task -> (columns, the row of a prediction, right-aligned columns)
+        "regress": (["text", "value"], lambda p: [p["text"], p["value"]], {1}),
+        "tag": (["text", "tags"], lambda p: [p["text"], " ".join(f"{w}/{t}" for w, t in zip(p["tokens"], p["tags"]))],
+                set()),
+        "seq2seq": (["text", "output", "log-probability"], lambda p: [p["text"], p["output"], p["log_prob"]], {2}),
+        "lm": (["text", "next tokens (probability)"],
+               lambda p: [p["text"], "  ".join(f"{n['token']!r} {n['probability']:.3f}" for n in p["next"])], set()),
+        "classify": (["text", "label", "probability"], lambda p: [p["text"], p["label"], p["scores"][p["label"]]],
+                     {1, 2}),
+    }
+
+    def __init__(self, task: str, json_: bool, stream: bool) -> None:
+        self.json, self.stream, self.seen = json_, stream, 0
+        self.columns, self.row, self.right = self.COLUMNS[task]
+        self.rows: list[list] = []
+        self.table = render.RowStream(right=self.right) if stream and not json_ else None
+
+    def add(self, predictions: list[dict]) -> None:
         for p in predictions:
-            render.print_jsonl(p)
-        return
-    task = run.spec.task
-    if task == "regress":
-        render.table(["text", "value"], [[p["text"], p["value"]] for p in predictions])
-    elif task == "tag":
-        render.table(["text", "tags"], [[p["text"], " ".join(f"{w}/{t}" for w, t in zip(p["tokens"], p["tags"]))]
-                                        for p in predictions], right=set())
-    elif task == "seq2seq":
-        render.table(["text", "output", "log-probability"], [[p["text"], p["output"], p["log_prob"]] for p in predictions],
-                     right={2})
-    elif task == "lm":
-        render.table(["text", "next tokens (probability)"],
-                     [[p["text"], "  ".join(f"{n['token']!r} {n['probability']:.3f}" for n in p["next"])]
-                      for p in predictions], right=set())
-    else:
-        render.table(["text", "label", "probability"], [[p["text"], p["label"], p["scores"][p["label"]]]
-                                                        for p in predictions])
+            self.seen += 1
+            if p.get("unknown") and p["unknown"] == len(p["tokens"]):
+                render.note(f"input {self.seen} ({p['text']!r}) has no token the model knows (all <unk>): "
+                            "its prediction says nothing about the text.")
+            if self.json:
+                render.print_jsonl(p)
+            elif self.table is not None:
+                self.table.add(dict(zip(self.columns, self.row(p))))
+            else:
+                self.rows.append(self.row(p))
+
+    def close(self) -> None:
+        if self.rows:
+            render.table(self.columns, self.rows, right=self.right)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 QUIET = False  # set by the root --quiet option
+_live: Console | None = None  # the console of the progress bar on screen, if any
 
 # rich is imported where it is used: `rnn predict --json` in a pipeline never needs it, and its
 # import is a large part of a command's start-up time.
@@ -30,7 +31,9 @@ def out() -> Console:
     from rich.console import Console
 
     wide = None if sys.stdout.isatty() else 200
-    return Console(file=sys.stdout, soft_wrap=True, highlight=False, width=wide)
+    console = Console(file=sys.stdout, soft_wrap=True, highlight=False, width=wide)
+    console.on_broken_pipe = _stdout_gone  # rich's own exits with 1
+    return console
 
 
 def err() -> Console:
@@ -56,12 +59,17 @@ def _write(text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     except BrokenPipeError:
-        import os
+        _stdout_gone()
 
-        import typer
 
-        sys.stdout = open(os.devnull, "w")  # the interpreter's final flush must not fail again
-        raise typer.Exit(0) from None
+def _stdout_gone() -> None:
+    """The reader of stdout went away (``rnn grad-norms … | head``): end the command quietly, with 0."""
+    import os
+
+    import typer
+
+    sys.stdout = open(os.devnull, "w")  # the interpreter's final flush must not fail again
+    raise typer.Exit(0) from None
 
 
 def stream(text: str) -> None:
@@ -103,9 +111,9 @@ def line(text: str) -> None:
 
 
 def note(text: str) -> None:
-    """A remark for people, on stderr, silenced by --quiet."""
+    """A remark for people, on stderr, silenced by --quiet (above the progress bar, while one is shown)."""
     if not QUIET:
-        err().print(text, markup=False, style="dim")
+        (_live or err()).print(text, markup=False, style="dim")
 
 
 def error(exc: RnncliError) -> None:
@@ -116,17 +124,43 @@ def error(exc: RnncliError) -> None:
         sys.stderr.write(f"hint: {exc.hint}\n")
 
 
+class RowStream:
+    """A table on stdout whose rows are printed (and flushed) as they come: an epoch's row the moment the
+    epoch ends, a prediction the moment its input line arrives, also through a pipe. It looks like
+    :func:`table`; the title and header come with the first row, and each column is as wide as its
+    header or its first value (a wider later value widens its own cell only)."""
+
+    def __init__(self, title: str | None = None, right: set[int] | None = None) -> None:
+        self.title, self.right, self.widths = title, right, None
+
+    def _justify(self, cells: list[str]) -> str:
+        right = self.right if self.right is not None else set(range(1, len(cells)))
+        return " │ ".join(v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(cells, self.widths)))
+
+    def add(self, row: dict) -> None:
+        cells = [fmt(v) for v in row.values()]
+        if self.widths is None:
+            self.widths = [max(len(c), len(v)) for c, v in zip(row, cells)]
+            last = len(self.widths) - 1
+            rule = "╇".join("━" * (w + (1 if i in (0, last) else 2)) for i, w in enumerate(self.widths))
+            head = self._justify(list(row)).replace(" │ ", " ┃ ")
+            _write("".join(f"{line}\n" for line in ([self.title] if self.title else []) + [head, rule]))
+        _write(self._justify(cells) + "\n")
+
+
 @contextmanager
 def progress_bar(description: str, enabled: bool = True):
-    """Yields ``update(total, completed, text)``; a no-op unless stderr is a TTY and not --quiet."""
+    """Yields ``update(total, completed, text, description)``; a no-op unless stderr is a TTY and not --quiet.
+    While the bar is shown, :func:`note` prints above it."""
+    global _live
     if QUIET or not enabled or not sys.stderr.isatty():
         yield lambda *a, **k: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[text]}"),
-        TimeElapsedColumn(), console=err(), transient=True,
+        console=err(), transient=True,
     ) as bar:
         task = bar.add_task(description, total=None, text="")
 
@@ -136,7 +170,11 @@ def progress_bar(description: str, enabled: bool = True):
                 kwargs["description"] = description
             bar.update(task, total=total, completed=completed, **kwargs)
 
-        yield update
+        _live = bar.console
+        try:
+            yield update
+        finally:
+            _live = None
 
 
 HEAT_RAMP = "▁▂▃▄▅▆▇█"  # low → high; "·" marks a zero or non-finite value

@@ -37,7 +37,7 @@ def summary(
     else:
         from rnncli.checkpoint import load_run
 
-        spec = load_run(model).spec
+        spec = load_run(model, last=True).spec  # the shapes only: any weights do
     rows = [{"name": k, "shape": list(s), "count": _count(s)} for k, s in spec.param_shapes().items()]
     total = sum(r["count"] for r in rows)
     if json_:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -52,17 +53,24 @@ def train(
         from rnncli.config import replace_in
 
         cfg = replace_in(cfg, "train.log_grad_norms", True)
+    rows = render.RowStream(title=f"Training {cfg.name}")
+    watch = Watch(cfg.train.epochs)
     with render.progress_bar("training") as update:
 
         def progress(event: str, info: dict) -> None:
             if event == "resume":
                 render.note(resumed(resume, info, cfg.train.epochs))
             elif event == "epoch_start":
+                watch.epoch_start(info)
                 update(total=info["batches"], completed=0, description=f"epoch {info['epoch']}/{info['epochs']}")
             elif event == "batch":
-                update(total=info["batches"], completed=info["batch"], text=f"loss {info['loss']:.4f}")
-            elif event == "epoch_end" and json_:
-                render.print_jsonl({"event": "epoch", **info})
+                update(total=info["batches"], completed=info["batch"], text=watch.batch(info))
+            elif event == "epoch_end":
+                watch.epoch_end(info)
+                if json_:
+                    render.print_jsonl({"event": "epoch", **info})
+                else:
+                    rows.add(epoch_row(info))
             elif event == "skipped":
                 render.note(f"skipped {info['rows']} malformed row(s) of {info['file']} (data.on_error: skip); "
                             f"the first: {info['first']}")
@@ -71,13 +79,6 @@ def train(
     if json_:
         render.print_jsonl({"event": "done", **{k: v for k, v in result.to_dict().items() if k != "epochs"}})
         return
-    if result.epochs:
-        columns = [c for c in result.epochs[0] if c not in ("step", "grad_norms")]  # the task decides the metrics
-        rows = [[e.get(c) for c in columns] for e in result.epochs]
-        if "grad_norms" in result.epochs[0]:  # the summary of `rnn grad-norms` on the first batch
-            columns += ["h_1/h_T", "gradient"]
-            rows = [r + [f"{e['grad_norms']['ratio']:.1e}", e["grad_norms"]["verdict"]] for r, e in zip(rows, result.epochs)]
-        render.table(columns, rows, title=f"Training {cfg.name}")
     if result.test is not None:
         render.line(f"test ({cfg.data.test}): " + ", ".join(f"{k} {render.fmt(v)}" for k, v in result.test.items()))
     best = result.best
@@ -89,6 +90,49 @@ def train(
                     f"{result.run_dir / 'weights-best.npz'}; evaluate and predict use it.")
     render.line(f"Saved {result.run_dir} ({result.num_params:,} parameters, {result.seconds:.1f} s). "
                 f"Next: rnn predict --model {result.run_dir} \"some text\"")
+
+
+def epoch_row(record: dict) -> dict:
+    """An epoch's row of the training table: the task decides the metrics; with --grad-norms, the summary
+    of `rnn grad-norms` on the first batch."""
+    row = {k: v for k, v in record.items() if k not in ("step", "grad_norms")}
+    if "grad_norms" in record:
+        row.update({"h_1/h_T": f"{record['grad_norms']['ratio']:.1e}", "gradient": record["grad_norms"]["verdict"]})
+    return row
+
+
+class Watch:
+    """What the progress bar says beside its counter: the epoch's running loss, the last dev metric, and the
+    time left in the epoch and in the run (from the seconds per batch seen so far in this process, dev
+    scoring included)."""
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs, self.started, self.done, self.dev = epochs, time.perf_counter(), 0, ""
+        self.epoch_started, self.epoch_done = self.started, 0
+
+    def epoch_start(self, info: dict) -> None:
+        self.epoch_started, self.epoch_done = time.perf_counter(), 0
+
+    def batch(self, info: dict) -> str:
+        self.done += 1
+        self.epoch_done += 1
+        now = time.perf_counter()
+        per_batch = (now - self.started) / self.done
+        left_epoch = info["batches"] - info["batch"]
+        left_run = left_epoch + (self.epochs - info["epoch"]) * info["batches"]
+        epoch_rate = (now - self.epoch_started) / self.epoch_done
+        return (f"loss {info['running_loss']:.4f}{self.dev}  ETA epoch {clock(epoch_rate * left_epoch)}, "
+                f"run {clock(per_batch * left_run)}")
+
+    def epoch_end(self, record: dict) -> None:
+        dev = next((k for k in record if k.startswith("dev_") and k != "dev_loss"), "dev_loss")
+        self.dev = f"  {dev} {record[dev]:.4f}" if isinstance(record.get(dev), float) else ""
+
+
+def clock(seconds: float) -> str:
+    """H:MM:SS or M:SS."""
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
 def resumed(run: Path, info: dict, epochs: int) -> str:

@@ -15,7 +15,7 @@ for fewer; they are read, never changed), else the CPUs this process may run on.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -42,6 +42,13 @@ def _run_blocks(fn, flats: list[np.ndarray], starts: range) -> None:
         fn(*(a[s : s + BLOCK] for a in flats))
 
 
+def _run_blocks_with(errstate: dict, fn, flats: list[np.ndarray], starts: range) -> None:
+    """A worker's share, under the caller's floating-point error handling: ``np.errstate`` is
+    thread-local, and a new thread would otherwise only warn where the caller asked to raise."""
+    with np.errstate(**errstate):
+        _run_blocks(fn, flats, starts)
+
+
 def blockwise(fn, *arrays: np.ndarray) -> None:
     """Call ``fn(*blocks)`` over aligned blocks of same-sized arrays, which ``fn`` updates in place.
 
@@ -63,7 +70,11 @@ def blockwise(fn, *arrays: np.ndarray) -> None:
         _pool = ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="rnncli-blockwise")
     share = -(-len(starts) // workers)  # blocks per worker, rounded up
     parts = [starts[i * share : (i + 1) * share] for i in range(workers)]
-    futures = [_pool.submit(_run_blocks, fn, flats, part) for part in parts[1:]]
-    _run_blocks(fn, flats, parts[0])  # this thread takes the first share
+    errstate = {**np.geterr(), "call": np.geterrcall()}
+    futures = [_pool.submit(_run_blocks_with, errstate, fn, flats, part) for part in parts[1:]]
+    try:
+        _run_blocks(fn, flats, parts[0])  # this thread takes the first share
+    finally:
+        wait(futures)  # no worker may still write into the arrays when this returns or raises
     for f in futures:
         f.result()  # re-raises a worker's exception here
