@@ -15,10 +15,12 @@ from rnncli.cli.app import JSON, SET, app
 @app.command(help="""Train a model from a YAML config and write its run directory.
 
 The run directory (run.dir, default runs/<config name>) holds the resolved config,
-vocabulary, weights and metrics.jsonl, so evaluate and predict need nothing else. After
-every epoch (and every train.checkpoint_every steps) it also saves a checkpoint; Ctrl-C
-saves one after the current step and exits with 130. --resume RUN continues a run from its
-checkpoint, with RUN/config.yaml, and ends bit for bit where an uninterrupted run would.
+vocabulary, weights and metrics.jsonl, so evaluate and predict need nothing else. Each
+epoch's row is printed as the epoch ends. After every epoch (and every
+train.checkpoint_every steps) it also saves a checkpoint; Ctrl-C saves one after the current
+step and exits with 130, SIGTERM likewise with 143. --resume RUN continues a run from its
+checkpoint, with RUN/config.yaml, and ends bit for bit where an uninterrupted run would. A
+diverging run (an overflow, a NaN, a loss above 1e4 x its first step's) stops with exit 6.
 With a dev set the best epoch by train.monitor is kept as weights-best.npz, and
 train.patience stops early.
 
