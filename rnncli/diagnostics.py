@@ -45,6 +45,7 @@ import numpy as np
 from rnncli import tasks
 from rnncli.errors import DataError, RunError, UsageError
 from rnncli.model import ModelSpec, loss_and_grads
+from rnncli.prepare import initial_params, prepare
 
 VANISHING_BELOW = 1e-2  # ratio under this: vanishing
 EXPLODING_ABOVE = 1e2  # ratio over this (or a non-finite norm): exploding
@@ -285,8 +286,6 @@ def _one_stack(task: str, source) -> None:
 
 def measure_config(cfg, data: str | None = None, num_batches: int = 1, batch_size: int | None = None) -> GradNormReport:
     """The model ``cfg`` describes, at initialisation (train.seed), on ``data`` (default data.train)."""
-    from rnncli.train import initial_params, prepare  # train imports this module
-
     _one_stack(cfg.task, cfg.source)
     prepared = prepare(cfg)
     if data is None:

@@ -29,13 +29,13 @@ import numpy as np
 
 from rnncli import checkpoint, diagnostics, divergence, resume, tasks
 from rnncli.config import Config, config_to_yaml
-from rnncli.data import LabelVocab, Vocab
-from rnncli.data.subwords import WordFeatures
+from rnncli.data import LabelVocab
 from rnncli.engine.optim import clip_grad_norm, clip_grad_value, lr_at, make_optimizer
-from rnncli.errors import ConfigError, DivergedError, RunError, TrainingInterrupted
+from rnncli.errors import DivergedError, RunError, TrainingInterrupted
 from rnncli.inference import score
 from rnncli.metrics import task_metrics
-from rnncli.model import ModelSpec, init_params, loss_and_grads
+from rnncli.model import ModelSpec, loss_and_grads
+from rnncli.prepare import initial_params, prepare
 
 # (event, info): "skipped" (malformed rows left out), "resume", "epoch_start", "batch", "epoch_end" (the record)
 Progress = Callable[[str, dict], None]
@@ -64,101 +64,6 @@ class TrainResult:
             "resumed_from": self.resumed_from,
             "seconds": round(self.seconds, 3),
         }
-
-
-@dataclass
-class Prepared:
-    """Everything read and encoded before the first step."""
-
-    vocab: Vocab
-    labels: LabelVocab
-    train: tasks.Dataset
-    dev: tasks.Dataset | None
-    test: tasks.Dataset | None
-    spec: ModelSpec
-    word_features: WordFeatures | None = None
-    skipped: dict = field(default_factory=dict)  # file -> messages of malformed rows left out (data.on_error: skip)
-    target_vocab: Vocab | None = None  # seq2seq: the target side's tokens, with <bos> and <eos>
-
-
-def build_vocab(cfg: Config, train_raw) -> Vocab:
-    """Load ``vocab.path`` if given, else count the training tokens."""
-    if cfg.vocab.path:
-        return Vocab.load(cfg.vocab.path)
-    return Vocab.build(tasks.token_lists(cfg, train_raw), min_freq=cfg.vocab.min_freq, max_size=cfg.vocab.max_size)
-
-
-def model_spec(cfg: Config, vocab_size: int, labels: LabelVocab, feature_dim: int = 0,
-               word_features: WordFeatures | None = None, target_vocab: Vocab | None = None,
-               max_target_length: int = 0) -> ModelSpec:
-    m = cfg.model
-    num_classes = {"lm": vocab_size, "regress": 1}.get(cfg.task, len(labels))
-    if cfg.task == "seq2seq":
-        num_classes = len(target_vocab)
-    return ModelSpec(
-        vocab_size=vocab_size, num_classes=num_classes, task=cfg.task, cell=m.cell, activation=m.activation,
-        input=m.input, embedding_dim=m.embedding_dim, hidden_size=m.hidden_size, num_layers=m.num_layers,
-        bidirectional=m.bidirectional, dropout=m.dropout, pooling=m.pooling, learn_h0=m.learn_h0,
-        feature_dim=feature_dim, word_features=word_features.sizes() if word_features else (),
-        word_feature_dim=m.word_feature_dim, attention=m.attention, max_target_length=max_target_length,
-    )
-
-
-def longest_target(cfg: Config, train_raw) -> int:
-    """seq2seq: the longest training target in tokens (it sets the default decoding limit); else 0."""
-    return max(map(len, tasks.target_token_lists(cfg, train_raw))) if cfg.task == "seq2seq" else 0
-
-
-def initial_params(cfg: Config, spec: ModelSpec) -> dict[str, np.ndarray]:
-    """The weights training starts from (drawn from the first of the seed's generators)."""
-    t, m = cfg.train, cfg.model
-    return init_params(spec, np.random.default_rng([t.seed, 0]), np.dtype(t.dtype), m.init, m.forget_bias,
-                       m.recurrent_gain)
-
-
-def require_train(cfg: Config) -> str:
-    if not cfg.data.train:
-        raise ConfigError(f"{cfg.source} sets no training data (data.train), so the vocabulary is unknown.",
-                          hint="add `data:\n  train: PATH` to the config, or pass --set data.train=PATH.")
-    return cfg.data.train
-
-
-def spec_from_config(cfg: Config) -> ModelSpec:
-    """The model a config describes, sized by its training data's vocabulary and labels."""
-    train_raw = tasks.read_split(cfg, require_train(cfg))
-    labels = tasks.build_labels(cfg, train_raw)
-    dim = tasks.encode(cfg, train_raw[:1], Vocab.build([]), labels, cfg.data.train).feature_dim \
-        if cfg.model.input == "features" else 0
-    target_vocab = tasks.build_target_vocab(cfg, train_raw) if cfg.task == "seq2seq" else None
-    return model_spec(cfg, len(build_vocab(cfg, train_raw)), labels, dim, tasks.build_word_features(cfg, train_raw),
-                      target_vocab, longest_target(cfg, train_raw))
-
-
-def prepare(cfg: Config, vocab: Vocab | None = None, labels: LabelVocab | None = None,
-            target_vocab: Vocab | None = None, word_features: WordFeatures | None = None) -> Prepared:
-    """Read train (and dev) data, build the vocabularies (unless given: a resumed run has its own),
-    encode, and fix the model's shape."""
-    skipped: dict[str, list[str]] = {path: [] for path in (cfg.data.train, cfg.data.dev, cfg.data.test) if path}
-    train_raw = tasks.read_split(cfg, require_train(cfg), skipped[cfg.data.train])
-    dev_raw = tasks.read_split(cfg, cfg.data.dev, skipped[cfg.data.dev]) if cfg.data.dev else None
-    if dev_raw is None and cfg.data.dev_split > 0:
-        train_raw, dev_raw = tasks.split_off_dev(train_raw, cfg.data.dev_split)
-    vocab = vocab or build_vocab(cfg, train_raw)
-    labels = labels or tasks.build_labels(cfg, train_raw)
-    word_features = word_features or tasks.build_word_features(cfg, train_raw)
-    if cfg.task == "seq2seq":
-        target_vocab = target_vocab or tasks.build_target_vocab(cfg, train_raw)
-    vocabs = {"word_features": word_features, "target_vocab": target_vocab}
-    train_set = tasks.encode(cfg, train_raw, vocab, labels, cfg.data.train, **vocabs)
-    dev_set = tasks.encode(cfg, dev_raw, vocab, labels, cfg.data.dev or cfg.data.train, **vocabs) if dev_raw else None
-    test_set = None
-    if cfg.data.test:  # read now: a bad path must not surface only after training
-        test_raw = tasks.read_split(cfg, cfg.data.test, skipped[cfg.data.test])
-        test_set = tasks.encode(cfg, test_raw, vocab, labels, cfg.data.test, **vocabs)
-    spec = model_spec(cfg, len(vocab), labels, train_set.feature_dim, word_features, target_vocab,
-                      longest_target(cfg, train_raw))
-    return Prepared(vocab, labels, train_set, dev_set, test_set, spec, word_features=word_features,
-                    target_vocab=target_vocab, skipped={path: msgs for path, msgs in skipped.items() if msgs})
 
 
 def prepare_run_dir(run_dir: Path, force: bool) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import select
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,8 +48,16 @@ def input_batches(texts: list[str]) -> Iterator[list[str]]:
         if lines:
             yield lines
         return
-    encoding, pending = sys.stdin.encoding or "utf-8", b""
-    while data := os.read(fd, STDIN_CHUNK):  # blocks only until something arrives
+    encoding, pending, ended = sys.stdin.encoding or "utf-8", b"", False
+    while not ended and (data := os.read(fd, STDIN_CHUNK)):  # blocks only until something arrives
+        # A writer's small pieces (a pipe fed a few hundred bytes at a time) that have already arrived
+        # join this batch: a fast writer gets large batches, a slow one an answer per line.
+        while len(data) < STDIN_CHUNK and select.select([fd], [], [], 0)[0]:
+            more = os.read(fd, STDIN_CHUNK)
+            ended = not more
+            if ended:
+                break
+            data += more
         *complete, pending = (pending + data).split(b"\n")
         lines = [line.rstrip(b"\r").decode(encoding, "replace") for line in complete if line.strip()]
         if lines:

@@ -40,7 +40,7 @@ def gradcheck(
                 results.append(gc.check_case(spec, padded, seed, tolerance=tolerance, teacher_forcing=teacher_forcing))
     else:
         from rnncli.config import load_config
-        from rnncli.train import spec_from_config
+        from rnncli.prepare import spec_from_config
 
         spec = spec_from_config(load_config(config, set_ or []))
         results = gc.check_spec_from_config(spec, seed, tolerance)

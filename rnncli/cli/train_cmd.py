@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from rnncli.cli import render
-from rnncli.cli.app import JSON, SET, app
+from rnncli.cli.app import SET, app
 
 
 @app.command(help="""Train a model from a YAML config and write its run directory.
