@@ -95,10 +95,10 @@ class Run:
             raise _damaged(self.path, "config.yaml", f"corrupt ({exc})") from None
 
     def encode(self, raw, path):
-        """Encode raw data (``rnncli.tasks.read_split``) as this run's model reads it."""
-        from rnncli import tasks
+        """Encode raw data (read by the run's task) as this run's model reads it."""
+        from rnncli.tasks import task_of
 
-        return tasks.encode(self.config, raw, self.vocab, self.labels, path, self.spec.feature_dim or None,
+        return task_of(self.spec.task).encode(self.config, raw, self.vocab, self.labels, path, self.spec.feature_dim or None,
                             self.word_features, self.target_vocab)
 
     @property

@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from rnncli import seq2seq
+from rnncli.data.vocab import BOS_ID, EOS_ID
 from rnncli.engine.functional import log_softmax
 
 Step = Callable[[np.ndarray, object], tuple[np.ndarray, object]]
@@ -65,8 +66,8 @@ class ModelStepper:
 # ----------------------------------------------------------------------------- the searches
 
 
-def greedy(step: Step, state, batch: int, max_length: int, bos: int = seq2seq.BOS_ID,
-           eos: int = seq2seq.EOS_ID) -> list[tuple[list[int], float]]:
+def greedy(step: Step, state, batch: int, max_length: int, bos: int = BOS_ID,
+           eos: int = EOS_ID) -> list[tuple[list[int], float]]:
     """(tokens without <eos>, log-probability) per example of a batch."""
     prev = np.full(batch, bos, dtype=np.int64)
     done = np.zeros(batch, dtype=bool)
@@ -84,8 +85,8 @@ def greedy(step: Step, state, batch: int, max_length: int, bos: int = seq2seq.BO
     return list(zip(tokens, scores.tolist()))
 
 
-def beam_search(step: Step, select: Callable, state, beam: int, max_length: int, bos: int = seq2seq.BOS_ID,
-                eos: int = seq2seq.EOS_ID) -> tuple[list[int], float]:
+def beam_search(step: Step, select: Callable, state, beam: int, max_length: int, bos: int = BOS_ID,
+                eos: int = EOS_ID) -> tuple[list[int], float]:
     """The best (tokens without <eos>, log-probability) for ONE example; ``state`` has one row."""
     alive: list[tuple[list[int], float]] = [([], 0.0)]
     finished: list[tuple[list[int], float]] = []

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnncli import tasks
+from rnncli.tasks import Dataset, task_of
 from rnncli.errors import DataError, RunError, UsageError
 from rnncli.model import ModelSpec, loss_and_grads
 from rnncli.prepare import initial_params, prepare
@@ -263,12 +263,12 @@ def _cell_name(spec: ModelSpec) -> str:
     return f"rnn-{spec.activation}" if spec.cell == "rnn" else spec.cell
 
 
-def probe_batches(task: str, data: tasks.Dataset, batch_size: int, num_batches: int, bptt: int = 100) -> list:
+def probe_batches(task: str, data: Dataset, batch_size: int, num_batches: int, bptt: int = 100) -> list:
     """The first ``num_batches`` batches of ``data`` in file order (no shuffling)."""
-    return tasks.batches(task, data, batch_size, shuffle=False, bptt=bptt)[:num_batches]
+    return task_of(task).batches(data, batch_size, bptt=bptt)[:num_batches]
 
 
-def check_vocabulary_overlap(data: tasks.Dataset, path: str) -> None:
+def check_vocabulary_overlap(data: Dataset, path: str) -> None:
     """A token model fed data in which no token is known was given the wrong file."""
     if data.feature_dim or data.stream is not None and len(data.stream) == 0:
         return
@@ -291,9 +291,9 @@ def measure_config(cfg, data: str | None = None, num_batches: int = 1, batch_siz
     if data is None:
         dataset, data = prepared.train, cfg.data.train
     else:
-        raw = tasks.read_split(cfg, data)
-        dataset = tasks.encode(cfg, raw, prepared.vocab, prepared.labels, data, prepared.spec.feature_dim or None,
-                               prepared.word_features)
+        task = task_of(cfg.task)
+        dataset = task.encode(cfg, task.read(cfg, data), prepared.vocab, prepared.labels, data,
+                              prepared.spec.feature_dim or None, prepared.word_features)
         check_vocabulary_overlap(dataset, data)
     params = initial_params(cfg, prepared.spec)
     batches = probe_batches(cfg.task, dataset, batch_size or cfg.train.batch_size, num_batches, cfg.train.bptt)
@@ -308,8 +308,7 @@ def measure_run(run, data: str | None = None, num_batches: int = 1, batch_size: 
         data = cfg.data.train
         if not data:
             raise DataError(f"{run.path}'s config names no training data.", hint="pass --data FILE.")
-    raw = tasks.read_split(cfg, data)
-    dataset = run.encode(raw, data)
+    dataset = run.encode(task_of(cfg.task).read(cfg, data), data)
     check_vocabulary_overlap(dataset, data)
     batches = probe_batches(cfg.task, dataset, batch_size or cfg.train.batch_size, num_batches, cfg.train.bptt)
     epochs = run.meta.get("epochs_done")

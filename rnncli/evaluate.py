@@ -13,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnncli import tasks
 from rnncli.checkpoint import Run
 from rnncli.inference import score
-from rnncli.metrics import task_metrics
+from rnncli.tasks import task_of
 
 
 @dataclass
@@ -36,11 +35,10 @@ class EvalResult:
 def evaluate(run: Run, data: str | Path, beam: int = 1, max_length: int | None = None) -> EvalResult:
     """Read ``data`` with the run's data settings and score it (seq2seq: decoding with ``beam`` up to
     ``max_length`` tokens)."""
-    cfg = run.config
-    raw = tasks.read_split(cfg, str(data))
-    dataset = run.encode(raw, data)
+    cfg, task = run.config, task_of(run.spec.task)
+    dataset = run.encode(task.read(cfg, str(data)), data)
     scored = score(run.params, run.spec, dataset, max_length=max_length, beam=beam)
     labels = run.labels.to_dict()["labels"]
-    metrics = task_metrics(cfg.task, dataset.targets, scored, labels, full=True)
-    n = scored.terms if cfg.task == "lm" else len(dataset)
+    metrics = task.metrics(dataset.targets, scored, labels, full=True)
+    n = scored.terms if task.stream else len(dataset)
     return EvalResult(str(data), cfg.task, n, scored.terms, metrics, labels)

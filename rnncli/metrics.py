@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnncli.data import UNK_ID
-from rnncli.seqmetrics import sequence_scores
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
@@ -44,33 +42,8 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, labels: list[s
     }
 
 
-def task_metrics(task: str, targets, scored, labels: list[str], full: bool = False) -> dict:
-    """The headline metrics of a scored dataset (``inference.Scored``) against its targets.
-
-    classify: loss, accuracy (+ per-class report when ``full``); regress: loss (MSE), mae;
-    tag: loss, token accuracy (+ per-tag report); lm: loss in nats/token, perplexity e^loss,
-    bits per token loss/ln 2 (bits per character with the char tokenizer); seq2seq: loss
-    (teacher-forced, per target token), token accuracy, exact match and BLEU of the decoded outputs.
-    """
-    result: dict = {"loss": scored.loss}
-    if task == "seq2seq":
-        # a reference's <unk> (a token the training targets never had) can never be matched
-        references = [[-1 if i == UNK_ID else int(i) for i in t[:-1]] for t in targets]
-        result.update(sequence_scores(scored.outputs, references))
-        return result
-    if task == "lm":
-        result.update(perplexity=float(np.exp(min(scored.loss, 700.0))), bits_per_token=scored.loss / np.log(2.0))
-        return result
-    if task == "regress":
-        result["mae"] = float(np.mean(np.abs(np.asarray(scored.outputs) - targets)))
-        return result
-    if task == "tag":
-        y_true = np.concatenate([np.asarray(t, dtype=np.int64) for t in targets])
-        y_pred = np.concatenate([np.asarray(p).argmax(axis=-1) for p in scored.outputs])
-    else:
-        y_true, y_pred = np.asarray(targets), np.asarray(scored.outputs).argmax(axis=-1)
+def label_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str], full: bool = False) -> dict:
+    """Accuracy of predicted class (or tag) ids; with ``full`` the whole :func:`classification_report`."""
     if full:
-        result.update(classification_report(y_true, y_pred, labels))
-    else:
-        result["accuracy"] = _ratio(float(np.sum(y_true == y_pred)), len(y_true))
-    return result
+        return classification_report(y_true, y_pred, labels)
+    return {"accuracy": _ratio(float(np.sum(y_true == y_pred)), len(y_true))}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnncli import tasks
+from rnncli.tasks import Dataset, split_off_dev, task_of
 from rnncli.config import Config
 from rnncli.data import LabelVocab, Vocab
 from rnncli.data.subwords import WordFeatures
@@ -22,9 +22,9 @@ class Prepared:
 
     vocab: Vocab
     labels: LabelVocab
-    train: tasks.Dataset
-    dev: tasks.Dataset | None
-    test: tasks.Dataset | None
+    train: Dataset
+    dev: Dataset | None
+    test: Dataset | None
     spec: ModelSpec
     word_features: WordFeatures | None = None
     skipped: dict = field(default_factory=dict)  # file -> messages of malformed rows left out (data.on_error: skip)
@@ -35,28 +35,22 @@ def build_vocab(cfg: Config, train_raw) -> Vocab:
     """Load ``vocab.path`` if given, else count the training tokens."""
     if cfg.vocab.path:
         return Vocab.load(cfg.vocab.path)
-    return Vocab.build(tasks.token_lists(cfg, train_raw), min_freq=cfg.vocab.min_freq, max_size=cfg.vocab.max_size)
+    return Vocab.build(task_of(cfg.task).token_lists(cfg, train_raw), min_freq=cfg.vocab.min_freq,
+                       max_size=cfg.vocab.max_size)
 
 
 def model_spec(cfg: Config, vocab_size: int, labels: LabelVocab, feature_dim: int = 0,
                word_features: WordFeatures | None = None, target_vocab: Vocab | None = None,
                max_target_length: int = 0) -> ModelSpec:
     m = cfg.model
-    num_classes = {"lm": vocab_size, "regress": 1}.get(cfg.task, len(labels))
-    if cfg.task == "seq2seq":
-        num_classes = len(target_vocab)
     return ModelSpec(
-        vocab_size=vocab_size, num_classes=num_classes, task=cfg.task, cell=m.cell, activation=m.activation,
+        vocab_size=vocab_size, num_classes=task_of(cfg.task).num_classes(vocab_size, labels, target_vocab),
+        task=cfg.task, cell=m.cell, activation=m.activation,
         input=m.input, embedding_dim=m.embedding_dim, hidden_size=m.hidden_size, num_layers=m.num_layers,
         bidirectional=m.bidirectional, dropout=m.dropout, pooling=m.pooling, learn_h0=m.learn_h0,
         feature_dim=feature_dim, word_features=word_features.sizes() if word_features else (),
         word_feature_dim=m.word_feature_dim, attention=m.attention, max_target_length=max_target_length,
     )
-
-
-def longest_target(cfg: Config, train_raw) -> int:
-    """seq2seq: the longest training target in tokens (it sets the default decoding limit); else 0."""
-    return max(map(len, tasks.target_token_lists(cfg, train_raw))) if cfg.task == "seq2seq" else 0
 
 
 def initial_params(cfg: Config, spec: ModelSpec) -> dict[str, np.ndarray]:
@@ -75,37 +69,37 @@ def require_train(cfg: Config) -> str:
 
 def spec_from_config(cfg: Config) -> ModelSpec:
     """The model a config describes, sized by its training data's vocabulary and labels."""
-    train_raw = tasks.read_split(cfg, require_train(cfg))
-    labels = tasks.build_labels(cfg, train_raw)
-    dim = tasks.encode(cfg, train_raw[:1], Vocab.build([]), labels, cfg.data.train).feature_dim \
+    task = task_of(cfg.task)
+    train_raw = task.read(cfg, require_train(cfg))
+    labels = task.labels(cfg, train_raw)
+    dim = task.encode(cfg, train_raw[:1], Vocab.build([]), labels, cfg.data.train).feature_dim \
         if cfg.model.input == "features" else 0
-    target_vocab = tasks.build_target_vocab(cfg, train_raw) if cfg.task == "seq2seq" else None
-    return model_spec(cfg, len(build_vocab(cfg, train_raw)), labels, dim, tasks.build_word_features(cfg, train_raw),
-                      target_vocab, longest_target(cfg, train_raw))
+    return model_spec(cfg, len(build_vocab(cfg, train_raw)), labels, dim, task.word_features(cfg, train_raw),
+                      task.target_vocab(cfg, train_raw), task.longest_target(cfg, train_raw))
 
 
 def prepare(cfg: Config, vocab: Vocab | None = None, labels: LabelVocab | None = None,
             target_vocab: Vocab | None = None, word_features: WordFeatures | None = None) -> Prepared:
     """Read train (and dev) data, build the vocabularies (unless given: a resumed run has its own),
     encode, and fix the model's shape."""
+    task = task_of(cfg.task)
     skipped: dict[str, list[str]] = {path: [] for path in (cfg.data.train, cfg.data.dev, cfg.data.test) if path}
-    train_raw = tasks.read_split(cfg, require_train(cfg), skipped[cfg.data.train])
-    dev_raw = tasks.read_split(cfg, cfg.data.dev, skipped[cfg.data.dev]) if cfg.data.dev else None
+    train_raw = task.read(cfg, require_train(cfg), skipped[cfg.data.train])
+    dev_raw = task.read(cfg, cfg.data.dev, skipped[cfg.data.dev]) if cfg.data.dev else None
     if dev_raw is None and cfg.data.dev_split > 0:
-        train_raw, dev_raw = tasks.split_off_dev(train_raw, cfg.data.dev_split)
+        train_raw, dev_raw = split_off_dev(train_raw, cfg.data.dev_split)
     vocab = vocab or build_vocab(cfg, train_raw)
-    labels = labels or tasks.build_labels(cfg, train_raw)
-    word_features = word_features or tasks.build_word_features(cfg, train_raw)
-    if cfg.task == "seq2seq":
-        target_vocab = target_vocab or tasks.build_target_vocab(cfg, train_raw)
+    labels = labels or task.labels(cfg, train_raw)
+    word_features = word_features or task.word_features(cfg, train_raw)
+    target_vocab = target_vocab or task.target_vocab(cfg, train_raw)
     vocabs = {"word_features": word_features, "target_vocab": target_vocab}
-    train_set = tasks.encode(cfg, train_raw, vocab, labels, cfg.data.train, **vocabs)
-    dev_set = tasks.encode(cfg, dev_raw, vocab, labels, cfg.data.dev or cfg.data.train, **vocabs) if dev_raw else None
+    train_set = task.encode(cfg, train_raw, vocab, labels, cfg.data.train, **vocabs)
+    dev_set = task.encode(cfg, dev_raw, vocab, labels, cfg.data.dev or cfg.data.train, **vocabs) if dev_raw else None
     test_set = None
     if cfg.data.test:  # read now: a bad path must not surface only after training
-        test_raw = tasks.read_split(cfg, cfg.data.test, skipped[cfg.data.test])
-        test_set = tasks.encode(cfg, test_raw, vocab, labels, cfg.data.test, **vocabs)
+        test_raw = task.read(cfg, cfg.data.test, skipped[cfg.data.test])
+        test_set = task.encode(cfg, test_raw, vocab, labels, cfg.data.test, **vocabs)
     spec = model_spec(cfg, len(vocab), labels, train_set.feature_dim, word_features, target_vocab,
-                      longest_target(cfg, train_raw))
+                      task.longest_target(cfg, train_raw))
     return Prepared(vocab, labels, train_set, dev_set, test_set, spec, word_features=word_features,
                     target_vocab=target_vocab, skipped={path: msgs for path, msgs in skipped.items() if msgs})

@@ -39,12 +39,13 @@ from pathlib import Path
 
 import numpy as np
 
-from rnncli import __version__, tasks
+from rnncli import __version__
 from rnncli.checkpoint import FORMAT_VERSION, NPZ_ERRORS, TARGET_VOCAB, WORD_FEATURES, write_arrays
 from rnncli.config import Config, load_config, parse_override, replace_in
 from rnncli.data import LabelVocab, Vocab
 from rnncli.data.subwords import WordFeatures
 from rnncli.errors import DataError, RunError, Terminated, UsageError
+from rnncli.tasks import Batch, Dataset, task_of
 
 CHECKPOINT = "checkpoint.npz"
 CHECKPOINT_FORMAT = "rnncli-checkpoint"
@@ -118,22 +119,17 @@ class TrainState:
         return {k: getattr(self, k) for k in keys}
 
 
-def epoch_batches(cfg: Config, data: tasks.Dataset, state: TrainState, shuffle_rng) -> list[tasks.Batch]:
-    """The batches of epoch ``state.epoch + 1``. At its start the example order is drawn (exactly as
-    ``tasks.batches`` draws it); mid-epoch (after a resume) the saved order is used again."""
-    t = cfg.train
+def epoch_batches(cfg: Config, data: Dataset, state: TrainState, shuffle_rng) -> list[Batch]:
+    """The batches of epoch ``state.epoch + 1``: at its start the task draws the example order, mid-epoch
+    (after a resume) the saved order is used again, and both cut it into batches the same way."""
+    t, task = cfg.train, task_of(cfg.task)
     if state.batch == 0:
         state.start_epoch()
-    if cfg.task == "lm":  # fixed windows; nothing is shuffled
-        return tasks.batches("lm", data, t.batch_size, bptt=t.bptt)
-    if state.batch == 0:
-        chunks = tasks.epoch_batches(data, t.batch_size, t.shuffle, t.bucket, shuffle_rng)
-        state.order = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
-    order, bs = state.order, t.batch_size
-    return [tasks.sequence_batch(cfg.task, data, order[i : i + bs]) for i in range(0, len(order), bs)]
+        state.order = task.epoch_order(data, t.batch_size, t.shuffle, t.bucket, shuffle_rng)
+    return task.batches(data, t.batch_size, state.order, t.bptt)
 
 
-def fingerprint(data: tasks.Dataset | None) -> str | None:
+def fingerprint(data: Dataset | None) -> str | None:
     """SHA-256 of an encoded data set (inputs and targets): a resume refuses data that changed."""
     if data is None:
         return None

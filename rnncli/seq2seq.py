@@ -32,11 +32,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from rnncli.data.vocab import BOS_ID
 from rnncli.engine import attention, layers, losses
 from rnncli.engine.recurrent import StackSpec, stack_backward, stack_forward
 
-BOS, EOS = "<bos>", "<eos>"
-BOS_ID, EOS_ID = 2, 3  # target vocabulary: <pad> 0, <unk> 1, <bos> 2, <eos> 3, then tokens
 
 
 def encoder_spec(spec) -> StackSpec:

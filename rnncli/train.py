@@ -27,15 +27,15 @@ from typing import Callable
 
 import numpy as np
 
-from rnncli import checkpoint, diagnostics, divergence, resume, tasks
+from rnncli import checkpoint, diagnostics, divergence, resume
 from rnncli.config import Config, config_to_yaml
 from rnncli.data import LabelVocab
 from rnncli.engine.optim import clip_grad_norm, clip_grad_value, lr_at, make_optimizer
 from rnncli.errors import DivergedError, RunError, TrainingInterrupted
 from rnncli.inference import score
-from rnncli.metrics import task_metrics
 from rnncli.model import ModelSpec, loss_and_grads
 from rnncli.prepare import initial_params, prepare
+from rnncli.tasks import task_of
 
 # (event, info): "skipped" (malformed rows left out), "resume", "epoch_start", "batch", "epoch_end" (the record)
 Progress = Callable[[str, dict], None]
@@ -94,7 +94,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
     data = prepare(cfg, *(saved.vocabularies() if saved else ()))
     for path, messages in data.skipped.items():
         progress("skipped", {"file": path, "rows": len(messages), "first": messages[0]})
-    spec, t = data.spec, cfg.train
+    spec, t, task = data.spec, cfg.train, task_of(cfg.task)
     rngs = {"shuffle": np.random.default_rng([t.seed, 1]), "dropout": np.random.default_rng([t.seed, 2])}
     params = initial_params(cfg, spec)
     optimizer = make_optimizer(t.optimizer, params, t.lr, t.momentum, t.nesterov, t.weight_decay)
@@ -114,7 +114,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
             data.target_vocab.save(run_dir / checkpoint.TARGET_VOCAB)
     else:
         run_dir = Path(resume_dir)
-        examples = None if cfg.task == "lm" else len(data.train)
+        examples = None if task.stream else len(data.train)
         state = saved.restore(params, optimizer, rngs, spec, info, examples)
         resume.clean_temp_files(run_dir)
         checkpoint.write_text(run_dir / "config.yaml", config_to_yaml(cfg))  # keeps a --set train.epochs=N
@@ -150,9 +150,9 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
                     problem = f"NumPy reported \"{exc}\" during the step"
                 if problem is not None:
                     raise diverged(run_dir, epoch, state.step + 1, state, problem, checkpointed)
-                if cfg.task == "lm":
+                if task.stream:
                     state.carry = _detach(cache.finals)
-                state.after_step(loss, tasks.count(cfg.task, batch), _correct(cfg.task, spec, logits, batch), grad_norm)
+                state.after_step(loss, task.count(batch), task.correct(spec, logits, batch), grad_norm)
                 progress("batch", {"epoch": epoch, "batch": state.batch, "batches": len(batches), "loss": loss,
                                    "running_loss": state.sums["loss_sum"] / max(state.sums["terms"], 1)})
                 if guard.requested is not None or (t.checkpoint_every and state.step % t.checkpoint_every == 0
@@ -164,13 +164,13 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
                     raise interrupted(run_dir, state, len(batches), guard.requested)
             terms = max(state.sums["terms"], 1)
             record = {"epoch": epoch, "step": state.step, "lr": optimizer.lr, "train_loss": state.sums["loss_sum"] / terms}
-            if cfg.task in ("classify", "tag", "seq2seq"):
+            if task.accuracy:
                 record["train_accuracy"] = state.sums["correct"] / terms
             record["grad_norm"] = state.grad_norm
             if probe:  # ‖∂L/∂h_t‖ on the first training batch, with this epoch's weights
                 record["grad_norms"] = diagnostics.grad_norms(params, spec, probe).epoch_record()
             if data.dev is not None:
-                dev = task_metrics(cfg.task, data.dev.targets, score(params, spec, data.dev), label_names)
+                dev = task.metrics(data.dev.targets, score(params, spec, data.dev), label_names)
                 record.update({f"dev_{k}": v for k, v in dev.items()})
             record["seconds"] = round(time.perf_counter() - t0, 4)
             check_weights(run_dir, epoch, state, params, checkpointed)
@@ -183,7 +183,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
                 raise interrupted(run_dir, state, len(batches), guard.requested)
     result.best, result.stopped_early = state.best, state.stopped_early
     if data.test is not None:
-        result.test = task_metrics(cfg.task, data.test.targets, score(params, spec, data.test), label_names)
+        result.test = task.metrics(data.test.targets, score(params, spec, data.test), label_names)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -217,18 +217,6 @@ def interrupted(run_dir: Path, state: resume.TrainState, batches: int, signum: i
     return TrainingInterrupted(f"training stopped {where}, step {state.step}; {run_dir} holds a checkpoint of it.",
                                hint=f"continue exactly where it stopped with: rnn train --resume {run_dir}",
                                terminated=signum == signal.SIGTERM)
-
-
-def _correct(task: str, spec: ModelSpec, logits: np.ndarray, batch: tasks.Batch) -> int:
-    """Training-time hits (with dropout), for the running accuracy of classify and tag."""
-    if task == "classify":
-        pred = (logits[:, 0] > 0).astype(np.int64) if spec.num_outputs == 1 else logits.argmax(axis=-1)
-        return int(np.sum(pred == batch.targets))
-    if task == "tag":
-        return int(np.sum((logits.argmax(axis=-1) == batch.targets) & batch.mask))
-    if task == "seq2seq":  # next-token hits under teacher forcing
-        return int(np.sum((logits.argmax(axis=-1) == batch.targets) & (batch.targets != 0)))
-    return 0
 
 
 def save(run_dir: Path, spec: ModelSpec, params, labels: LabelVocab, cfg: Config, state: resume.TrainState) -> None:

@@ -16,6 +16,7 @@ import pytest
 from test_contracts import assert_documented
 
 from rnncli import decoding, gradcheck as gc, seq2seq, synthetic
+from rnncli.data.vocab import BOS_ID, EOS_ID
 from rnncli.engine.gradcheck import numeric_grad, rel_error
 from rnncli.errors import ExitCode
 from rnncli.model import ModelSpec, init_params
@@ -131,7 +132,7 @@ def test_beam_scores_are_the_log_probability_of_the_output():
     params = init_params(s, rng, np.float64)
     src, mask, _ = pairs(rng, n=1)
     tokens, score = decoding.beam_search(*_stepper(params, s, src, mask), beam=3, max_length=6)
-    target = np.array([tokens + [seq2seq.EOS_ID]]) if len(tokens) < 6 else np.array([tokens])
+    target = np.array([tokens + [EOS_ID]]) if len(tokens) < 6 else np.array([tokens])
     loss = seq2seq.target_loss(seq2seq.forward(params, s, src, mask, target)[0], target)[0]
     assert score == pytest.approx(-loss * target.shape[1], abs=1e-9)
 
@@ -142,7 +143,7 @@ TABLE = {(): {4: 0.6, 5: 0.4}, (4,): {3: 0.3, 4: 0.35, 5: 0.35}, (4, 4): {3: 1.0
 
 def _table_step(prev, prefixes):
     """A hand-made model over tokens 0 … 5: the next-token distribution depends on the prefix."""
-    prefixes = [p + ((int(t),) if t != seq2seq.BOS_ID else ()) for p, t in zip(prefixes, prev)]
+    prefixes = [p + ((int(t),) if t != BOS_ID else ()) for p, t in zip(prefixes, prev)]
     logp = np.full((len(prev), 6), -np.inf)
     for row, p in enumerate(prefixes):
         for token, q in TABLE[p].items():

@@ -27,6 +27,10 @@ from rnncli.fileio import atomic_write
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
 SPECIALS = (PAD, UNK)
+# A target vocabulary (seq2seq's decoder side) adds two more after <pad> and <unk>: <bos> starts a
+# decoder's input, <eos> ends its output.
+BOS, EOS = "<bos>", "<eos>"
+BOS_ID, EOS_ID = 2, 3
 VOCAB_FORMAT = "rnncli-vocab"
 VOCAB_VERSION = 1
 

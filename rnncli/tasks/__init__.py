@@ -1,0 +1,21 @@
+"""Tasks: one module per task (what it reads, encodes, batches, counts and scores), and the registry
+that maps a config's ``task:`` to it. A new task is a new module and its entry here."""
+
+from __future__ import annotations
+
+from rnncli.tasks.base import Batch, Dataset, Task, pad_inputs, split_off_dev
+from rnncli.tasks.classify import Classify
+from rnncli.tasks.lm import LM, lm_batches, lm_streams
+from rnncli.tasks.regress import Regress
+from rnncli.tasks.seq2seq import Seq2Seq
+from rnncli.tasks.tag import Tag
+
+TASKS: dict[str, Task] = {task.name: task for task in (Classify(), Regress(), Tag(), LM(), Seq2Seq())}
+
+
+def task_of(name: str) -> Task:
+    """The task a config's ``task:`` (or a run's model) names."""
+    return TASKS[name]
+
+
+__all__ = ["TASKS", "Batch", "Dataset", "Task", "task_of", "pad_inputs", "split_off_dev", "lm_batches", "lm_streams"]

@@ -1,0 +1,199 @@
+"""The Task interface, and what every task shares: encoded data, batches, padding, label lookup.
+
+A task turns files into a :class:`Dataset` and a dataset into :class:`Batch` es, says how many terms
+a batch's mean loss is over, and turns scored outputs into metrics. Training, evaluation and
+gradient checks only see batches and call the task's methods; none of them branches on its name.
+
+With ``model.input: features`` (classify and regress), the text column holds a real-valued vector
+per timestep (``rnncli.data.features``): an example is an array (T_i, D) instead of token ids, and a
+batch's ``ids`` holds the padded features (N, T, D).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from rnncli.data import LabelVocab, Vocab, batch_indices, bucketed_indices, pad_batch, read_examples, tokenize
+from rnncli.data.features import pad_features, parse_all
+from rnncli.data.subwords import WordFeatures, feature_names
+from rnncli.errors import DataError
+
+
+@dataclass
+class Batch:
+    ids: np.ndarray  # (N, T) int, or features (N, T, D) float for input "features"
+    mask: np.ndarray  # (N, T) bool
+    targets: np.ndarray  # (N,) or (N, T)
+    carry: bool = False  # lm: start from the previous window's final state
+
+
+@dataclass
+class Dataset:
+    """Encoded data. Sequence tasks: ``ids`` per example and ``targets`` (array or per-example lists).
+    lm: ``stream`` of token ids."""
+
+    ids: list | None = None
+    targets: object = None
+    stream: np.ndarray | None = None
+    tokens: list | None = None  # the tokens of each example (tag: needed to report per-token output)
+    feature_dim: int = 0  # input "features": D, and ``ids`` holds one (T_i, D) array per example
+    word_features: list | None = None  # model.prefix/suffix/shape: feature ids (T_i, K) per example
+
+    def __len__(self) -> int:
+        return len(self.stream) if self.stream is not None else len(self.ids)
+
+
+class Task:
+    """One task: what it reads, how it encodes and batches, how it is counted and scored.
+
+    The defaults are those of a many-to-one task over TSV/CSV/JSONL examples; each task overrides
+    what differs. Methods take the config (``cfg``) where the data's settings matter."""
+
+    name: ClassVar[str]
+    accuracy: ClassVar[bool] = False  # reports train_accuracy and dev accuracy
+    sequence_targets: ClassVar[bool] = False  # targets are a sequence per example, padded per batch
+    stream: ClassVar[bool] = False  # one token stream in fixed windows, the state carried across them (lm)
+
+    # ------------------------------------------------------------------ reading and vocabularies
+
+    def read(self, cfg, path: str, skipped: list[str] | None = None):
+        """Raw data of one file. With ``data.on_error: skip`` malformed rows of TSV/CSV/JSONL files are
+        left out and noted in ``skipped``."""
+        d = cfg.data
+        fmt = "auto" if d.format == "features" else d.format  # a features file is a TSV or CSV by extension
+        return read_examples(path, fmt, d.text_field, d.label_field, d.header, d.on_error, skipped)
+
+    def token_lists(self, cfg, raw, lowercase: bool | None = None) -> list[list[str]]:
+        """The tokens of each example, lowercased as ``data.lowercase`` says (or as ``lowercase``)."""
+        lower = cfg.data.lowercase if lowercase is None else lowercase
+        if cfg.model.input == "features":
+            return []  # no tokens: the vocabulary is <pad> and <unk> only
+        return [tokenize(ex.text, cfg.data.tokenizer, lower) for ex in raw]
+
+    def word_features(self, cfg, raw) -> WordFeatures | None:
+        """The vocabularies of the word features the config asks for (None when it asks for none)."""
+        names = word_feature_names(cfg)
+        return WordFeatures.build(names, self.token_lists(cfg, raw, lowercase=False), cfg.vocab.min_freq) \
+            if names else None
+
+    def word_feature_ids(self, cfg, raw, word_features: WordFeatures | None) -> list | None:
+        """The feature ids (T_i, K) of every token of every example, when the model has word features."""
+        return [word_features.encode(t) for t in self.token_lists(cfg, raw, lowercase=False)] if word_features else None
+
+    def labels(self, cfg, raw) -> LabelVocab:
+        """The classes (tags) of the training data; none for tasks without labels."""
+        return LabelVocab([])
+
+    def target_vocab(self, cfg, raw) -> Vocab | None:
+        """A vocabulary of output tokens of their own (seq2seq); None for the others."""
+        return None
+
+    def longest_target(self, cfg, raw) -> int:
+        """The longest training target in tokens, where outputs are decoded; else 0."""
+        return 0
+
+    def num_classes(self, vocab_size: int, labels: LabelVocab, target_vocab: Vocab | None) -> int:
+        return len(labels)
+
+    # ----------------------------------------------------------------------------- encoding
+
+    def encode(self, cfg, raw, vocab: Vocab, labels: LabelVocab, path="data", feature_dim: int | None = None,
+               word_features: WordFeatures | None = None, target_vocab: Vocab | None = None) -> Dataset:
+        """Encode raw data; for input "features", ``feature_dim`` (a trained model's D) is checked when
+        given; ``word_features`` adds the feature ids of every token; ``target_vocab`` encodes a
+        sequence-to-sequence task's targets."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------------------- batching
+
+    def batch(self, data: Dataset, idx) -> Batch:
+        """The examples ``idx``, padded; targets padded too where they are sequences."""
+        ids, mask = pad_inputs(data, idx)
+        if self.sequence_targets:
+            targets, _ = pad_batch([data.targets[i] for i in idx])
+        else:
+            targets = data.targets[idx]
+        return Batch(ids, mask, targets)
+
+    def epoch_order(self, data: Dataset, batch_size: int, shuffle: bool, bucket: bool, rng) -> np.ndarray | None:
+        """The example order of one training epoch (None: the task's batches are fixed, as lm's windows).
+        With ``bucket`` (and shuffle) the batches hold examples of similar lengths."""
+        if shuffle and bucket:
+            chunks = bucketed_indices([len(ids) for ids in data.ids], batch_size, rng)
+        else:
+            chunks = batch_indices(len(data), batch_size, shuffle, rng)
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+
+    def batches(self, data: Dataset, batch_size: int, order: np.ndarray | None = None, bptt: int = 100) -> list[Batch]:
+        """The batches of an epoch in ``order`` (default: file order)."""
+        order = np.arange(len(data)) if order is None else order
+        return [self.batch(data, order[i : i + batch_size]) for i in range(0, len(order), batch_size)]
+
+    def count(self, batch: Batch) -> int:
+        """How many terms a batch's mean loss averages over (for weighting batch means)."""
+        return len(batch.ids)
+
+    def correct(self, spec, logits: np.ndarray, batch: Batch) -> int:
+        """Training-time hits (with dropout), for the running accuracy; 0 where there is none."""
+        return 0
+
+    def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
+        """The headline metrics of a scored dataset (``inference.Scored``) against its targets."""
+        raise NotImplementedError
+
+
+class ManyToOne(Task):
+    """One target per example (classify, regress): TSV/CSV/JSONL text, or real-valued steps with
+    ``model.input: features``."""
+
+    def targets(self, raw, labels: LabelVocab, path) -> np.ndarray:
+        raise NotImplementedError
+
+    def encode(self, cfg, raw, vocab: Vocab, labels: LabelVocab, path="data", feature_dim: int | None = None,
+               word_features: WordFeatures | None = None, target_vocab: Vocab | None = None) -> Dataset:
+        if cfg.model.input == "features":
+            arrays = parse_all([ex.text for ex in raw], str(path), feature_dim)
+            return Dataset(arrays, self.targets(raw, labels, path), feature_dim=arrays[0].shape[1] if arrays else 0)
+        toks = self.token_lists(cfg, raw)
+        return Dataset([vocab.encode(t) for t in toks], self.targets(raw, labels, path), tokens=toks,
+                       word_features=self.word_feature_ids(cfg, raw, word_features))
+
+
+# ------------------------------------------------------------------------------- shared helpers
+
+
+def split_off_dev(raw, fraction: float):
+    """Hold out the final ``fraction`` of the training data (examples, or tokens for lm)."""
+    cut = len(raw) - int(round(len(raw) * fraction))
+    if cut <= 0 or cut >= len(raw):
+        raise DataError(f"data.dev_split = {fraction} leaves no training or no dev data ({len(raw)} items).",
+                        hint="choose a fraction between 0 and 1 that keeps both parts non-empty, or set data.dev.")
+    return raw[:cut], raw[cut:]
+
+
+def word_feature_names(cfg) -> list[str]:
+    return feature_names(cfg.model.prefix, cfg.model.suffix, cfg.model.shape)
+
+
+def label_id(labels: LabelVocab, label: str, i: int, path, what: str = "example") -> int:
+    """The class id of ``label``; an unseen one is an error naming the file and the example."""
+    try:
+        return labels.encode(label)
+    except DataError as exc:
+        raise DataError(f"{path}: {what} {i + 1} has an {exc.message}", hint=exc.hint) from None
+
+
+def pad_inputs(data: Dataset, idx) -> tuple[np.ndarray, np.ndarray]:
+    """Padded inputs of the examples ``idx``: ids (N, T), or features (N, T, D); and the mask (N, T)."""
+    if data.feature_dim:
+        return pad_features([data.ids[i] for i in idx], data.feature_dim)
+    ids, mask = pad_batch([data.ids[i] for i in idx])
+    if data.word_features is not None:  # (N, T, 1 + K): the word id, then its feature ids (0 at padding)
+        extra = np.zeros(ids.shape + (data.word_features[0].shape[1] if len(data.word_features) else 0,), ids.dtype)
+        for n, i in enumerate(idx):
+            extra[n, : len(data.word_features[i])] = data.word_features[i]
+        ids = np.concatenate([ids[..., None], extra], axis=-1)
+    return ids, mask

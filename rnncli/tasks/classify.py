@@ -1,0 +1,37 @@
+"""classify: TSV/CSV text → one label per text (many-to-one).
+
+Two classes: one sigmoid output, binary cross-entropy; C > 2 classes: softmax, cross-entropy.
+Metrics: loss, accuracy; with ``full`` per-class precision, recall, F1, macro F1 and the confusion matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnncli.data import LabelVocab
+from rnncli.errors import DataError
+from rnncli.metrics import label_metrics
+from rnncli.tasks.base import Batch, ManyToOne, label_id
+
+
+class Classify(ManyToOne):
+    name = "classify"
+    accuracy = True
+
+    def labels(self, cfg, raw) -> LabelVocab:
+        labels = LabelVocab.build(ex.label for ex in raw)
+        if len(labels) < 2:
+            raise DataError(f"{cfg.data.train} has a single label ({labels.decode(0)!r}); a classifier needs at least two.",
+                            hint="check data.label_field, or add examples of the other classes.")
+        return labels
+
+    def targets(self, raw, labels: LabelVocab, path) -> np.ndarray:
+        return np.array([label_id(labels, ex.label, i, path) for i, ex in enumerate(raw)], dtype=np.int64)
+
+    def correct(self, spec, logits: np.ndarray, batch: Batch) -> int:
+        pred = (logits[:, 0] > 0).astype(np.int64) if spec.num_outputs == 1 else logits.argmax(axis=-1)
+        return int(np.sum(pred == batch.targets))
+
+    def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
+        y_true, y_pred = np.asarray(targets), np.asarray(scored.outputs).argmax(axis=-1)
+        return {"loss": scored.loss, **label_metrics(y_true, y_pred, labels, full)}

@@ -1,0 +1,68 @@
+"""lm: plain text → the next token (many-to-many over one token stream).
+
+The stream is cut into B parallel streams and windows of ``train.bptt`` steps (truncated BPTT): the
+hidden state carries from one window to the next, the gradient does not. Metrics: loss in
+nats/token, perplexity e^loss, bits per token loss/ln 2 (bits per character with the char tokenizer).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from rnncli.data import LabelVocab, Vocab, read_text, tokenize
+from rnncli.data.subwords import WordFeatures
+from rnncli.errors import DataError
+from rnncli.tasks.base import Batch, Dataset, Task
+
+
+class LM(Task):
+    name = "lm"
+    stream = True
+
+    def read(self, cfg, path: str, skipped: list[str] | None = None):
+        return tokenize(read_text(path), cfg.data.tokenizer, cfg.data.lowercase)
+
+    def token_lists(self, cfg, raw, lowercase: bool | None = None) -> list[list[str]]:
+        return [raw]
+
+    def num_classes(self, vocab_size: int, labels: LabelVocab, target_vocab: Vocab | None) -> int:
+        return vocab_size
+
+    def encode(self, cfg, raw, vocab: Vocab, labels: LabelVocab, path="data", feature_dim: int | None = None,
+               word_features: WordFeatures | None = None, target_vocab: Vocab | None = None) -> Dataset:
+        return Dataset(stream=np.asarray(vocab.encode(raw), dtype=np.int64))
+
+    def epoch_order(self, data: Dataset, batch_size: int, shuffle: bool, bucket: bool, rng) -> None:
+        return None  # fixed windows; nothing is shuffled
+
+    def batches(self, data: Dataset, batch_size: int, order=None, bptt: int = 100) -> list[Batch]:
+        return list(lm_batches(data.stream, batch_size, bptt))
+
+    def count(self, batch: Batch) -> int:
+        return int(batch.mask.sum())
+
+    def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
+        return {"loss": scored.loss, "perplexity": float(np.exp(min(scored.loss, 700.0))),
+                "bits_per_token": scored.loss / np.log(2.0)}
+
+
+def lm_streams(stream: np.ndarray, num_streams: int) -> np.ndarray:
+    """Cut a token stream into ``num_streams`` contiguous rows (N, L+1), dropping the remainder."""
+    num_streams = max(1, min(num_streams, (len(stream) - 1) // 2 or 1))
+    L = (len(stream) - 1) // num_streams
+    if L < 1:
+        raise DataError(f"the text has only {len(stream)} tokens; a language model needs at least 2.",
+                        hint="use a longer text file.")
+    return np.stack([stream[i * L : i * L + L + 1] for i in range(num_streams)])
+
+
+def lm_batches(stream: np.ndarray, num_streams: int, bptt: int) -> Iterator[Batch]:
+    """Windows of ``bptt`` steps over parallel streams; targets are the inputs shifted by one."""
+    rows = lm_streams(stream, num_streams)
+    L = rows.shape[1] - 1
+    for start in range(0, L, bptt):
+        stop = min(start + bptt, L)
+        ids = rows[:, start:stop]
+        yield Batch(ids, np.ones_like(ids, dtype=bool), rows[:, start + 1 : stop + 1], carry=start > 0)

@@ -1,0 +1,38 @@
+"""regress: TSV/CSV text → one number per text (many-to-one), mean squared error.
+
+Metrics: loss (MSE) and the mean absolute error.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rnncli.data import LabelVocab, Vocab
+from rnncli.errors import DataError
+from rnncli.tasks.base import ManyToOne
+
+
+class Regress(ManyToOne):
+    name = "regress"
+
+    def num_classes(self, vocab_size: int, labels: LabelVocab, target_vocab: Vocab | None) -> int:
+        return 1
+
+    def targets(self, raw, labels: LabelVocab, path) -> np.ndarray:
+        return np.array([_number(ex.label, i, path) for i, ex in enumerate(raw)])
+
+    def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
+        return {"loss": scored.loss, "mae": float(np.mean(np.abs(np.asarray(scored.outputs) - targets)))}
+
+
+def _number(label: str, i: int, path) -> float:
+    try:
+        value = float(label)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise DataError(f"{path}: example {i + 1} has the target {label!r}, which is not a finite number.",
+                        hint="task regress needs a numeric label column (data.label_field).")
+    return value

@@ -1,0 +1,65 @@
+"""seq2seq: TSV/CSV source → target (many-to-many with unequal lengths; an encoder–decoder).
+
+(N, S) source ids, (N, M+1) target ids ending in <eos> from a second (target) vocabulary. Metrics:
+loss (teacher-forced, per target token), token accuracy, exact match and BLEU of the decoded outputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnncli.data import UNK_ID, LabelVocab, Vocab, tokenize
+from rnncli.data.subwords import WordFeatures
+from rnncli.data.vocab import BOS, EOS, EOS_ID, SPECIALS
+from rnncli.errors import DataError
+from rnncli.seqmetrics import sequence_scores
+from rnncli.tasks.base import Batch, Dataset, Task
+
+
+class Seq2Seq(Task):
+    name = "seq2seq"
+    accuracy = True
+    sequence_targets = True
+
+    def target_token_lists(self, cfg, raw) -> list[list[str]]:
+        """The target side of each pair, tokenized as the source."""
+        return [tokenize(ex.label, cfg.data.tokenizer, cfg.data.lowercase) for ex in raw]
+
+    def target_vocab(self, cfg, raw) -> Vocab:
+        """<pad>, <unk>, <bos>, <eos>, then the training targets' tokens (vocab.min_freq and vocab.max_size
+        apply as to the source)."""
+        counted = Vocab.build(self.target_token_lists(cfg, raw), min_freq=cfg.vocab.min_freq,
+                              max_size=cfg.vocab.max_size)
+        tokens = [t for t in counted.itos[len(SPECIALS):] if t not in (BOS, EOS)]
+        return Vocab([*SPECIALS, BOS, EOS, *tokens], {t: counted.counts[t] for t in tokens})
+
+    def longest_target(self, cfg, raw) -> int:
+        return max(map(len, self.target_token_lists(cfg, raw)))
+
+    def num_classes(self, vocab_size: int, labels: LabelVocab, target_vocab: Vocab | None) -> int:
+        return len(target_vocab)
+
+    def encode(self, cfg, raw, vocab: Vocab, labels: LabelVocab, path="data", feature_dim: int | None = None,
+               word_features: WordFeatures | None = None, target_vocab: Vocab | None = None) -> Dataset:
+        toks = self.token_lists(cfg, raw)
+        targets = self.target_token_lists(cfg, raw)
+        for i, (source, target) in enumerate(zip(toks, targets)):
+            if not source or not target:
+                side = "source" if not source else "target"
+                raise DataError(f"{path}: pair {i + 1} has an empty {side} (no tokens after tokenizing "
+                                f"{(raw[i].text if not source else raw[i].label)!r} with data.tokenizer "
+                                f"{cfg.data.tokenizer!r}).", hint="every line needs a non-empty source<TAB>target pair.")
+        return Dataset([vocab.encode(t) for t in toks],
+                       [np.asarray(target_vocab.encode(t) + [EOS_ID], dtype=np.int64) for t in targets], tokens=toks)
+
+    def count(self, batch: Batch) -> int:
+        return int(np.count_nonzero(batch.targets))  # real target tokens
+
+    def correct(self, spec, logits: np.ndarray, batch: Batch) -> int:
+        """Next-token hits under teacher forcing."""
+        return int(np.sum((logits.argmax(axis=-1) == batch.targets) & (batch.targets != 0)))
+
+    def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
+        # a reference's <unk> (a token the training targets never had) can never be matched
+        references = [[-1 if i == UNK_ID else int(i) for i in t[:-1]] for t in targets]
+        return {"loss": scored.loss, **sequence_scores(scored.outputs, references)}

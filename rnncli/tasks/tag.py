@@ -1,0 +1,48 @@
+"""tag: CoNLL-U or two-column ``token<TAB>tag`` sentences → one tag per token (many-to-many, equal
+lengths), softmax cross-entropy over the real tokens.
+
+Metrics: loss, token accuracy; with ``full`` per-tag precision, recall, F1 and the confusion matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnncli.data import LabelVocab, Vocab, read_tagged
+from rnncli.data.subwords import WordFeatures
+from rnncli.metrics import label_metrics
+from rnncli.tasks.base import Batch, Dataset, Task, label_id
+
+
+class Tag(Task):
+    name = "tag"
+    accuracy = True
+    sequence_targets = True
+
+    def read(self, cfg, path: str, skipped: list[str] | None = None):
+        return read_tagged(path, cfg.data.format, cfg.data.tag_column)
+
+    def token_lists(self, cfg, raw, lowercase: bool | None = None) -> list[list[str]]:
+        lower = cfg.data.lowercase if lowercase is None else lowercase
+        return [[t.lower() if lower else t for t in s.tokens] for s in raw]
+
+    def labels(self, cfg, raw) -> LabelVocab:
+        return LabelVocab.build(tag for s in raw for tag in s.tags)
+
+    def encode(self, cfg, raw, vocab: Vocab, labels: LabelVocab, path="data", feature_dim: int | None = None,
+               word_features: WordFeatures | None = None, target_vocab: Vocab | None = None) -> Dataset:
+        toks = self.token_lists(cfg, raw)
+        return Dataset([vocab.encode(t) for t in toks],
+                       [[label_id(labels, tag, i, path, "sentence") for tag in s.tags] for i, s in enumerate(raw)],
+                       tokens=toks, word_features=self.word_feature_ids(cfg, raw, word_features))
+
+    def count(self, batch: Batch) -> int:
+        return int(batch.mask.sum())
+
+    def correct(self, spec, logits: np.ndarray, batch: Batch) -> int:
+        return int(np.sum((logits.argmax(axis=-1) == batch.targets) & batch.mask))
+
+    def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
+        y_true = np.concatenate([np.asarray(t, dtype=np.int64) for t in targets])
+        y_pred = np.concatenate([np.asarray(p).argmax(axis=-1) for p in scored.outputs])
+        return {"loss": scored.loss, **label_metrics(y_true, y_pred, labels, full)}
