@@ -24,6 +24,8 @@ from typing import Callable
 import numpy as np
 
 from rnncli import seq2seq
+from rnncli.data import pad_batch
+from rnncli.data.batching import by_length
 from rnncli.data.vocab import BOS_ID, EOS_ID
 from rnncli.engine.functional import log_softmax
 
@@ -125,4 +127,18 @@ def decode(params: dict, spec, src_ids: np.ndarray, src_mask: np.ndarray, max_le
         length = int(src_mask[i].sum())
         stepper = ModelStepper(params, spec, src_ids[i : i + 1, :length], src_mask[i : i + 1, :length])
         results.append(beam_search(stepper.step, stepper.select, stepper.initial(), beam, max_length))
+    return results
+
+
+def decode_all(params: dict, spec, id_lists, batch_size: int = 256,
+               max_length: int | None = None, beam: int = 1) -> list[tuple[list[int], float]]:
+    """seq2seq: (output ids without <eos>, log-probability) of every source, decoded in batches of
+    similar length with ``beam`` (1: greedy) up to ``max_length`` tokens
+    (default: :func:`default_max_length`)."""
+    limit = default_max_length(spec) if max_length is None else max_length
+    results: list = [None] * len(id_lists)
+    for chunk in by_length(id_lists, batch_size):
+        ids, mask = pad_batch([id_lists[i] for i in chunk])
+        for i, result in zip(chunk, decode(params, spec, ids, mask, limit, beam)):
+            results[i] = result
     return results

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnncli.checkpoint import Run
-from rnncli.inference import score
 from rnncli.tasks import task_of
 
 
@@ -37,7 +36,7 @@ def evaluate(run: Run, data: str | Path, beam: int = 1, max_length: int | None =
     ``max_length`` tokens)."""
     cfg, task = run.config, task_of(run.spec.task)
     dataset = run.encode(task.read(cfg, str(data)), data)
-    scored = score(run.params, run.spec, dataset, max_length=max_length, beam=beam)
+    scored = task.score(run.params, run.spec, dataset, max_length=max_length, beam=beam)
     labels = run.labels.to_dict()["labels"]
     metrics = task.metrics(dataset.targets, scored, labels, full=True)
     n = scored.terms if task.stream else len(dataset)

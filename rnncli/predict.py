@@ -18,14 +18,20 @@ from collections.abc import Sequence
 import numpy as np
 
 from rnncli.checkpoint import Run
-from rnncli.data import tokenize
+from rnncli.data import Vocab, tokenize
 from rnncli.data.vocab import UNK_ID
 from rnncli.errors import DataError
-from rnncli.inference import decode_all, encode_texts, score
+from rnncli.decoding import decode_all
 from rnncli.model import forward, probabilities
-from rnncli.tasks import Dataset
+from rnncli.tasks import Dataset, task_of
 
 TOP_K_NEXT = 5
+
+
+def encode_texts(texts: Sequence[str], vocab: Vocab, tokenizer: str, lowercase: bool):
+    """Returns (tokens per text, ids per text); unknown tokens get the <unk> id 1."""
+    tokens = [tokenize(text, tokenizer, lowercase) for text in texts]
+    return tokens, [vocab.encode(toks) for toks in tokens]
 
 
 def predict(run: Run, texts: Sequence[str], beam: int = 1, max_length: int | None = None) -> list[dict]:
@@ -48,7 +54,7 @@ def predict(run: Run, texts: Sequence[str], beam: int = 1, max_length: int | Non
         return _translate(run, base, beam, max_length)
     extra = [run.word_features.encode(tokenize(text, run.tokenizer, False)) for text in texts] \
         if run.word_features else None
-    outputs = score(run.params, run.spec, Dataset(ids=ids, word_features=extra)).outputs
+    outputs = task_of(run.spec.task).score(run.params, run.spec, Dataset(ids=ids, word_features=extra)).outputs
     labels = run.labels.to_dict()["labels"]
     if task == "regress":
         return [{**b, "value": float(v)} for b, v in zip(base, outputs)]
@@ -63,7 +69,7 @@ def _predict_features(run: Run, texts: Sequence[str]) -> list[dict]:
     from rnncli.data.features import parse_all
 
     arrays = parse_all(texts, "input", run.spec.feature_dim)
-    outputs = score(run.params, run.spec, Dataset(ids=arrays, feature_dim=run.spec.feature_dim)).outputs
+    outputs = task_of(run.spec.task).score(run.params, run.spec, Dataset(ids=arrays, feature_dim=run.spec.feature_dim)).outputs
     base = [{"text": text, "steps": len(a)} for text, a in zip(texts, arrays)]
     if run.spec.task == "regress":
         return [{**b, "value": float(v)} for b, v in zip(base, outputs)]

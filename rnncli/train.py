@@ -32,7 +32,6 @@ from rnncli.config import Config, config_to_yaml
 from rnncli.data import LabelVocab
 from rnncli.engine.optim import clip_grad_norm, clip_grad_value, lr_at, make_optimizer
 from rnncli.errors import DivergedError, RunError, TrainingInterrupted
-from rnncli.inference import score
 from rnncli.model import ModelSpec, loss_and_grads
 from rnncli.prepare import initial_params, prepare
 from rnncli.tasks import task_of
@@ -170,7 +169,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
             if probe:  # ‖∂L/∂h_t‖ on the first training batch, with this epoch's weights
                 record["grad_norms"] = diagnostics.grad_norms(params, spec, probe).epoch_record()
             if data.dev is not None:
-                dev = task.metrics(data.dev.targets, score(params, spec, data.dev), label_names)
+                dev = task.metrics(data.dev.targets, task.score(params, spec, data.dev), label_names)
                 record.update({f"dev_{k}": v for k, v in dev.items()})
             record["seconds"] = round(time.perf_counter() - t0, 4)
             check_weights(run_dir, epoch, state, params, checkpointed)
@@ -183,7 +182,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
                 raise interrupted(run_dir, state, len(batches), guard.requested)
     result.best, result.stopped_early = state.best, state.stopped_early
     if data.test is not None:
-        result.test = task.metrics(data.test.targets, score(params, spec, data.test), label_names)
+        result.test = task.metrics(data.test.targets, task.score(params, spec, data.test), label_names)
     result.seconds = time.perf_counter() - started
     return result
 

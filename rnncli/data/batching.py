@@ -56,6 +56,12 @@ def batch_indices(
     return [order[i : i + batch_size] for i in range(0, n, batch_size)]
 
 
+def by_length(id_lists, batch_size: int) -> list[np.ndarray]:
+    """Chunks of indices of similar-length sequences: less padding per batch."""
+    order = np.argsort([len(ids) for ids in id_lists], kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
 BUCKET_POOL = 50  # batches per pool that length bucketing sorts together
 
 

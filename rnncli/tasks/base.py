@@ -17,9 +17,11 @@ from typing import ClassVar
 import numpy as np
 
 from rnncli.data import LabelVocab, Vocab, batch_indices, bucketed_indices, pad_batch, read_examples, tokenize
+from rnncli.data.batching import by_length
 from rnncli.data.features import pad_features, parse_all
 from rnncli.data.subwords import WordFeatures, feature_names
 from rnncli.errors import DataError
+from rnncli.model import forward, loss_from_logits, probabilities
 
 
 @dataclass
@@ -28,6 +30,20 @@ class Batch:
     mask: np.ndarray  # (N, T) bool
     targets: np.ndarray  # (N,) or (N, T)
     carry: bool = False  # lm: start from the previous window's final state
+
+
+@dataclass
+class Scored:
+    """A model's loss and outputs on a whole dataset (no dropout, no gradients)."""
+
+    loss: float  # mean over every scored term (examples, or real tokens for tag/lm)
+    terms: int  # how many terms the mean is over
+    outputs: list | np.ndarray | None  # classify: probabilities (N, C); regress: values (N,);
+    #                                    tag: probabilities (T_i, C) per sequence; lm: None;
+    #                                    seq2seq: greedily decoded target ids per example (no <eos>)
+
+
+EVAL_BATCH_SIZE = 256  # examples per forward pass when scoring
 
 
 @dataclass
@@ -112,11 +128,12 @@ class Task:
     def batch(self, data: Dataset, idx) -> Batch:
         """The examples ``idx``, padded; targets padded too where they are sequences."""
         ids, mask = pad_inputs(data, idx)
+        return Batch(ids, mask, self.batch_targets(data, idx))
+
+    def batch_targets(self, data: Dataset, idx) -> np.ndarray:
         if self.sequence_targets:
-            targets, _ = pad_batch([data.targets[i] for i in idx])
-        else:
-            targets = data.targets[idx]
-        return Batch(ids, mask, targets)
+            return pad_batch([data.targets[i] for i in idx])[0]
+        return data.targets[idx]
 
     def epoch_order(self, data: Dataset, batch_size: int, shuffle: bool, bucket: bool, rng) -> np.ndarray | None:
         """The example order of one training epoch (None: the task's batches are fixed, as lm's windows).
@@ -140,8 +157,30 @@ class Task:
         """Training-time hits (with dropout), for the running accuracy; 0 where there is none."""
         return 0
 
-    def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
-        """The headline metrics of a scored dataset (``inference.Scored``) against its targets."""
+    def score(self, params: dict, spec, data: Dataset, batch_size: int = EVAL_BATCH_SIZE,
+              max_length: int | None = None, beam: int = 1) -> Scored:
+        """Loss (when ``data`` has targets: predict's has none) and outputs of the model on ``data``, in
+        batches of similar lengths. ``max_length`` and ``beam`` are for tasks that decode."""
+        total, terms = 0.0, 0
+        outputs: list = [None] * len(data.ids)
+        for chunk in by_length(data.ids, batch_size):
+            ids, mask = pad_inputs(data, chunk)
+            logits, _ = forward(params, spec, ids, mask)
+            n = self.count(Batch(ids, mask, None))
+            if data.targets is not None:
+                total += loss_from_logits(logits, self.batch_targets(data, chunk), spec, mask)[0] * n
+            terms += n
+            values = self.outputs(logits, spec)
+            for j, i in enumerate(chunk):
+                outputs[i] = values[j, : len(data.ids[i])] if self.sequence_targets else values[j]
+        return Scored(total / max(terms, 1), terms, outputs if self.sequence_targets else np.array(outputs))
+
+    def outputs(self, logits: np.ndarray, spec) -> np.ndarray:
+        """What a scored example gives: class (or tag) probabilities."""
+        return probabilities(logits, spec)
+
+    def metrics(self, targets, scored: Scored, labels: list[str], full: bool = False) -> dict:
+        """The headline metrics of a scored dataset against its targets."""
         raise NotImplementedError
 
 

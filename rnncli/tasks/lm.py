@@ -14,7 +14,10 @@ import numpy as np
 from rnncli.data import LabelVocab, Vocab, read_text, tokenize
 from rnncli.data.subwords import WordFeatures
 from rnncli.errors import DataError
-from rnncli.tasks.base import Batch, Dataset, Task
+from rnncli.model import forward, loss_from_logits
+from rnncli.tasks.base import EVAL_BATCH_SIZE, Batch, Dataset, Scored, Task
+
+EVAL_BPTT = 256  # window length when scoring: longer than training's, as no gradient is kept
 
 
 class LM(Task):
@@ -42,6 +45,19 @@ class LM(Task):
 
     def count(self, batch: Batch) -> int:
         return int(batch.mask.sum())
+
+    def score(self, params: dict, spec, data: Dataset, batch_size: int = EVAL_BATCH_SIZE,
+              max_length: int | None = None, beam: int = 1) -> Scored:
+        """Loss over the whole stream in windows of EVAL_BPTT steps on up to 32 parallel streams, the
+        state carried across windows; no outputs."""
+        total, terms, state = 0.0, 0, None
+        for batch in lm_batches(data.stream, min(batch_size, 32), EVAL_BPTT):
+            logits, cache = forward(params, spec, batch.ids, batch.mask, state if batch.carry else None)
+            n = batch.ids.size
+            total += loss_from_logits(logits, batch.targets, spec, batch.mask)[0] * n
+            terms += n
+            state = cache.finals
+        return Scored(total / max(terms, 1), terms, None)
 
     def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
         return {"loss": scored.loss, "perplexity": float(np.exp(min(scored.loss, 700.0))),

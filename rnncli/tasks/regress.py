@@ -23,6 +23,9 @@ class Regress(ManyToOne):
     def targets(self, raw, labels: LabelVocab, path) -> np.ndarray:
         return np.array([_number(ex.label, i, path) for i, ex in enumerate(raw)])
 
+    def outputs(self, logits: np.ndarray, spec) -> np.ndarray:
+        return logits[:, 0]  # the predicted number
+
     def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
         return {"loss": scored.loss, "mae": float(np.mean(np.abs(np.asarray(scored.outputs) - targets)))}
 

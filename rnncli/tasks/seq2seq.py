@@ -13,7 +13,10 @@ from rnncli.data.subwords import WordFeatures
 from rnncli.data.vocab import BOS, EOS, EOS_ID, SPECIALS
 from rnncli.errors import DataError
 from rnncli.seqmetrics import sequence_scores
-from rnncli.tasks.base import Batch, Dataset, Task
+from rnncli import seq2seq
+from rnncli.decoding import decode_all
+from rnncli.data.batching import by_length
+from rnncli.tasks.base import EVAL_BATCH_SIZE, Batch, Dataset, Scored, Task, pad_inputs
 
 
 class Seq2Seq(Task):
@@ -58,6 +61,22 @@ class Seq2Seq(Task):
     def correct(self, spec, logits: np.ndarray, batch: Batch) -> int:
         """Next-token hits under teacher forcing."""
         return int(np.sum((logits.argmax(axis=-1) == batch.targets) & (batch.targets != 0)))
+
+    def score(self, params: dict, spec, data: Dataset, batch_size: int = EVAL_BATCH_SIZE,
+              max_length: int | None = None, beam: int = 1) -> Scored:
+        """Teacher-forced loss over real target tokens, and the outputs decoded with ``beam`` (1: greedy)
+        up to ``max_length`` tokens (default: :func:`rnncli.decoding.default_max_length`)."""
+        total, terms = 0.0, 0
+        if data.targets is not None:
+            for chunk in by_length(data.ids, batch_size):
+                ids, mask = pad_inputs(data, chunk)
+                targets = self.batch_targets(data, chunk)
+                logits, _ = seq2seq.forward(params, spec, ids, mask, targets)
+                n = int(np.count_nonzero(targets))
+                total += seq2seq.target_loss(logits, targets)[0] * n
+                terms += n
+        outputs = [tokens for tokens, _ in decode_all(params, spec, data.ids, batch_size, max_length, beam)]
+        return Scored(total / max(terms, 1), terms, outputs)
 
     def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
         # a reference's <unk> (a token the training targets never had) can never be matched
