@@ -55,22 +55,11 @@ class Shown:
     """Predictions as they come: JSON Lines, or table rows (streamed for stdin, one table for TEXT arguments,
     whose widths are known up front). Inputs that were all <unk> get a note on stderr."""
 
-    COLUMNS = {  # task -> (columns, the row of a prediction, right-aligned columns)
-        "regress": (["text", "value"], lambda p: [p["text"], p["value"]], {1}),
-        "tag": (["text", "tags"], lambda p: [p["text"], " ".join(f"{w}/{t}" for w, t in zip(p["tokens"], p["tags"]))],
-                set()),
-        "seq2seq": (["text", "output", "log-probability"], lambda p: [p["text"], p["output"], p["log_prob"]], {2}),
-        "lm": (["text", "next tokens (probability)"],
-               lambda p: [p["text"], "  ".join(f"{n['token']!r} {n['probability']:.3f}" for n in p["next"])], set()),
-        "classify": (["text", "label", "probability"], lambda p: [p["text"], p["label"], p["scores"][p["label"]]],
-                     {1, 2}),
-    }
-
     def __init__(self, task: str, json_: bool, stream: bool) -> None:
-        self.json, self.stream, self.seen = json_, stream, 0
-        self.columns, self.row, self.right = self.COLUMNS[task]
-        self.rows: list[list] = []
-        self.table = render.RowStream(right=self.right) if stream and not json_ else None
+        from rnncli.tasks import task_of
+
+        self.task, self.json, self.seen, self.rows = task_of(task), json_, 0, []
+        self.table = render.RowStream(right=self.task.right) if stream and not json_ else None
 
     def add(self, predictions: list[dict]) -> None:
         for p in predictions:
@@ -81,10 +70,10 @@ class Shown:
             if self.json:
                 render.print_jsonl(p)
             elif self.table is not None:
-                self.table.add(dict(zip(self.columns, self.row(p))))
+                self.table.add(dict(zip(self.task.columns, self.task.row(p))))
             else:
-                self.rows.append(self.row(p))
+                self.rows.append(self.task.row(p))
 
     def close(self) -> None:
         if self.rows:
-            render.table(self.columns, self.rows, right=self.right)
+            render.table(list(self.task.columns), self.rows, right=self.task.right)

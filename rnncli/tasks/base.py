@@ -11,12 +11,13 @@ batch's ``ids`` holds the padded features (N, T, D).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-from rnncli.data import LabelVocab, Vocab, batch_indices, bucketed_indices, pad_batch, read_examples, tokenize
+from rnncli.data import UNK_ID, LabelVocab, Vocab, batch_indices, bucketed_indices, pad_batch, read_examples, tokenize
 from rnncli.data.batching import by_length
 from rnncli.data.features import pad_features, parse_all
 from rnncli.data.subwords import WordFeatures, feature_names
@@ -69,6 +70,8 @@ class Task:
     what differs. Methods take the config (``cfg``) where the data's settings matter."""
 
     name: ClassVar[str]
+    columns: ClassVar[tuple[str, ...]]  # the columns of `rnn predict`'s table (see :meth:`row`)
+    right: ClassVar[set[int]] = set()  # which of them are right-aligned (numbers)
     accuracy: ClassVar[bool] = False  # reports train_accuracy and dev accuracy
     sequence_targets: ClassVar[bool] = False  # targets are a sequence per example, padded per batch
     stream: ClassVar[bool] = False  # one token stream in fixed windows, the state carried across them (lm)
@@ -183,6 +186,28 @@ class Task:
         """The headline metrics of a scored dataset against its targets."""
         raise NotImplementedError
 
+    # --------------------------------------------------------------------------- predictions
+
+    def predict(self, run, texts: Sequence[str], beam: int = 1, max_length: int | None = None) -> list[dict]:
+        """What `rnn predict --json` prints for each of ``texts`` with a trained ``run``
+        (:class:`rnncli.checkpoint.Run`): the text, its tokens, their ids and how many are <unk>, and
+        the task's prediction (:meth:`prediction`). ``beam`` and ``max_length`` are for tasks that decode."""
+        inputs = token_inputs(run, texts)
+        extra = [run.word_features.encode(tokenize(text, run.tokenizer, False)) for text in texts] \
+            if run.word_features else None
+        data = Dataset(ids=[p["ids"] for p in inputs], word_features=extra)
+        labels = run.labels.to_dict()["labels"]
+        return [{**p, **self.prediction(out, labels)}
+                for p, out in zip(inputs, self.score(run.params, run.spec, data).outputs)]
+
+    def prediction(self, output, labels: list[str]) -> dict:
+        """The task's part of one prediction, from its scored output."""
+        raise NotImplementedError
+
+    def row(self, prediction: dict) -> list:
+        """A prediction as a row of `rnn predict`'s table, under :attr:`columns`."""
+        raise NotImplementedError
+
 
 class ManyToOne(Task):
     """One target per example (classify, regress): TSV/CSV/JSONL text, or real-valued steps with
@@ -190,6 +215,17 @@ class ManyToOne(Task):
 
     def targets(self, raw, labels: LabelVocab, path) -> np.ndarray:
         raise NotImplementedError
+
+    def predict(self, run, texts: Sequence[str], beam: int = 1, max_length: int | None = None) -> list[dict]:
+        """With ``model.input: features`` each text is timesteps of comma-separated numbers
+        ("0.31,0 0.77,1 …"): {"text", "steps", …} instead of tokens and ids."""
+        if run.spec.input != "features":
+            return super().predict(run, texts, beam, max_length)
+        arrays = parse_all(texts, "input", run.spec.feature_dim)
+        data = Dataset(ids=arrays, feature_dim=run.spec.feature_dim)
+        labels = run.labels.to_dict()["labels"]
+        return [{"text": text, "steps": len(a), **self.prediction(out, labels)}
+                for text, a, out in zip(texts, arrays, self.score(run.params, run.spec, data).outputs)]
 
     def encode(self, cfg, raw, vocab: Vocab, labels: LabelVocab, path="data", feature_dim: int | None = None,
                word_features: WordFeatures | None = None, target_vocab: Vocab | None = None) -> Dataset:
@@ -202,6 +238,20 @@ class ManyToOne(Task):
 
 
 # ------------------------------------------------------------------------------- shared helpers
+
+
+def token_inputs(run, texts: Sequence[str]) -> list[dict]:
+    """Each text with its tokens, their ids (unknown tokens have the <unk> id 1) and how many are unknown,
+    tokenized as the run's training data was; a text without tokens is an error."""
+    inputs = []
+    for i, text in enumerate(texts):
+        tokens = tokenize(text, run.tokenizer, run.lowercase)
+        if not tokens:
+            raise DataError(f"input {i + 1} ({text!r}) has no tokens, so there is nothing to predict from.",
+                            hint="pass non-empty text; with `-`, blank lines on stdin are skipped.")
+        ids = run.vocab.encode(tokens)
+        inputs.append({"text": text, "tokens": tokens, "ids": list(ids), "unknown": list(ids).count(UNK_ID)})
+    return inputs
 
 
 def split_off_dev(raw, fraction: float):

@@ -16,6 +16,7 @@ from rnncli.tasks.base import Batch, ManyToOne, label_id
 
 class Classify(ManyToOne):
     name = "classify"
+    columns, right = ("text", "label", "probability"), {1, 2}
     accuracy = True
 
     def labels(self, cfg, raw) -> LabelVocab:
@@ -31,6 +32,12 @@ class Classify(ManyToOne):
     def correct(self, spec, logits: np.ndarray, batch: Batch) -> int:
         pred = (logits[:, 0] > 0).astype(np.int64) if spec.num_outputs == 1 else logits.argmax(axis=-1)
         return int(np.sum(pred == batch.targets))
+
+    def prediction(self, output, labels: list[str]) -> dict:
+        return {"label": labels[int(output.argmax())], "scores": {lab: float(q) for lab, q in zip(labels, output)}}
+
+    def row(self, p: dict) -> list:
+        return [p["text"], p["label"], p["scores"][p["label"]]]
 
     def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
         y_true, y_pred = np.asarray(targets), np.asarray(scored.outputs).argmax(axis=-1)

@@ -14,14 +14,16 @@ import numpy as np
 from rnncli.data import LabelVocab, Vocab, read_text, tokenize
 from rnncli.data.subwords import WordFeatures
 from rnncli.errors import DataError
-from rnncli.model import forward, loss_from_logits
-from rnncli.tasks.base import EVAL_BATCH_SIZE, Batch, Dataset, Scored, Task
+from rnncli.model import forward, loss_from_logits, probabilities
+from rnncli.tasks.base import EVAL_BATCH_SIZE, Batch, Dataset, Scored, Task, token_inputs
 
+TOP_K_NEXT = 5  # `rnn predict` shows this many likeliest next tokens
 EVAL_BPTT = 256  # window length when scoring: longer than training's, as no gradient is kept
 
 
 class LM(Task):
     name = "lm"
+    columns = ("text", "next tokens (probability)")
     stream = True
 
     def read(self, cfg, path: str, skipped: list[str] | None = None):
@@ -58,6 +60,20 @@ class LM(Task):
             terms += n
             state = cache.finals
         return Scored(total / max(terms, 1), terms, None)
+
+    def predict(self, run, texts, beam: int = 1, max_length: int | None = None) -> list[dict]:
+        """The TOP_K_NEXT likeliest tokens to follow each text."""
+        predictions = []
+        for p in token_inputs(run, texts):
+            x = np.asarray([p["ids"]])
+            logits, _ = forward(run.params, run.spec, x, np.ones_like(x, dtype=bool))
+            probs = probabilities(logits[0, -1], run.spec)
+            top = np.argsort(-probs, kind="stable")[:TOP_K_NEXT]
+            predictions.append({**p, "next": [{"token": run.vocab.itos[i], "probability": float(probs[i])} for i in top]})
+        return predictions
+
+    def row(self, p: dict) -> list:
+        return [p["text"], "  ".join(f"{n['token']!r} {n['probability']:.3f}" for n in p["next"])]
 
     def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
         return {"loss": scored.loss, "perplexity": float(np.exp(min(scored.loss, 700.0))),

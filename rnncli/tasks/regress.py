@@ -16,6 +16,7 @@ from rnncli.tasks.base import ManyToOne
 
 class Regress(ManyToOne):
     name = "regress"
+    columns, right = ("text", "value"), {1}
 
     def num_classes(self, vocab_size: int, labels: LabelVocab, target_vocab: Vocab | None) -> int:
         return 1
@@ -25,6 +26,12 @@ class Regress(ManyToOne):
 
     def outputs(self, logits: np.ndarray, spec) -> np.ndarray:
         return logits[:, 0]  # the predicted number
+
+    def prediction(self, output, labels: list[str]) -> dict:
+        return {"value": float(output)}
+
+    def row(self, p: dict) -> list:
+        return [p["text"], p["value"]]
 
     def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
         return {"loss": scored.loss, "mae": float(np.mean(np.abs(np.asarray(scored.outputs) - targets)))}

@@ -16,11 +16,12 @@ from rnncli.seqmetrics import sequence_scores
 from rnncli import seq2seq
 from rnncli.decoding import decode_all
 from rnncli.data.batching import by_length
-from rnncli.tasks.base import EVAL_BATCH_SIZE, Batch, Dataset, Scored, Task, pad_inputs
+from rnncli.tasks.base import EVAL_BATCH_SIZE, Batch, Dataset, Scored, Task, pad_inputs, token_inputs
 
 
 class Seq2Seq(Task):
     name = "seq2seq"
+    columns, right = ("text", "output", "log-probability"), {2}
     accuracy = True
     sequence_targets = True
 
@@ -77,6 +78,21 @@ class Seq2Seq(Task):
                 terms += n
         outputs = [tokens for tokens, _ in decode_all(params, spec, data.ids, batch_size, max_length, beam)]
         return Scored(total / max(terms, 1), terms, outputs)
+
+    def predict(self, run, texts, beam: int = 1, max_length: int | None = None) -> list[dict]:
+        """Each text decoded with ``beam`` (1: greedy) up to ``max_length`` tokens: the output (tokens joined
+        without spaces for the char tokenizer, else with one), its tokens and its log-probability."""
+        inputs = token_inputs(run, texts)
+        joiner = "" if run.tokenizer == "char" else " "
+        results = []
+        for p, (tokens, log_prob) in zip(inputs, decode_all(run.params, run.spec, [p["ids"] for p in inputs],
+                                                            max_length=max_length, beam=beam)):
+            words = run.target_vocab.decode(tokens)
+            results.append({**p, "output": joiner.join(words), "output_tokens": words, "log_prob": log_prob})
+        return results
+
+    def row(self, p: dict) -> list:
+        return [p["text"], p["output"], p["log_prob"]]
 
     def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
         # a reference's <unk> (a token the training targets never had) can never be matched

@@ -16,6 +16,7 @@ from rnncli.tasks.base import Batch, Dataset, Task, label_id
 
 class Tag(Task):
     name = "tag"
+    columns = ("text", "tags")
     accuracy = True
     sequence_targets = True
 
@@ -41,6 +42,12 @@ class Tag(Task):
 
     def correct(self, spec, logits: np.ndarray, batch: Batch) -> int:
         return int(np.sum((logits.argmax(axis=-1) == batch.targets) & batch.mask))
+
+    def prediction(self, output, labels: list[str]) -> dict:
+        return {"tags": [labels[c] for c in output.argmax(axis=-1)], "scores": [float(q) for q in output.max(axis=-1)]}
+
+    def row(self, p: dict) -> list:
+        return [p["text"], " ".join(f"{w}/{t}" for w, t in zip(p["tokens"], p["tags"]))]
 
     def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
         y_true = np.concatenate([np.asarray(t, dtype=np.int64) for t in targets])
