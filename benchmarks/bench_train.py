@@ -51,7 +51,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # bench_predict, when run as a script from anywhere
 
 from rnncli.engine.optim import make_optimizer  # noqa: E402
-from rnncli.model import ModelSpec, init_params, loss_and_grads  # noqa: E402
+from rnncli.models import ModelSpec, init_params, loss_and_grads  # noqa: E402
 
 CELLS = ("rnn", "lstm", "gru")
 LR = 1e-3
@@ -184,7 +184,7 @@ class Ours:
         self.batches, self.i = batches, 0
 
     def initial_loss(self) -> float:
-        from rnncli.model import forward, loss_from_logits
+        from rnncli.models.sequence import forward, loss_from_logits
 
         ids, mask, targets = self.batches[0]
         return float(loss_from_logits(forward(self.params, self.spec, ids, mask)[0], targets, self.spec, mask)[0])

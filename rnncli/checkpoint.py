@@ -35,7 +35,7 @@ from rnncli.data.subwords import WordFeatures
 from rnncli.data.tokenize import TOKENIZERS
 from rnncli.errors import ConfigError, DataError, RunError
 from rnncli.fileio import atomic_write
-from rnncli.model import CHOICES, TASKS, ModelSpec
+from rnncli.models import CHOICES, TASKS, ModelSpec
 
 FORMAT = "rnncli-run"
 # What reading a damaged .npz can raise: bad zip structure, CRC, an unsupported zip version or

@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from rnncli import seq2seq
+from rnncli.models import encoder_decoder
 from rnncli.data import pad_batch
 from rnncli.data.batching import by_length
 from rnncli.data.vocab import BOS_ID, EOS_ID
@@ -45,7 +45,7 @@ class ModelStepper:
 
     def __init__(self, params: dict, spec, src_ids: np.ndarray, src_mask: np.ndarray) -> None:
         self.params, self.spec = params, spec
-        self.enc = seq2seq.encode(params, spec, src_ids, src_mask)
+        self.enc = encoder_decoder.encode(params, spec, src_ids, src_mask)
 
     def initial(self):
         """The state: (encoder rows in use, decoder state)."""
@@ -55,14 +55,14 @@ class ModelStepper:
         rows, dec_state = state
         enc = self.enc if np.array_equal(rows, np.arange(len(self.enc.ids))) else self.enc.take(rows)
         ids = prev[:, None]
-        logits, finals, _ = seq2seq.decoder_forward(self.params, self.spec, enc, ids, np.ones_like(ids, dtype=bool),
+        logits, finals, _ = encoder_decoder.decoder_forward(self.params, self.spec, enc, ids, np.ones_like(ids, dtype=bool),
                                                     dec_state)
         return log_softmax(logits[:, 0].astype(np.float64)), (rows, finals)
 
     @staticmethod
     def select(state, rows: np.ndarray):
         enc_rows, dec_state = state
-        return enc_rows[rows], seq2seq.select_state(dec_state, rows)
+        return enc_rows[rows], encoder_decoder.select_state(dec_state, rows)
 
 
 # ----------------------------------------------------------------------------- the searches

@@ -44,7 +44,7 @@ import numpy as np
 
 from rnncli.tasks import Dataset, task_of
 from rnncli.errors import DataError, RunError, UsageError
-from rnncli.model import ModelSpec, loss_and_grads
+from rnncli.models import ModelSpec, loss_and_grads
 from rnncli.prepare import initial_params, prepare
 
 VANISHING_BELOW = 1e-2  # ratio under this: vanishing

@@ -1,7 +1,7 @@
 """Export a trained run's weights under PyTorch's ``state_dict()`` names and shapes.
 
 The exported ``.npz`` (no pickles) loads with ``load_state_dict(strict=True)`` into this module,
-which computes exactly what :func:`rnncli.model.forward` computes in evaluation (float64 agrees
+which computes exactly what :func:`rnncli.models.sequence.forward` computes in evaluation (float64 agrees
 to ~1e-12; tests/test_torch_parity.py executes this very listing)::
 
     import torch
@@ -77,7 +77,7 @@ from pathlib import Path
 import numpy as np
 
 from rnncli.errors import RunError, UsageError
-from rnncli.model import ModelSpec
+from rnncli.models import ModelSpec
 
 FORMATS = ("torch",)
 

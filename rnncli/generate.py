@@ -15,7 +15,7 @@ import numpy as np
 from rnncli.checkpoint import Run
 from rnncli.data import tokenize
 from rnncli.errors import UsageError
-from rnncli.model import forward
+from rnncli.models.sequence import forward
 from rnncli.engine.functional import softmax
 
 NEVER_SAMPLED = 2  # ids 0 <pad> and 1 <unk>

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnncli.engine.gradcheck import numeric_grad, rel_error
-from rnncli import seq2seq
-from rnncli.model import ModelSpec, forward, init_params, loss_and_grads, loss_from_logits
+from rnncli.models import ModelSpec, init_params, loss_and_grads, model_for
 
 DEFAULT_TOLERANCE = 1e-5
 
@@ -139,12 +138,8 @@ def check_case(spec: ModelSpec, padded: bool, seed: int = 0, max_entries: int | 
     _, grads, _, cache = loss_and_grads(params, spec, ids, mask, targets, dropout_rng=dropout(),
                                         teacher_forcing=teacher_forcing)
 
-    def loss() -> float:
-        if spec.task == "seq2seq":  # the sampled decoder inputs of the pass above, not new argmaxes
-            logits, _ = seq2seq.forward(params, spec, ids, mask, targets, dropout(), teacher_forcing, cache.inputs)
-            return seq2seq.target_loss(logits, targets)[0]
-        logits, _ = forward(params, spec, ids, mask, dropout_rng=dropout())
-        return loss_from_logits(logits, targets, spec, mask)[0]
+    def loss() -> float:  # with the pass above's sampled decoder inputs (seq2seq), not new argmaxes
+        return model_for(spec).loss(params, spec, ids, mask, targets, dropout(), teacher_forcing, cache)
 
     worst, worst_name, checked = 0.0, "", 0
     for name, p in params.items():

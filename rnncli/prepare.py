@@ -13,7 +13,7 @@ from rnncli.config import Config
 from rnncli.data import LabelVocab, Vocab
 from rnncli.data.subwords import WordFeatures
 from rnncli.errors import ConfigError
-from rnncli.model import ModelSpec, init_params
+from rnncli.models import ModelSpec, init_params
 
 
 @dataclass

@@ -32,7 +32,7 @@ from rnncli.config import Config, config_to_yaml
 from rnncli.data import LabelVocab
 from rnncli.engine.optim import clip_grad_norm, clip_grad_value, lr_at, make_optimizer
 from rnncli.errors import DivergedError, RunError, TrainingInterrupted
-from rnncli.model import ModelSpec, loss_and_grads
+from rnncli.models import ModelSpec, loss_and_grads
 from rnncli.prepare import initial_params, prepare
 from rnncli.tasks import task_of
 

@@ -13,7 +13,8 @@ import pytest
 
 from rnncli import diagnostics as dg
 from rnncli import gradcheck as gc
-from rnncli.model import ModelSpec, forward, init_params, loss_and_grads, loss_from_logits
+from rnncli.models import ModelSpec, init_params, loss_and_grads
+from rnncli.models.sequence import forward, loss_from_logits
 
 CELL_VARIANTS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 

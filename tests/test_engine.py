@@ -10,7 +10,8 @@ import pytest
 from rnncli import gradcheck as gc
 from rnncli.engine import cells, functional, losses
 from rnncli.engine.recurrent import stack_backward, stack_forward
-from rnncli.model import ModelSpec, forward, init_params, loss_and_grads
+from rnncli.models import ModelSpec, init_params, loss_and_grads
+from rnncli.models.sequence import forward
 
 CELL_VARIANTS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 

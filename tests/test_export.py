@@ -11,7 +11,7 @@ import pytest
 from rnncli.cli import main
 from rnncli.errors import RunError, UsageError
 from rnncli.export import export_run, torch_module_code, torch_names, torch_shapes, torch_state_dict
-from rnncli.model import ModelSpec, init_params
+from rnncli.models import ModelSpec, init_params
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "configs" / "sentiment-toy.yaml"

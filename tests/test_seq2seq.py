@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from test_contracts import assert_documented
 
-from rnncli import decoding, gradcheck as gc, seq2seq, synthetic
+from rnncli import decoding, gradcheck as gc, synthetic
+from rnncli.models import encoder_decoder as seq2seq
 from rnncli.data.vocab import BOS_ID, EOS_ID
-from rnncli.engine.gradcheck import numeric_grad, rel_error
 from rnncli.errors import ExitCode
-from rnncli.model import ModelSpec, init_params
+from rnncli.models import ModelSpec, init_params
 from rnncli.seqmetrics import corpus_bleu, sequence_scores
 
 REVERSE = "configs/reverse-seq2seq.yaml"

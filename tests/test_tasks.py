@@ -10,7 +10,8 @@ import pytest
 
 from rnncli import tasks
 from rnncli.config import config_from_dict
-from rnncli.model import ModelSpec, forward, init_params
+from rnncli.models import ModelSpec, init_params
+from rnncli.models.sequence import forward
 from rnncli.train import train
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,7 +16,8 @@ from torch import nn  # noqa: E402
 
 import rnncli.export  # noqa: E402
 from rnncli.export import torch_names, torch_state_dict  # noqa: E402
-from rnncli.model import ModelSpec, forward, init_params, loss_and_grads, probabilities  # noqa: E402
+from rnncli.models import ModelSpec, init_params, loss_and_grads  # noqa: E402
+from rnncli.models.sequence import forward, probabilities
 
 REPO = Path(__file__).resolve().parent.parent
 CELL_VARIANTS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
@@ -53,7 +54,7 @@ class Reference(nn.Module):
 
 
 def torch_loss(spec: ModelSpec, logits, targets, mask):
-    """PyTorch's loss for each task, as rnncli.model.loss_from_logits defines it."""
+    """PyTorch's loss for each task, as rnncli.models.sequence.loss_from_logits defines it."""
     if spec.per_step:  # tag, lm: cross-entropy over real tokens only
         real = torch.from_numpy(mask)
         return nn.functional.cross_entropy(logits[real], targets[real])

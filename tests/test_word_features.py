@@ -9,7 +9,8 @@ import pytest
 
 from rnncli.data.subwords import WordFeatures, feature_names, feature_value, word_shape
 from rnncli.errors import DataError, ExitCode
-from rnncli.model import ModelSpec, forward, init_params, loss_and_grads
+from rnncli.models import ModelSpec, init_params, loss_and_grads
+from rnncli.models.sequence import forward
 
 TAG_CONFIG = """\
 task: tag

@@ -22,7 +22,7 @@ from rnncli.data.batching import by_length
 from rnncli.data.features import pad_features, parse_all
 from rnncli.data.subwords import WordFeatures, feature_names
 from rnncli.errors import DataError
-from rnncli.model import forward, loss_from_logits, probabilities
+from rnncli.models.sequence import forward, loss_from_logits, probabilities
 
 
 @dataclass

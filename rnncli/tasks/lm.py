@@ -14,7 +14,7 @@ import numpy as np
 from rnncli.data import LabelVocab, Vocab, read_text, tokenize
 from rnncli.data.subwords import WordFeatures
 from rnncli.errors import DataError
-from rnncli.model import forward, loss_from_logits, probabilities
+from rnncli.models.sequence import forward, loss_from_logits, probabilities
 from rnncli.tasks.base import EVAL_BATCH_SIZE, Batch, Dataset, Scored, Task, token_inputs
 
 TOP_K_NEXT = 5  # `rnn predict` shows this many likeliest next tokens

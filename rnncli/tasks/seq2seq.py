@@ -13,7 +13,7 @@ from rnncli.data.subwords import WordFeatures
 from rnncli.data.vocab import BOS, EOS, EOS_ID, SPECIALS
 from rnncli.errors import DataError
 from rnncli.seqmetrics import sequence_scores
-from rnncli import seq2seq
+from rnncli.models import encoder_decoder
 from rnncli.decoding import decode_all
 from rnncli.data.batching import by_length
 from rnncli.tasks.base import EVAL_BATCH_SIZE, Batch, Dataset, Scored, Task, pad_inputs, token_inputs
@@ -72,9 +72,9 @@ class Seq2Seq(Task):
             for chunk in by_length(data.ids, batch_size):
                 ids, mask = pad_inputs(data, chunk)
                 targets = self.batch_targets(data, chunk)
-                logits, _ = seq2seq.forward(params, spec, ids, mask, targets)
+                logits, _ = encoder_decoder.forward(params, spec, ids, mask, targets)
                 n = int(np.count_nonzero(targets))
-                total += seq2seq.target_loss(logits, targets)[0] * n
+                total += encoder_decoder.target_loss(logits, targets)[0] * n
                 terms += n
         outputs = [tokens for tokens, _ in decode_all(params, spec, data.ids, batch_size, max_length, beam)]
         return Scored(total / max(terms, 1), terms, outputs)

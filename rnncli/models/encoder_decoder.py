@@ -255,8 +255,20 @@ def target_loss(logits: np.ndarray, targets: np.ndarray):
     return losses.softmax_cross_entropy(logits, targets, targets != 0)
 
 
-def loss_and_grads(params: dict, spec, src_ids, src_mask, targets, dropout_rng=None, teacher_forcing: float = 1.0):
-    """Mean loss, gradients, logits and cache of one batch."""
+def loss_and_grads(params: dict, spec, src_ids, src_mask, targets, state0=None, dropout_rng=None,
+                   record: dict | None = None, teacher_forcing: float = 1.0):
+    """Mean loss, gradients, logits and cache of one batch. ``state0`` and ``record`` are the sequence
+    model's (the same signature serves both models): the encoder starts from its own initial state, and
+    per-step gradient norms are not recorded here."""
     logits, cache = forward(params, spec, src_ids, src_mask, targets, dropout_rng, teacher_forcing)
-    loss, d_logits = target_loss(logits, targets)
-    return loss, backward(d_logits, cache, params, spec), logits, cache
+    batch_loss, d_logits = target_loss(logits, targets)
+    return batch_loss, backward(d_logits, cache, params, spec), logits, cache
+
+
+def loss(params: dict, spec, src_ids, src_mask, targets, dropout_rng=None, teacher_forcing: float = 1.0,
+         cache: Seq2SeqCache | None = None) -> float:
+    """The loss alone (finite differences: ``rnn gradcheck``), with the decoder inputs that ``cache``'s pass
+    sampled, not new argmaxes."""
+    logits, _ = forward(params, spec, src_ids, src_mask, targets, dropout_rng, teacher_forcing,
+                        cache.inputs if cache is not None else None)
+    return target_loss(logits, targets)[0]

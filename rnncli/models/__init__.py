@@ -1,0 +1,40 @@
+"""Models: what computes a :class:`ModelSpec`, as peers behind one interface.
+
+Each model is a module with the same functions (the engine's one time loop underneath both):
+
+    param_shapes(spec) -> {name: shape}
+    loss_and_grads(params, spec, ids, mask, targets, state0=None, dropout_rng=None, record=None,
+                   teacher_forcing=1.0) -> (mean loss, grads with the keys of params, logits, cache)
+    loss(params, spec, ids, mask, targets, dropout_rng=None, teacher_forcing=1.0, cache=None) -> float
+
+``sequence``         input → recurrent stack → head: classify, regress, tag, lm
+``encoder_decoder``  an encoder stack, a bridge, a decoder stack with optional attention: seq2seq
+
+Training, gradient checks and diagnostics call :func:`loss_and_grads` (or :func:`model_for`) and
+never ask which model they have.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from rnncli.models import encoder_decoder, sequence
+from rnncli.models.spec import CHOICES, TASKS, ModelSpec, feature_param, init_params
+
+MODELS: dict[str, ModuleType] = {"sequence": sequence, "encoder_decoder": encoder_decoder}
+
+
+def model_for(spec: ModelSpec) -> ModuleType:
+    """The model module that computes ``spec`` (its ``architecture``)."""
+    return MODELS[spec.architecture]
+
+
+def loss_and_grads(params: dict, spec: ModelSpec, ids, mask, targets, state0=None, dropout_rng=None,
+                   record: dict | None = None, teacher_forcing: float = 1.0):
+    """One forward and backward pass of the model of ``spec``: (mean loss, grads, logits, cache)."""
+    return model_for(spec).loss_and_grads(params, spec, ids, mask, targets, state0, dropout_rng, record,
+                                          teacher_forcing)
+
+
+__all__ = ["CHOICES", "TASKS", "MODELS", "ModelSpec", "feature_param", "init_params", "loss_and_grads", "model_for",
+           "sequence", "encoder_decoder"]
