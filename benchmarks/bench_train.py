@@ -8,7 +8,7 @@
 
 A step is forward, loss, backward and one Adam update (lr 1e-3), float32, on full-length random
 batches (no padding) drawn from a seeded generator. Both sides start from the same weights (ours,
-copied into PyTorch through ``rnncli.export.torch_state_dict``; the first losses are compared), use
+copied into PyTorch through ``rnncli.tools.export.torch_state_dict``; the first losses are compared), use
 the same batches and the same number of BLAS threads. Each (workload, cell) runs warm-up steps on
 both sides, then ``repeats`` interleaved chunks of k steps (ours, torch, torch, ours, ...); the
 figure reported is the median step time over the chunks, as tokens (N·T) per second.
@@ -198,7 +198,7 @@ class Ours:
 
 
 class Torch:
-    """The same model in PyTorch (rnncli.export's module, unpacked: there is no padding)."""
+    """The same model in PyTorch (rnncli.tools.export's module, unpacked: there is no padding)."""
 
     def __init__(self, wl: Workload, cell: str, batches, ours: Ours | None):
         import torch
@@ -217,7 +217,7 @@ class Torch:
         self.loaded = False
         if ours is not None:  # start from our weights, so both sides compute the same function
             try:
-                from rnncli.export import torch_state_dict
+                from rnncli.tools.export import torch_state_dict
 
                 state = torch_state_dict(ours.params, ours.spec)
                 model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()}, strict=True)

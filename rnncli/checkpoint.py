@@ -8,7 +8,7 @@
       word-features.json  the vocabularies of the word features (only with model.prefix/suffix/shape)
       weights.npz       parameters by name after the last finished epoch, loaded with allow_pickle=False
       weights-best.npz  the same at the best epoch by train.monitor (only with a dev set)
-      checkpoint.npz    everything needed to resume bit for bit (see rnncli.resume)
+      checkpoint.npz    everything needed to resume bit for bit (see rnncli.training.resume)
       metrics.jsonl     one JSON object per epoch
 
 ``load_run`` gives the best weights when they exist (``last=True``: the last epoch's).

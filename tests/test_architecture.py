@@ -79,3 +79,29 @@ def test_only_the_cli_writes_to_the_terminal():
             if isinstance(node, ast.Attribute) and node.attr in ("stdout", "stderr"):
                 assert not (isinstance(node.value, ast.Name) and node.value.id == "sys"), \
                     f"{name} uses sys.{node.attr} (line {node.lineno})"
+
+
+# Lower tiers never import higher ones: cli → training / evaluation / tools → tasks → models → engine, with
+# data/, config/ and the shared foundations (errors, file writes, the run directory) below the tasks.
+TIERS = {
+    "rnncli.engine": 0,
+    "rnncli.errors": 1, "rnncli.fileio": 1, "rnncli.data": 1, "rnncli.config": 1,
+    "rnncli.models": 2,
+    "rnncli.tasks": 3,
+    "rnncli.checkpoint": 4, "rnncli.training": 4, "rnncli.evaluation": 4, "rnncli.tools": 4,
+    "rnncli.cli": 5, "rnncli.__main__": 5, "rnncli": 5,
+}
+
+
+def tier(name: str) -> int:
+    while name not in TIERS:
+        name = name.rpartition(".")[0]
+    return TIERS[name]
+
+
+def test_imports_run_from_the_cli_down_to_the_engine():
+    known = modules()
+    upward = [f"{name} (tier {tier(name)}) imports {target} (tier {tier(target)})"
+              for name, path in known.items() for target in sorted(imports(name, path, known))
+              if tier(target) > tier(name) and target != "rnncli"]
+    assert not upward, "\n".join(upward)

@@ -352,7 +352,7 @@ def test_arbitrary_vocab_file(raw):
 def toy_bytes(tmp_path_factory) -> dict[str, bytes]:
     """The files of a tiny trained run, to damage in property tests."""
     from rnncli.config import config_from_dict
-    from rnncli.train import train
+    from rnncli.training.train import train
 
     ws = tmp_path_factory.mktemp("prop")
     cfg = config_from_dict({"data": {"train": str(REPO / "datasets/toy/lecture.tsv"),
@@ -377,10 +377,10 @@ def _flip(raw: bytes, edits: list[tuple[int, int]]) -> bytes:
 def test_damaged_run_files(toy_bytes, name, edits, cut):
     """Random bytes changed in (or a cut of) any run file: loading it, predicting with it and resuming it
     give a result or a clean error."""
-    from rnncli import resume
+    from rnncli.training import resume
     from rnncli.checkpoint import load_run
-    from rnncli.predict import predict
-    from rnncli.train import train
+    from rnncli.evaluation.predict import predict
+    from rnncli.training.train import train
 
     with tempfile.TemporaryDirectory() as d:
         run = Path(d) / "r"
@@ -406,7 +406,7 @@ def test_damaged_run_files(toy_bytes, name, edits, cut):
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.text(max_size=60), min_size=1, max_size=4))
 def test_arbitrary_predict_text(toy_run, texts):
-    from rnncli.predict import predict
+    from rnncli.evaluation.predict import predict
 
     try:
         out = predict(_cached_run(toy_run), texts)

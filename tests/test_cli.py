@@ -314,8 +314,8 @@ def test_train_diverged(cli, workspace):
 
 
 def test_a_loss_that_grows_a_millionfold_is_divergence_while_every_float_is_finite(cli, workspace, monkeypatch):
-    """Rule 3 of rnncli.divergence, with no inf or NaN anywhere: the loss itself is the evidence."""
-    import rnncli.train as train_module
+    """Rule 3 of rnncli.training.divergence, with no inf or NaN anywhere: the loss itself is the evidence."""
+    import rnncli.training.train as train_module
 
     real, calls = train_module.loss_and_grads, {"n": 0}
 
@@ -332,7 +332,7 @@ def test_a_loss_that_grows_a_millionfold_is_divergence_while_every_float_is_fini
 
 
 def test_the_loss_bound_is_relative_to_the_first_step():
-    from rnncli import divergence
+    from rnncli.training import divergence
 
     grads = {"w": np.ones(3)}
     assert divergence.check_step(5.0, 1.0, grads, None) is None  # the first step sets the scale
@@ -361,7 +361,7 @@ def test_train_interrupted(cli, workspace, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("rnncli.train.train", interrupted)
+    monkeypatch.setattr("rnncli.training.train.train", interrupted)
     r = cli("train", "--config", TOY_CONFIG)
     assert r.code == ExitCode.INTERRUPTED
     assert "Traceback" not in r.err
@@ -388,7 +388,7 @@ def test_unexpected_error_is_exit_1_without_traceback(cli, workspace, monkeypatc
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("rnncli.train.train", broken)
+    monkeypatch.setattr("rnncli.training.train.train", broken)
     r = cli("train", "--config", TOY_CONFIG)
     assert_user_error(r, ExitCode.UNEXPECTED, "unexpected RuntimeError: boom", "--verbose")
     with pytest.raises(RuntimeError, match="boom"):

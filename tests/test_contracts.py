@@ -29,7 +29,7 @@ def _signal_at_once(signum):
     """Ctrl-C or SIGTERM as if it came during the first step (the real signals are tested in test_resume.py)."""
 
     def setup(monkeypatch):
-        from rnncli import resume
+        from rnncli.training import resume
 
         real_enter = resume.InterruptGuard.__enter__
 
@@ -47,7 +47,7 @@ def _crash(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("rnncli.train.train", broken)
+    monkeypatch.setattr("rnncli.training.train.train", broken)
 
 
 # code -> (setup, argv, first stderr line starts with)
@@ -154,7 +154,7 @@ def test_json_train_resumed(cli, workspace):
 def task_runs(tmp_path_factory) -> dict[str, Path]:
     """One tiny trained run per task (one epoch each)."""
     from rnncli.config import config_from_dict
-    from rnncli.train import train
+    from rnncli.training.train import train
 
     ws = tmp_path_factory.mktemp("tasks")
     (ws / "count.tsv").write_text("text\tlabel\na a b\t0.4\nb\t0\na\t0.2\nb b a\t0.2\n", encoding="utf-8")

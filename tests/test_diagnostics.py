@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pytest
 
-from rnncli import diagnostics as dg
-from rnncli import gradcheck as gc
+from rnncli.tools import diagnostics as dg
+from rnncli.tools import gradcheck as gc
 from rnncli.models import ModelSpec, init_params, loss_and_grads
 from rnncli.models.sequence import forward, loss_from_logits
 

@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import pytest
 
-from rnncli import gradcheck as gc
+from rnncli.tools import gradcheck as gc
 from rnncli.engine import cells, functional, losses
 from rnncli.engine.recurrent import stack_backward, stack_forward
 from rnncli.models import ModelSpec, init_params, loss_and_grads

@@ -10,7 +10,7 @@ import pytest
 
 from rnncli.cli import main
 from rnncli.errors import RunError, UsageError
-from rnncli.export import export_run, torch_module_code, torch_names, torch_shapes, torch_state_dict
+from rnncli.tools.export import export_run, torch_module_code, torch_names, torch_shapes, torch_state_dict
 from rnncli.models import ModelSpec, init_params
 
 REPO = Path(__file__).resolve().parent.parent

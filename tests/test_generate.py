@@ -8,8 +8,8 @@ import pytest
 
 from rnncli.checkpoint import load_run
 from rnncli.config import config_from_dict
-from rnncli.generate import generate
-from rnncli.train import train
+from rnncli.evaluation.generate import generate
+from rnncli.training.train import train
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,12 @@ import numpy as np
 import pytest
 import yaml
 
-from rnncli import resume, synthetic
+from rnncli.training import resume
+
+from rnncli.data import synthetic
 from rnncli.config import config_from_dict
 from rnncli.errors import ExitCode, TrainingInterrupted
-from rnncli.train import train
+from rnncli.training.train import train
 
 TOY_CONFIG = "configs/sentiment-toy.yaml"
 
@@ -323,7 +325,7 @@ def test_sigkill_then_resume_matches_and_corrupt_checkpoint_is_reported(cli, wor
 
 def test_divergence_keeps_the_last_good_checkpoint(cli, workspace, monkeypatch):
     assert cli("train", "--config", TOY_CONFIG, "--set", "train.epochs=1", "--set", "run.dir=runs/one").code == 0
-    import rnncli.train as train_module
+    import rnncli.training.train as train_module
 
     real, calls = train_module.loss_and_grads, {"n": 0}
 

@@ -15,12 +15,16 @@ import numpy as np
 import pytest
 from test_contracts import assert_documented
 
-from rnncli import decoding, gradcheck as gc, synthetic
+from rnncli.models import decoding
+
+from rnncli.tools import gradcheck as gc
+
+from rnncli.data import synthetic
 from rnncli.models import encoder_decoder as seq2seq
 from rnncli.data.vocab import BOS_ID, EOS_ID
 from rnncli.errors import ExitCode
 from rnncli.models import ModelSpec, init_params
-from rnncli.seqmetrics import corpus_bleu, sequence_scores
+from rnncli.tasks.seqmetrics import corpus_bleu, sequence_scores
 
 REVERSE = "configs/reverse-seq2seq.yaml"
 REVERSE_DATA = ["data", "make", "reverse", "--length", "6", "--n", "600", "--out", "data/reverse.tsv"]

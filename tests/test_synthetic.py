@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from rnncli import synthetic
+from rnncli.data import synthetic
 from rnncli.data import read_examples, read_tagged
 from rnncli.data.features import parse_all
 

@@ -12,7 +12,7 @@ from rnncli import tasks
 from rnncli.config import config_from_dict
 from rnncli.models import ModelSpec, init_params
 from rnncli.models.sequence import forward
-from rnncli.train import train
+from rnncli.training.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 SENTIMENT = str(REPO / "datasets/toy/sentiment.tsv")

@@ -14,8 +14,8 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-import rnncli.export  # noqa: E402
-from rnncli.export import torch_names, torch_state_dict  # noqa: E402
+import rnncli.tools.export  # noqa: E402
+from rnncli.tools.export import torch_names, torch_state_dict  # noqa: E402
 from rnncli.models import ModelSpec, init_params, loss_and_grads  # noqa: E402
 from rnncli.models.sequence import forward, probabilities
 
@@ -149,8 +149,8 @@ def test_parity_degenerate_batches(lengths):
 
 
 def _docstring_class():
-    """Execute the PyTorch module class printed in rnncli.export's docstring, so the docs stay true."""
-    doc = rnncli.export.__doc__
+    """Execute the PyTorch module class printed in rnncli.tools.export's docstring, so the docs stay true."""
+    doc = rnncli.tools.export.__doc__
     block = re.search(r"::\n\n(.*?)\n\n(?=\S)", doc, re.S).group(1)
     lines = block.splitlines()
     indent = min(len(x) - len(x.lstrip()) for x in lines if x.strip())
@@ -181,7 +181,7 @@ DOC_CASES = [  # (cell, activation, input, bidirectional, task, num_classes, poo
 @pytest.mark.parametrize("cell,act,input_,bidirectional,task,num_classes,pooling", DOC_CASES,
                          ids=lambda v: str(v))
 def test_docstring_module_matches(cell, act, input_, bidirectional, task, num_classes, pooling):
-    """The class printed in rnncli.export's docstring: logits, loss and gradients, for every task and pooling."""
+    """The class printed in rnncli.tools.export's docstring: logits, loss and gradients, for every task and pooling."""
     spec = ModelSpec(vocab_size=V, num_classes=num_classes, task=task, cell=cell, activation=act, input=input_,
                      embedding_dim=D, hidden_size=H, num_layers=2, bidirectional=bidirectional, dropout=0.3,
                      pooling=pooling)

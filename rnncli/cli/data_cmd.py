@@ -48,7 +48,7 @@ def make(
 ) -> None:
     from rnncli.errors import UsageError
     from rnncli.fileio import atomic_write
-    from rnncli.synthetic import make as generate
+    from rnncli.data.synthetic import make as generate
 
     data = generate(task, length, n, seed)
     if out.exists() and not force:
@@ -101,7 +101,7 @@ def stats(
     json_: bool = JSON,
 ) -> None:
     from rnncli.data import FORMATS, TOKENIZERS, Vocab
-    from rnncli.datastats import data_stats
+    from rnncli.data.stats import data_stats
     from rnncli.errors import UsageError
 
     if format not in FORMATS or format == "features":

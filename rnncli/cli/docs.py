@@ -1,5 +1,5 @@
-"""Regenerate the README's generated sections: the config keys (from the schema) and the
-command reference (from ``--help``).
+"""Regenerate the README's generated sections: the config keys (from the schema), the code map (from
+each module's docstring) and the command reference (from ``--help``).
 
     python -m rnncli.cli.docs            # rewrite README.md between the markers
     python -m rnncli.cli.docs --check    # exit 1 if README.md is stale (a test runs this)
@@ -50,7 +50,20 @@ def config_keys() -> str:
     return "\n".join(rows) + "\n"
 
 
-SECTIONS = {"config keys": config_keys, "command reference": command_reference}
+def code_map() -> str:
+    """Every module of the package with the first paragraph of its docstring, package by package."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1]
+    rows = ["| module | what it holds |", "|---|---|"]
+    for path in sorted(root.rglob("*.py"), key=lambda p: (p.parent != root, p.parent.as_posix(), p.name != "__init__.py", p.name)):
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        first = " ".join(doc.split("\n\n")[0].split()).replace("|", "/")
+        rows.append(f"| `{path.relative_to(root.parent).as_posix()}` | {first} |")
+    return "\n".join(rows) + "\n"
+
+
+SECTIONS = {"config keys": config_keys, "code map": code_map, "command reference": command_reference}
 
 
 def update(readme: Path, check: bool) -> bool:

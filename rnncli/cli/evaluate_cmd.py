@@ -33,7 +33,7 @@ def evaluate(
     max_length: Optional[int] = MAX_LENGTH,
     json_: bool = JSON,
 ) -> None:
-    from rnncli.evaluate import evaluate as run_evaluation
+    from rnncli.evaluation.evaluate import evaluate as run_evaluation
 
     run = open_run(model, last)
     check_decoding(run, beam, max_length)

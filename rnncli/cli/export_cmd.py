@@ -16,7 +16,7 @@ from rnncli.cli.common import LAST, open_run
 --format torch writes an .npz (no pickles) whose names and shapes are exactly the state_dict() of
 a PyTorch module with attributes embedding (nn.Embedding; absent for one-hot input), rnn
 (nn.RNN/nn.LSTM/nn.GRU, batch_first=True) and head (nn.Linear); the module class is in the
-docstring of rnncli.export. Load it with load_state_dict({k: torch.from_numpy(v) for k, v in
+docstring of rnncli.tools.export. Load it with load_state_dict({k: torch.from_numpy(v) for k, v in
 np.load(FILE).items()}, strict=True). PyTorch is not needed to export.
 
 \b
@@ -29,7 +29,7 @@ def export(
     last: bool = LAST,
     json_: bool = JSON,
 ) -> None:
-    from rnncli.export import check_format, export_run
+    from rnncli.tools.export import check_format, export_run
 
     check_format(format_)  # before loading the run, so a typo is reported first
     result = export_run(open_run(run, last), format_, out)
@@ -37,7 +37,7 @@ def export(
         render.print_json(result.to_dict())
         return
     render.line(f"wrote {result.out} ({result.format}, {len(result.tensors)} tensors) from {run}")
-    render.line("PyTorch module (the class is in the docstring of rnncli.export):")
+    render.line("PyTorch module (the class is in the docstring of rnncli.tools.export):")
     for code in result.module_code:
         render.line(f"    {code}")
     render.table(["tensor", "shape"], [[name, "×".join(map(str, shape))] for name, shape in result.tensors])

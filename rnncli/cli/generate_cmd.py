@@ -29,7 +29,7 @@ def generate(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the sampler (default: random)."),
     json_: bool = typer.Option(False, "--json", help='Print {"prime", "text", "tokens"} once done instead of streaming.'),
 ) -> None:
-    from rnncli.generate import generate as sample
+    from rnncli.evaluation.generate import generate as sample
 
     run = open_run(model)
     sep = "" if run.tokenizer == "char" else " "

@@ -50,7 +50,7 @@ def grad_norms(
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw the norms into this image (PNG, needs matplotlib)."),
     json_: bool = JSON,
 ) -> None:
-    from rnncli import diagnostics
+    from rnncli.tools import diagnostics
     from rnncli.errors import UsageError
 
     if (config is None) == (model is None):
@@ -130,7 +130,7 @@ def _rows_to_show(T: int, steps: int) -> list[int]:
 
 
 def _render_report(report, steps: int) -> None:
-    from rnncli import diagnostics
+    from rnncli.tools import diagnostics
 
     render.line(f"{report.cell}, task {report.task}: {report.source}")
     render.line(f"data {report.data}: {report.batches} batch(es), {report.examples} examples, "
@@ -165,7 +165,7 @@ def _render_report(report, steps: int) -> None:
 
 
 def _heatmap(series: list[tuple[str, list]], what: str) -> None:
-    from rnncli.diagnostics import log_grid
+    from rnncli.tools.diagnostics import log_grid
 
     grid, starts = log_grid([values for _, values in series])
     finite = [v for row in grid for v in row if v is not None]

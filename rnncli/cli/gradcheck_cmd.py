@@ -29,7 +29,7 @@ def gradcheck(
     seed: int = typer.Option(0, "--seed", help="Seed of the random models and batches."),
     json_: bool = JSON,
 ) -> int:
-    from rnncli import gradcheck as gc
+    from rnncli.tools import gradcheck as gc
 
     if config is None:
         cases = [(spec, padded, 1.0) for spec, padded in gc.default_cases()] + gc.sampling_cases()
@@ -40,7 +40,7 @@ def gradcheck(
                 results.append(gc.check_case(spec, padded, seed, tolerance=tolerance, teacher_forcing=teacher_forcing))
     else:
         from rnncli.config import load_config
-        from rnncli.prepare import spec_from_config
+        from rnncli.training.prepare import spec_from_config
 
         spec = spec_from_config(load_config(config, set_ or []))
         results = gc.check_spec_from_config(spec, seed, tolerance)

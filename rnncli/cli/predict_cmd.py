@@ -37,7 +37,7 @@ def predict(
     max_length: Optional[int] = MAX_LENGTH,
     json_: bool = typer.Option(False, "--json", help="Print one JSON object per input (JSON Lines)."),
 ) -> None:
-    from rnncli.predict import predict as run_prediction
+    from rnncli.evaluation.predict import predict as run_prediction
 
     batches = input_batches(texts)
     first = next(batches, None)

@@ -31,7 +31,7 @@ def summary(
                          hint="e.g. rnn summary --config configs/seed-params.yaml")
     if config is not None:
         from rnncli.config import load_config
-        from rnncli.prepare import spec_from_config
+        from rnncli.training.prepare import spec_from_config
 
         spec = spec_from_config(load_config(config, set_ or []))
     else:

@@ -41,8 +41,8 @@ def train(
 ) -> None:
     from rnncli.config import load_config
     from rnncli.errors import UsageError
-    from rnncli.resume import resume_config
-    from rnncli.train import train as run_training
+    from rnncli.training.resume import resume_config
+    from rnncli.training.train import train as run_training
 
     if resume is not None and force:
         raise UsageError("--resume continues a run and --force replaces it; pass one of them.",

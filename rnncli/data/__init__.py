@@ -1,4 +1,5 @@
-"""Data: read examples (TSV/CSV, .gz), tokenize, build vocabularies, pad and batch.
+"""Data: read examples (TSV/CSV, .gz), tokenize, build vocabularies, pad and batch; describe a file
+(``stats``) and make synthetic tasks (``synthetic``).
 
 Pipeline: ``read_examples`` -> ``tokenize`` -> ``Vocab.build``/``encode`` ->
 ``batch_indices`` + ``pad_batch`` -> (ids (N, T), mask (N, T)) for the model.

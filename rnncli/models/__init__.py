@@ -10,6 +10,8 @@ Each model is a module with the same functions (the engine's one time loop under
 ``sequence``         input → recurrent stack → head: classify, regress, tag, lm
 ``encoder_decoder``  an encoder stack, a bridge, a decoder stack with optional attention: seq2seq
 
+``decoding`` holds greedy and beam-search decoding for the encoder–decoder.
+
 Training, gradient checks and diagnostics call :func:`loss_and_grads` (or :func:`model_for`) and
 never ask which model they have.
 """

@@ -1,5 +1,6 @@
-"""Tasks: one module per task (what it reads, encodes, batches, counts and scores), and the registry
-that maps a config's ``task:`` to it. A new task is a new module and its entry here."""
+"""Tasks: one module per task (what it reads, encodes, batches, counts, scores and predicts), and the
+registry that maps a config's ``task:`` to it; ``metrics`` and ``seqmetrics`` hold the scores they
+share. A new task is a new module and its entry here."""
 
 from __future__ import annotations
 

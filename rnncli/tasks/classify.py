@@ -10,7 +10,7 @@ import numpy as np
 
 from rnncli.data import LabelVocab
 from rnncli.errors import DataError
-from rnncli.metrics import label_metrics
+from rnncli.tasks.metrics import label_metrics
 from rnncli.tasks.base import Batch, ManyToOne, label_id
 
 

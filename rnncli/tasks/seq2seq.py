@@ -12,9 +12,9 @@ from rnncli.data import UNK_ID, LabelVocab, Vocab, tokenize
 from rnncli.data.subwords import WordFeatures
 from rnncli.data.vocab import BOS, EOS, EOS_ID, SPECIALS
 from rnncli.errors import DataError
-from rnncli.seqmetrics import sequence_scores
+from rnncli.tasks.seqmetrics import sequence_scores
 from rnncli.models import encoder_decoder
-from rnncli.decoding import decode_all
+from rnncli.models.decoding import decode_all
 from rnncli.data.batching import by_length
 from rnncli.tasks.base import EVAL_BATCH_SIZE, Batch, Dataset, Scored, Task, pad_inputs, token_inputs
 
@@ -66,7 +66,7 @@ class Seq2Seq(Task):
     def score(self, params: dict, spec, data: Dataset, batch_size: int = EVAL_BATCH_SIZE,
               max_length: int | None = None, beam: int = 1) -> Scored:
         """Teacher-forced loss over real target tokens, and the outputs decoded with ``beam`` (1: greedy)
-        up to ``max_length`` tokens (default: :func:`rnncli.decoding.default_max_length`)."""
+        up to ``max_length`` tokens (default: :func:`rnncli.models.decoding.default_max_length`)."""
         total, terms = 0.0, 0
         if data.targets is not None:
             for chunk in by_length(data.ids, batch_size):

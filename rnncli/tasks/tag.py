@@ -10,7 +10,7 @@ import numpy as np
 
 from rnncli.data import LabelVocab, Vocab, read_tagged
 from rnncli.data.subwords import WordFeatures
-from rnncli.metrics import label_metrics
+from rnncli.tasks.metrics import label_metrics
 from rnncli.tasks.base import Batch, Dataset, Task, label_id
 
 

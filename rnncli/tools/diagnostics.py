@@ -45,7 +45,7 @@ import numpy as np
 from rnncli.tasks import Dataset, task_of
 from rnncli.errors import DataError, RunError, UsageError
 from rnncli.models import ModelSpec, loss_and_grads
-from rnncli.prepare import initial_params, prepare
+from rnncli.training.prepare import initial_params, prepare
 
 VANISHING_BELOW = 1e-2  # ratio under this: vanishing
 EXPLODING_ABOVE = 1e2  # ratio over this (or a non-finite norm): exploding

@@ -5,7 +5,7 @@ tag:      the same over tokens (token accuracy, per-tag P/R/F1)
 regress:  mean squared error (loss) and mean absolute error
 lm:       loss in nats per token, perplexity, bits per token
 seq2seq:  teacher-forced loss per target token; token accuracy, exact match and corpus BLEU-4 of
-          the decoded outputs (greedy, or beam search with ``beam`` > 1; ``rnncli.seqmetrics``)
+          the decoded outputs (greedy, or beam search with ``beam`` > 1; ``rnncli.tasks.seqmetrics``)
 """
 
 from __future__ import annotations

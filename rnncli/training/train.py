@@ -5,7 +5,7 @@ the dev sources greedily (token accuracy, exact match, BLEU) besides the teacher
 
 Each step: forward, loss, backward through time, optional clipping (by value, then by global
 norm), an optimiser update at the epoch's learning rate (``train.schedule``). After every
-epoch the dev set is scored; then the resumable checkpoint (:mod:`rnncli.resume`), the weights,
+epoch the dev set is scored; then the resumable checkpoint (:mod:`rnncli.training.resume`), the weights,
 the best weights (by ``train.monitor``), metrics.jsonl and run.json are written, in that order.
 ``train.patience`` stops early; Ctrl-C saves a checkpoint after the step in progress and stops.
 
@@ -27,13 +27,17 @@ from typing import Callable
 
 import numpy as np
 
-from rnncli import checkpoint, diagnostics, divergence, resume
+from rnncli import checkpoint
+
+from rnncli.tools import diagnostics
+
+from rnncli.training import divergence, resume
 from rnncli.config import Config, config_to_yaml
 from rnncli.data import LabelVocab
 from rnncli.engine.optim import clip_grad_norm, clip_grad_value, lr_at, make_optimizer
 from rnncli.errors import DivergedError, RunError, TrainingInterrupted
 from rnncli.models import ModelSpec, loss_and_grads
-from rnncli.prepare import initial_params, prepare
+from rnncli.training.prepare import initial_params, prepare
 from rnncli.tasks import task_of
 
 # (event, info): "skipped" (malformed rows left out), "resume", "epoch_start", "batch", "epoch_end" (the record)
@@ -87,7 +91,7 @@ def _detach(finals):
 def train(cfg: Config, force: bool = False, progress: Progress | None = None,
           resume_dir: Path | None = None) -> TrainResult:
     """Train the model ``cfg`` describes and write its run directory. With ``resume_dir``, continue that
-    run from its checkpoint instead (``cfg`` is then :func:`rnncli.resume.resume_config`'s)."""
+    run from its checkpoint instead (``cfg`` is then :func:`rnncli.training.resume.resume_config`'s)."""
     progress = progress or (lambda event, info: None)
     saved = resume.load(resume_dir) if resume_dir is not None else None
     data = prepare(cfg, *(saved.vocabularies() if saved else ()))
@@ -204,7 +208,7 @@ def diverged(run_dir: Path, epoch: int, step: int, state: resume.TrainState, pro
 
 
 def check_weights(run_dir: Path, epoch: int, state: resume.TrainState, params, checkpointed: int | None) -> None:
-    """Rule 4 of :mod:`rnncli.divergence`: no checkpoint or weights file ever holds a NaN or infinity."""
+    """Rule 4 of :mod:`rnncli.training.divergence`: no checkpoint or weights file ever holds a NaN or infinity."""
     bad = divergence.nonfinite(params)
     if bad is not None:
         raise diverged(run_dir, epoch, state.step, state, f"the weights of {bad} are not finite", checkpointed)
