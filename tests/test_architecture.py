@@ -88,7 +88,7 @@ TIERS = {
     "rnncli.errors": 1, "rnncli.fileio": 1, "rnncli.data": 1, "rnncli.config": 1,
     "rnncli.models": 2,
     "rnncli.tasks": 3,
-    "rnncli.checkpoint": 4, "rnncli.training": 4, "rnncli.evaluation": 4, "rnncli.tools": 4,
+    "rnncli.rundir": 4, "rnncli.training": 4, "rnncli.evaluation": 4, "rnncli.tools": 4,
     "rnncli.cli": 5, "rnncli.__main__": 5, "rnncli": 5,
 }
 

@@ -378,7 +378,7 @@ def test_damaged_run_files(toy_bytes, name, edits, cut):
     """Random bytes changed in (or a cut of) any run file: loading it, predicting with it and resuming it
     give a result or a clean error."""
     from rnncli.training import resume
-    from rnncli.checkpoint import load_run
+    from rnncli.rundir import load_run
     from rnncli.evaluation.predict import predict
     from rnncli.training.train import train
 
@@ -419,7 +419,7 @@ _RUNS: dict = {}
 
 
 def _cached_run(path: Path):
-    from rnncli.checkpoint import load_run
+    from rnncli.rundir import load_run
 
     if path not in _RUNS:
         _RUNS[path] = load_run(path)

@@ -179,7 +179,7 @@ def test_cli_export_json(toy_run, tmp_path, capsys):
     assert [t["name"] for t in report["tensors"]] == names
     assert {t["name"]: tuple(t["shape"]) for t in report["tensors"]} == {k: v.shape for k, v in arrays.items()}
     assert sorted(arrays) == sorted(names)
-    from rnncli.checkpoint import load_run
+    from rnncli.rundir import load_run
 
     run = load_run(toy_run)
     np.testing.assert_array_equal(arrays["rnn.weight_hh_l0"], run.params["rnn.l0.W_hh"])

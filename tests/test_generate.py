@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from rnncli.checkpoint import load_run
+from rnncli.rundir import load_run
 from rnncli.config import config_from_dict
 from rnncli.evaluation.generate import generate
 from rnncli.training.train import train

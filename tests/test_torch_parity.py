@@ -192,7 +192,7 @@ def test_docstring_module_matches(cell, act, input_, bidirectional, task, num_cl
 
 def test_exported_file_loads_into_pytorch(tmp_path):
     """End to end: train with the CLI, export, load the .npz as the README shows, same probabilities."""
-    from rnncli.checkpoint import load_run
+    from rnncli.rundir import load_run
     from rnncli.cli import main
 
     run_dir, out = tmp_path / "run", tmp_path / "model.npz"

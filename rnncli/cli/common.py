@@ -20,7 +20,7 @@ LAST = typer.Option(False, "--last", help="Use the last epoch's weights even whe
 def open_run(model: Path | None, last: bool = False):
     """Load ``model``, or the newest run under ./runs when it is not given; its best weights when it
     kept them (weights-best.npz), unless ``last``."""
-    from rnncli.checkpoint import find_latest_run, load_run
+    from rnncli.rundir import find_latest_run, load_run
 
     if model is None:
         model = find_latest_run("runs")

@@ -112,7 +112,7 @@ def stats(
         raise UsageError("give --vocab or --model, not both.", hint="both name the vocabulary to measure coverage with.")
     known = Vocab.load(vocab) if vocab is not None else None
     if model is not None:
-        from rnncli.checkpoint import load_run
+        from rnncli.rundir import load_run
 
         known = load_run(model, last=True).vocab
     field = lambda f: int(f) if f.isdigit() else f  # noqa: E731

@@ -72,7 +72,7 @@ def grad_norms(
         plotter.require_matplotlib()
 
     if history:
-        from rnncli.checkpoint import load_run
+        from rnncli.rundir import load_run
 
         hist = diagnostics.history(load_run(model, last=True).path)
         _write_outputs(hist.csv_rows(), csv_, plot, lambda: plotter.plot_history(hist, plot))

@@ -35,7 +35,7 @@ def summary(
 
         spec = spec_from_config(load_config(config, set_ or []))
     else:
-        from rnncli.checkpoint import load_run
+        from rnncli.rundir import load_run
 
         spec = load_run(model, last=True).spec  # the shapes only: any weights do
     rows = [{"name": k, "shape": list(s), "count": _count(s)} for k, s in spec.param_shapes().items()]

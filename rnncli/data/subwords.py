@@ -29,7 +29,6 @@ from rnncli.errors import DataError
 
 FORMAT = "rnncli-word-features"
 VERSION = 1
-KINDS = ("prefix", "suffix", "shape")
 _NAME = re.compile(r"(prefix|suffix)[1-9][0-9]*|shape")
 SHAPE_RUN = 4  # longer runs of one character class are cut: "xxxxxxx" → "xxxx"
 

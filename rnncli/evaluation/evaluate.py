@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnncli.checkpoint import Run
+from rnncli.rundir import Run
 from rnncli.tasks import task_of
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from rnncli.checkpoint import Run
+from rnncli.rundir import Run
 from rnncli.data import tokenize
 from rnncli.errors import UsageError
 from rnncli.models.sequence import forward

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rnncli.checkpoint import Run
+from rnncli.rundir import Run
 from rnncli.tasks import task_of
 
 

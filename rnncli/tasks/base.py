@@ -75,6 +75,7 @@ class Task:
     accuracy: ClassVar[bool] = False  # reports train_accuracy and dev accuracy
     sequence_targets: ClassVar[bool] = False  # targets are a sequence per example, padded per batch
     stream: ClassVar[bool] = False  # one token stream in fixed windows, the state carried across them (lm)
+    target_vocab_file: ClassVar[bool] = False  # the run keeps a target vocabulary (target-vocab.json)
 
     # ------------------------------------------------------------------ reading and vocabularies
 
@@ -190,7 +191,7 @@ class Task:
 
     def predict(self, run, texts: Sequence[str], beam: int = 1, max_length: int | None = None) -> list[dict]:
         """What `rnn predict --json` prints for each of ``texts`` with a trained ``run``
-        (:class:`rnncli.checkpoint.Run`): the text, its tokens, their ids and how many are <unk>, and
+        (:class:`rnncli.rundir.Run`): the text, its tokens, their ids and how many are <unk>, and
         the task's prediction (:meth:`prediction`). ``beam`` and ``max_length`` are for tasks that decode."""
         inputs = token_inputs(run, texts)
         extra = [run.word_features.encode(tokenize(text, run.tokenizer, False)) for text in texts] \

@@ -24,6 +24,7 @@ class Seq2Seq(Task):
     columns, right = ("text", "output", "log-probability"), {2}
     accuracy = True
     sequence_targets = True
+    target_vocab_file = True
 
     def target_token_lists(self, cfg, raw) -> list[list[str]]:
         """The target side of each pair, tokenized as the source."""

@@ -35,16 +35,16 @@ the batches), ‖θ‖ and their ratio, the relative size of one plain gradient 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from rnncli.tasks import Dataset, task_of
 from rnncli.errors import DataError, RunError, UsageError
 from rnncli.models import ModelSpec, loss_and_grads
+from rnncli.rundir import RunDir
+from rnncli.tasks import Dataset, task_of
 from rnncli.training.prepare import initial_params, prepare
 
 VANISHING_BELOW = 1e-2  # ratio under this: vanishing
@@ -301,7 +301,7 @@ def measure_config(cfg, data: str | None = None, num_batches: int = 1, batch_siz
 
 
 def measure_run(run, data: str | None = None, num_batches: int = 1, batch_size: int | None = None) -> GradNormReport:
-    """A trained run (:class:`rnncli.checkpoint.Run`) on ``data`` (default: its data.train)."""
+    """A trained run (:class:`rnncli.rundir.Run`) on ``data`` (default: its data.train)."""
     _one_stack(run.spec.task, run.path)
     cfg = run.config
     if data is None:
@@ -341,19 +341,8 @@ class GradNormHistory:
 
 def history(run_dir: str | Path) -> GradNormHistory:
     """Read the grad-norm records of a run's metrics.jsonl."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
-        raise RunError(f"{run_dir} has no metrics.jsonl.", hint="pass the directory `rnn train` wrote.")
-    epochs = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            raise RunError(f"{path} has a line that is not JSON.", hint="the run directory is corrupt; retrain.") from None
-        if isinstance(rec, dict) and "grad_norms" in rec:
-            epochs.append({"epoch": rec.get("epoch"), "train_loss": rec.get("train_loss"), "grad_norms": rec["grad_norms"]})
+    epochs = [{"epoch": rec.get("epoch"), "train_loss": rec.get("train_loss"), "grad_norms": rec["grad_norms"]}
+              for rec in RunDir(run_dir).read_metrics() if isinstance(rec, dict) and "grad_norms" in rec]
     if not epochs:
         raise RunError(
             f"{run_dir} recorded no gradient norms during training.",

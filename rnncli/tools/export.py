@@ -206,7 +206,7 @@ def check_format(fmt: str) -> None:
 
 def export_run(run, fmt: str, out_path: str | Path) -> ExportResult:
     """Write ``run``'s weights in format ``fmt`` (only "torch") to ``out_path`` (.npz), atomically."""
-    from rnncli.checkpoint import write_arrays
+    from rnncli.rundir import write_arrays
 
     check_format(fmt)
     if run.spec.task == "seq2seq":

@@ -40,14 +40,14 @@ from pathlib import Path
 import numpy as np
 
 from rnncli import __version__
-from rnncli.checkpoint import FORMAT_VERSION, NPZ_ERRORS, TARGET_VOCAB, WORD_FEATURES, write_arrays
+from rnncli.models import ModelSpec
+from rnncli.rundir import CHECKPOINT, FORMAT_VERSION, NPZ_ERRORS, RunDir
 from rnncli.config import Config, load_config, parse_override, replace_in
 from rnncli.data import LabelVocab, Vocab
 from rnncli.data.subwords import WordFeatures
 from rnncli.errors import DataError, RunError, Terminated, UsageError
 from rnncli.tasks import Batch, Dataset, task_of
 
-CHECKPOINT = "checkpoint.npz"
 CHECKPOINT_FORMAT = "rnncli-checkpoint"
 # What --set may change when a run is resumed: how long it trains and how often it saves.
 RESUMABLE_KEYS = ("train.epochs", "train.patience", "train.checkpoint_every")
@@ -148,7 +148,7 @@ def fingerprint(data: Dataset | None) -> str | None:
 # ------------------------------------------------------------------------------- writing
 
 
-def save(run_dir: Path, params: dict, optimizer, rngs: dict, state: TrainState, info: dict) -> None:
+def save(run: RunDir, params: dict, optimizer, rngs: dict, state: TrainState, info: dict) -> None:
     """Write checkpoint.npz atomically. ``info`` holds the run's constants (model, labels, data)."""
     arrays = {f"param/{k}": v for k, v in params.items()}
     arrays.update({f"optim/{k}": v for k, v in optimizer.state_dict().items()})
@@ -161,13 +161,7 @@ def save(run_dir: Path, params: dict, optimizer, rngs: dict, state: TrainState, 
     meta = {"format": CHECKPOINT_FORMAT, "version": FORMAT_VERSION, "rnncli_version": __version__,
             **state.to_meta(), "rng": {name: rng.bit_generator.state for name, rng in rngs.items()}, **info}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-    write_arrays(run_dir / CHECKPOINT, arrays)
-
-
-def clean_temp_files(run_dir: Path) -> None:
-    """Remove temporary files a killed process left behind (``.weights.npz.x1y2.tmp``)."""
-    for tmp in run_dir.glob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
+    run.write_checkpoint(arrays)
 
 
 # ------------------------------------------------------------------------------- reading
@@ -188,11 +182,10 @@ class Checkpoint:
         """The run's own vocabulary, labels, (seq2seq) target vocabulary and word features: a resumed
         run encodes its data exactly as before."""
         try:
-            vocab = Vocab.load(self.run_dir / "vocab.json")
-            seq2seq = self.meta["model"]["task"] == "seq2seq"
-            target_vocab = Vocab.load(self.run_dir / TARGET_VOCAB) if seq2seq else None
+            spec = ModelSpec(**self.meta["model"])
+            vocab, target_vocab, features = RunDir(self.run_dir).read_vocabularies(
+                target=task_of(spec.task).target_vocab_file, word_features=bool(spec.word_features))
             labels = LabelVocab.from_dict({"labels": self.meta["labels"]})
-            features = WordFeatures.load(self.run_dir / WORD_FEATURES) if self.meta["model"].get("word_features") else None
         except DataError as exc:
             raise _bad(self.run_dir, f"a vocabulary is unreadable ({exc.message})") from None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -253,12 +246,11 @@ def load(run_dir: str | Path) -> Checkpoint:
     if not run_dir.is_dir():
         what = "it does not exist" if not run_dir.exists() else "it is a file, not a run directory"
         raise _bad(run_dir, what, hint="pass the run directory that `rnn train` wrote, e.g. runs/sentiment-toy.")
-    file = run_dir / CHECKPOINT
-    if not file.is_file():
+    run = RunDir(run_dir)
+    if not run.has_checkpoint():
         raise _bad(run_dir, f"it has no {CHECKPOINT} (no step finished, or an older rnncli wrote it)")
     try:
-        with np.load(file, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        arrays = run.read_checkpoint()
         meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
         if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
             raise ValueError("not an rnncli checkpoint")
@@ -286,7 +278,7 @@ def resume_config(run_dir: str | Path, config: str | Path | None = None, overrid
             raise UsageError(f"--set {key} cannot change when a run is resumed; only {', '.join(RESUMABLE_KEYS)} can.",
                              hint="start a new run instead: rnn train --config FILE --set run.dir=NEW_DIR …")
     saved = load(run_dir)  # a missing or unusable checkpoint is the first thing to report
-    cfg = load_config(run_dir / "config.yaml", overrides)
+    cfg = load_config(RunDir(run_dir).config_file, overrides)
     if config is not None:
         given = load_config(config, overrides)
         ours, theirs = _flat(cfg.to_dict()), _flat(given.to_dict())

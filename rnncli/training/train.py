@@ -6,8 +6,10 @@ the dev sources greedily (token accuracy, exact match, BLEU) besides the teacher
 Each step: forward, loss, backward through time, optional clipping (by value, then by global
 norm), an optimiser update at the epoch's learning rate (``train.schedule``). After every
 epoch the dev set is scored; then the resumable checkpoint (:mod:`rnncli.training.resume`), the weights,
-the best weights (by ``train.monitor``), metrics.jsonl and run.json are written, in that order.
-``train.patience`` stops early; Ctrl-C saves a checkpoint after the step in progress and stops.
+the best weights (by ``train.monitor``), metrics.jsonl and run.json are written, in that order,
+through :class:`rnncli.rundir.RunDir`. ``train.patience`` stops early; Ctrl-C or SIGTERM saves a
+checkpoint after the step in progress and stops; a diverging step stops training
+(:mod:`rnncli.training.divergence`).
 
 Determinism: one seed drives three independent generators (initialisation, shuffling,
 dropout), so the same seed and data give bit-identical losses and weights, and a run that
@@ -16,9 +18,7 @@ was interrupted and resumed ends exactly as one that was not.
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
 import signal
 import time
 from dataclasses import dataclass, field
@@ -27,18 +27,16 @@ from typing import Callable
 
 import numpy as np
 
-from rnncli import checkpoint
-
-from rnncli.tools import diagnostics
-
-from rnncli.training import divergence, resume
-from rnncli.config import Config, config_to_yaml
+from rnncli.config import Config
 from rnncli.data import LabelVocab
 from rnncli.engine.optim import clip_grad_norm, clip_grad_value, lr_at, make_optimizer
-from rnncli.errors import DivergedError, RunError, TrainingInterrupted
+from rnncli.errors import DivergedError, TrainingInterrupted
 from rnncli.models import ModelSpec, loss_and_grads
-from rnncli.training.prepare import initial_params, prepare
+from rnncli.rundir import RunDir, run_meta
 from rnncli.tasks import task_of
+from rnncli.tools import diagnostics
+from rnncli.training import divergence, resume
+from rnncli.training.prepare import initial_params, prepare
 
 # (event, info): "skipped" (malformed rows left out), "resume", "epoch_start", "batch", "epoch_end" (the record)
 Progress = Callable[[str, dict], None]
@@ -69,20 +67,6 @@ class TrainResult:
         }
 
 
-def prepare_run_dir(run_dir: Path, force: bool) -> None:
-    if run_dir.exists():
-        if not force:
-            raise RunError(
-                f"the run directory {run_dir} already exists.",
-                hint=f"continue it with `rnn train --resume {run_dir}`, replace it with --force, "
-                "or choose another directory with --set run.dir=PATH.",
-            )
-        if not run_dir.is_dir():
-            raise RunError(f"{run_dir} exists and is a file, not a run directory.", hint="remove it or choose another run.dir.")
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
-
-
 def _detach(finals):
     """A carried-over state without its history: truncated BPTT stops the gradient here."""
     return [[tuple(s.copy() for s in state) for state in layer] for layer in finals]
@@ -107,25 +91,21 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
     monitor = t.monitor if data.dev is not None else None
 
     if saved is None:
-        run_dir, state = cfg.run_dir(), resume.TrainState()
-        prepare_run_dir(run_dir, force)
-        checkpoint.write_text(run_dir / "config.yaml", config_to_yaml(cfg))
-        data.vocab.save(run_dir / "vocab.json")
-        if data.word_features:
-            data.word_features.save(run_dir / checkpoint.WORD_FEATURES)
-        if data.target_vocab is not None:
-            data.target_vocab.save(run_dir / checkpoint.TARGET_VOCAB)
+        run, state = RunDir(cfg.run_dir()), resume.TrainState()
+        run.create(force)
+        run.write_config(cfg)
+        run.write_vocabularies(data.vocab, data.word_features, data.target_vocab)
     else:
-        run_dir = Path(resume_dir)
+        run = RunDir(resume_dir)
         examples = None if task.stream else len(data.train)
         state = saved.restore(params, optimizer, rngs, spec, info, examples)
-        resume.clean_temp_files(run_dir)
-        checkpoint.write_text(run_dir / "config.yaml", config_to_yaml(cfg))  # keeps a --set train.epochs=N
+        run.clean_temp_files()
+        run.write_config(cfg)  # keeps a --set train.epochs=N
         if state.batch == 0 and state.epoch > 0:  # a kill may have come between the checkpoint and these
-            save(run_dir, spec, params, data.labels, cfg, state)
+            save(run, spec, params, data.labels, cfg, state)
         progress("resume", {"epoch": state.epoch, "batch": state.batch, "step": state.step, "epochs": t.epochs})
 
-    result = TrainResult(run_dir, sum(p.size for p in params.values()), state.records,
+    result = TrainResult(run.path, sum(p.size for p in params.values()), state.records,
                          resumed_from={"epoch": state.epoch, "step": state.step} if saved else None)
     probe = diagnostics.probe_batches(cfg.task, data.train, t.batch_size, 1, t.bptt) if t.log_grad_norms else None
     started = time.perf_counter()
@@ -152,7 +132,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
                 except FloatingPointError as exc:
                     problem = f"NumPy reported \"{exc}\" during the step"
                 if problem is not None:
-                    raise diverged(run_dir, epoch, state.step + 1, state, problem, checkpointed)
+                    raise diverged(run, epoch, state.step + 1, state, problem, checkpointed)
                 if task.stream:
                     state.carry = _detach(cache.finals)
                 state.after_step(loss, task.count(batch), task.correct(spec, logits, batch), grad_norm)
@@ -160,11 +140,11 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
                                    "running_loss": state.sums["loss_sum"] / max(state.sums["terms"], 1)})
                 if guard.requested is not None or (t.checkpoint_every and state.step % t.checkpoint_every == 0
                                        and state.batch < len(batches)):  # the epoch's end writes one anyway
-                    check_weights(run_dir, epoch, state, params, checkpointed)
-                    resume.save(run_dir, params, optimizer, rngs, state, info)
+                    check_weights(run, epoch, state, params, checkpointed)
+                    resume.save(run, params, optimizer, rngs, state, info)
                     checkpointed = state.step
                 if guard.requested is not None:
-                    raise interrupted(run_dir, state, len(batches), guard.requested)
+                    raise interrupted(run, state, len(batches), guard.requested)
             terms = max(state.sums["terms"], 1)
             record = {"epoch": epoch, "step": state.step, "lr": optimizer.lr, "train_loss": state.sums["loss_sum"] / terms}
             if task.accuracy:
@@ -176,14 +156,14 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
                 dev = task.metrics(data.dev.targets, task.score(params, spec, data.dev), label_names)
                 record.update({f"dev_{k}": v for k, v in dev.items()})
             record["seconds"] = round(time.perf_counter() - t0, 4)
-            check_weights(run_dir, epoch, state, params, checkpointed)
+            check_weights(run, epoch, state, params, checkpointed)
             state.finish_epoch(record, monitor, t.patience)
-            resume.save(run_dir, params, optimizer, rngs, state, info)  # first: the checkpoint is the commit point
+            resume.save(run, params, optimizer, rngs, state, info)  # first: the checkpoint is the commit point
             checkpointed = state.step
-            save(run_dir, spec, params, data.labels, cfg, state)
+            save(run, spec, params, data.labels, cfg, state)
             progress("epoch_end", record)
             if guard.requested is not None:
-                raise interrupted(run_dir, state, len(batches), guard.requested)
+                raise interrupted(run, state, len(batches), guard.requested)
     result.best, result.stopped_early = state.best, state.stopped_early
     if data.test is not None:
         result.test = task.metrics(data.test.targets, task.score(params, spec, data.test), label_names)
@@ -191,44 +171,40 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
     return result
 
 
-def diverged(run_dir: Path, epoch: int, step: int, state: resume.TrainState, problem: str,
+def diverged(run: RunDir, epoch: int, step: int, state: resume.TrainState, problem: str,
              checkpointed: int | None) -> DivergedError:
     """Name the step, what went wrong and the gradient norm before it; keep the last checkpoint."""
     last = f" (the gradient norm was {state.grad_norm:.4g} at step {step - 1})" if step > 1 else ""
     if checkpointed is None:  # nothing worth keeping was written yet
-        shutil.rmtree(run_dir, ignore_errors=True)
-        kept = f"No epoch finished, so {run_dir} was removed."
+        run.remove()
+        kept = f"No epoch finished, so {run} was removed."
     else:
         epochs = f" and the weights of epoch {state.epoch}" if state.epoch else ""
-        kept = f"{run_dir} keeps its last good checkpoint (step {checkpointed}){epochs}."
+        kept = f"{run} keeps its last good checkpoint (step {checkpointed}){epochs}."
     return DivergedError(
         f"training diverged at epoch {epoch}, step {step}: {problem}{last}. {kept}",
         hint="lower train.lr, or clip the gradients (e.g. --set train.clip_norm=1.0), and train again with --force.",
     )
 
 
-def check_weights(run_dir: Path, epoch: int, state: resume.TrainState, params, checkpointed: int | None) -> None:
+def check_weights(run: RunDir, epoch: int, state: resume.TrainState, params, checkpointed: int | None) -> None:
     """Rule 4 of :mod:`rnncli.training.divergence`: no checkpoint or weights file ever holds a NaN or infinity."""
     bad = divergence.nonfinite(params)
     if bad is not None:
-        raise diverged(run_dir, epoch, state.step, state, f"the weights of {bad} are not finite", checkpointed)
+        raise diverged(run, epoch, state.step, state, f"the weights of {bad} are not finite", checkpointed)
 
 
-def interrupted(run_dir: Path, state: resume.TrainState, batches: int, signum: int) -> TrainingInterrupted:
+def interrupted(run: RunDir, state: resume.TrainState, batches: int, signum: int) -> TrainingInterrupted:
     where = f"after epoch {state.epoch}" if state.batch == 0 else \
         f"in epoch {state.epoch + 1} (batch {state.batch} of {batches})"
-    return TrainingInterrupted(f"training stopped {where}, step {state.step}; {run_dir} holds a checkpoint of it.",
-                               hint=f"continue exactly where it stopped with: rnn train --resume {run_dir}",
+    return TrainingInterrupted(f"training stopped {where}, step {state.step}; {run} holds a checkpoint of it.",
+                               hint=f"continue exactly where it stopped with: rnn train --resume {run}",
                                terminated=signum == signal.SIGTERM)
 
 
-def save(run_dir: Path, spec: ModelSpec, params, labels: LabelVocab, cfg: Config, state: resume.TrainState) -> None:
-    """After an epoch (and its checkpoint): the weights, the best weights when this epoch is the best,
-    metrics.jsonl, then run.json (which marks the run usable)."""
-    checkpoint.write_arrays(run_dir / checkpoint.WEIGHTS, params)
-    if state.best and state.best["epoch"] == state.epoch:
-        checkpoint.write_arrays(run_dir / checkpoint.BEST_WEIGHTS, params)
-    checkpoint.write_text(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in state.records))
-    meta = checkpoint.run_meta(spec, labels, cfg, state.epoch, cfg.train.dtype, step=state.step, best=state.best,
-                               stopped_early=state.stopped_early)
-    checkpoint.write_text(run_dir / "run.json", json.dumps(meta, indent=2) + "\n")
+def save(run: RunDir, spec: ModelSpec, params, labels: LabelVocab, cfg: Config, state: resume.TrainState) -> None:
+    """After an epoch and its checkpoint: the weights, the best weights when this epoch is the best,
+    metrics.jsonl and run.json."""
+    meta = run_meta(spec, labels, cfg, state.epoch, cfg.train.dtype, step=state.step, best=state.best,
+                    stopped_early=state.stopped_early)
+    run.write_epoch(params, bool(state.best and state.best["epoch"] == state.epoch), state.records, meta)

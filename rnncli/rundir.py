@@ -11,16 +11,20 @@
       checkpoint.npz    everything needed to resume bit for bit (see rnncli.training.resume)
       metrics.jsonl     one JSON object per epoch
 
-``load_run`` gives the best weights when they exist (``last=True``: the last epoch's).
-Every file is written atomically: to a temporary file in the same directory, then
-``os.replace``, so an interrupted write never leaves a half-written file behind. File names
-inside a run directory are fixed here; none is ever read from a file's contents.
+:class:`RunDir` is the only code that reads or writes these files: training and resuming write
+through it (the checkpoint first after every epoch: it is the commit point; then the weights, the
+best weights, metrics.jsonl and run.json, which marks the run usable), and ``load_run`` reads a
+trained run, with its best weights when it kept them (``last=True``: the last epoch's). Every file
+is written atomically: to a temporary file in the same directory, then ``os.replace``, so an
+interrupted write never leaves a half-written file behind. File names inside a run directory are
+fixed here; none is ever read from a file's contents.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import shutil
 import struct
 import zipfile
 import zlib
@@ -36,6 +40,7 @@ from rnncli.data.tokenize import TOKENIZERS
 from rnncli.errors import ConfigError, DataError, RunError
 from rnncli.fileio import atomic_write
 from rnncli.models import CHOICES, TASKS, ModelSpec
+from rnncli.tasks import task_of
 
 FORMAT = "rnncli-run"
 # What reading a damaged .npz can raise: bad zip structure, CRC, an unsupported zip version or
@@ -46,7 +51,8 @@ FORMAT_VERSION = 2  # 2: checkpoint.npz (resume state) replaces optimizer.npz; w
 WEIGHTS, BEST_WEIGHTS = "weights.npz", "weights-best.npz"
 WORD_FEATURES = "word-features.json"
 TARGET_VOCAB = "target-vocab.json"
-REQUIRED_FILES = ("run.json", "config.yaml", "vocab.json", WEIGHTS)
+CONFIG, VOCAB, RUN_JSON, METRICS, CHECKPOINT = "config.yaml", "vocab.json", "run.json", "metrics.jsonl", "checkpoint.npz"
+REQUIRED_FILES = (RUN_JSON, CONFIG, VOCAB, WEIGHTS)
 
 
 def write_text(path: Path, text: str) -> None:
@@ -57,11 +63,108 @@ def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-def append_jsonl(path: Path, record: dict) -> None:
-    """Append one line; rewrites the file atomically so a crash never leaves half a line."""
-    old = Path(path).read_bytes() if Path(path).exists() else b""
-    line = (json.dumps(record) + "\n").encode("utf-8")
-    atomic_write(path, lambda f: f.write(old + line))
+class RunDir:
+    """A run directory: every read and write of its files goes through here."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    # ---------------------------------------------------------------- starting, ending, cleaning
+
+    def create(self, force: bool) -> None:
+        """A new, empty run directory; an existing one is replaced only with ``force``."""
+        if self.path.exists():
+            if not force:
+                raise RunError(
+                    f"the run directory {self.path} already exists.",
+                    hint=f"continue it with `rnn train --resume {self.path}`, replace it with --force, "
+                    "or choose another directory with --set run.dir=PATH.",
+                )
+            if not self.path.is_dir():
+                raise RunError(f"{self.path} exists and is a file, not a run directory.",
+                               hint="remove it or choose another run.dir.")
+            shutil.rmtree(self.path)
+        self.path.mkdir(parents=True)
+
+    def remove(self) -> None:
+        """Delete the directory (a run that failed before anything in it was worth keeping)."""
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def clean_temp_files(self) -> None:
+        """Remove temporary files a killed process left behind (``.weights.npz.x1y2.tmp``)."""
+        for tmp in self.path.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ what the run starts with
+
+    def write_config(self, cfg) -> None:
+        from rnncli.config import config_to_yaml
+
+        write_text(self.path / CONFIG, config_to_yaml(cfg))
+
+    def write_vocabularies(self, vocab: Vocab, word_features: WordFeatures | None, target_vocab: Vocab | None) -> None:
+        vocab.save(self.path / VOCAB)
+        if word_features:
+            word_features.save(self.path / WORD_FEATURES)
+        if target_vocab is not None:
+            target_vocab.save(self.path / TARGET_VOCAB)
+
+    def read_vocabularies(self, target: bool, word_features: bool) -> tuple[Vocab, Vocab | None, WordFeatures | None]:
+        """The vocabulary, and the target vocabulary and word features when the model has them (DataError
+        when one is unreadable)."""
+        return (Vocab.load(self.path / VOCAB), Vocab.load(self.path / TARGET_VOCAB) if target else None,
+                WordFeatures.load(self.path / WORD_FEATURES) if word_features else None)
+
+    # ------------------------------------------------------------------------------ checkpoints
+
+    def has_checkpoint(self) -> bool:
+        return (self.path / CHECKPOINT).is_file()
+
+    def write_checkpoint(self, arrays: dict[str, np.ndarray]) -> None:
+        write_arrays(self.path / CHECKPOINT, arrays)
+
+    def read_checkpoint(self) -> dict[str, np.ndarray]:
+        """Every array of checkpoint.npz (one of NPZ_ERRORS when it is damaged)."""
+        with np.load(self.path / CHECKPOINT, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+
+    # ------------------------------------------------------------------------- after an epoch
+
+    def write_epoch(self, params: dict[str, np.ndarray], best: bool, records: list[dict], meta: dict) -> None:
+        """After an epoch (and its checkpoint): the weights, the best weights when this epoch is the best,
+        metrics.jsonl, then run.json (which marks the run usable)."""
+        write_arrays(self.path / WEIGHTS, params)
+        if best:
+            write_arrays(self.path / BEST_WEIGHTS, params)
+        write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in records))
+        write_text(self.path / RUN_JSON, json.dumps(meta, indent=2) + "\n")
+
+    def read_metrics(self) -> list[dict]:
+        """metrics.jsonl: one record per finished epoch."""
+        path = self.path / METRICS
+        if not path.is_file():
+            raise RunError(f"{self.path} has no {METRICS}.", hint="pass the directory `rnn train` wrote.")
+        records = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    raise RunError(f"{path} has a line that is not JSON.",
+                                   hint="the run directory is corrupt; retrain.") from None
+        return records
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / CONFIG
+
+    # ----------------------------------------------------------------------------- a trained run
+
+    def load(self, last: bool = False) -> "Run":
+        return load_run(self.path, last)
 
 
 @dataclass
@@ -190,7 +293,7 @@ def load_run(path: str | Path, last: bool = False) -> Run:
     except (KeyError, TypeError, ValueError) as exc:
         raise _damaged(path, "run.json", f"corrupt ({exc})") from None
     vocab = _load_vocab(path, "vocab.json")
-    target_vocab = _load_vocab(path, TARGET_VOCAB) if spec.task == "seq2seq" else None
+    target_vocab = _load_vocab(path, TARGET_VOCAB) if task_of(spec.task).target_vocab_file else None
     word_features = load_word_features(path, spec)
     notes, weights = [], WEIGHTS
     if (path / BEST_WEIGHTS).is_file():
