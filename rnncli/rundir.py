@@ -307,10 +307,10 @@ def load_run(path: str | Path, last: bool = False) -> Run:
     params = load_weights(path / weights, spec)
     if len(vocab) != spec.vocab_size:
         raise _bad_run(path, f"vocab.json has {len(vocab)} entries but the weights expect {spec.vocab_size}")
-    if spec.task in ("classify", "tag") and len(labels) != spec.num_classes:
-        raise _bad_run(path, f"run.json lists {len(labels)} labels but the model has {spec.num_classes} classes")
     if target_vocab is not None and len(target_vocab) != spec.num_classes:
         raise _bad_run(path, f"{TARGET_VOCAB} has {len(target_vocab)} entries but the weights expect {spec.num_classes}")
+    if task_of(spec.task).num_classes(spec.vocab_size, labels, target_vocab) != spec.num_classes:
+        raise _bad_run(path, f"run.json lists {len(labels)} labels but the model has {spec.num_classes} classes")
     return Run(path, spec, params, vocab, labels, meta, weights, target_vocab, word_features, notes)
 
 

@@ -75,6 +75,6 @@ def check_decoding(run, beam: int, max_length: int | None) -> None:
     """--beam and --max-length only mean something for a seq2seq run."""
     from rnncli.errors import UsageError
 
-    if run.spec.task != "seq2seq" and (beam != 1 or max_length is not None):
+    if run.spec.architecture != "encoder_decoder" and (beam != 1 or max_length is not None):
         raise UsageError(f"--beam and --max-length apply to seq2seq runs; {run.path} is a {run.spec.task} run.",
                          hint="leave them out for this run.")

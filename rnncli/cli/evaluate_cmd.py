@@ -43,9 +43,9 @@ def evaluate(
         render.print_json({"model": str(run.path), "weights": run.weights, "epoch": epoch, **result.to_dict()})
         return
     m = result.metrics
-    what = {"lm": f"{result.n} tokens", "tag": f"{result.n} sentences, {result.tokens} tokens",
-            "seq2seq": f"{result.n} pairs, {result.tokens} target tokens"}.get(
-        result.task, f"{result.n} examples")
+    from rnncli.tasks import task_of
+
+    what = task_of(result.task).describe_size(result.n, result.tokens)
     which = f"best weights, epoch {epoch}" if run.best else f"weights of epoch {epoch}"
     render.line(f"{result.data}: {what}, model {run.path} ({which}, task {result.task})")
     names = {"loss": "loss", "accuracy": "accuracy", "macro_f1": "macro F1", "mae": "mean absolute error",

@@ -43,7 +43,7 @@ def summary(
     if json_:
         render.print_json({"model": spec.to_dict(), "parameters": rows, "total": total})
         return
-    if spec.task == "seq2seq":
+    if spec.architecture == "encoder_decoder":
         render.line(f"task seq2seq: {spec.cell} encoder × {spec.num_layers} layer(s)"
                     f"{' (bidirectional, linear bridge)' if spec.bidirectional else ''} → {spec.cell} decoder"
                     f"{' with additive attention' if spec.attention else ''}, hidden {spec.hidden_size}; source "
@@ -51,9 +51,9 @@ def summary(
         render.table(["parameter", "shape", "count"],
                      [[r["name"], "×".join(map(str, r["shape"])), r["count"]] for r in rows] + [["total", "", total]])
         return
-    head = {"regress": "linear (1 output)", "tag": f"softmax per token ({spec.num_outputs} tags)",
-            "lm": f"softmax per token ({spec.num_outputs}-token vocabulary)"}.get(
-        spec.task, "sigmoid (1 output)" if spec.num_outputs == 1 else f"softmax ({spec.num_outputs} outputs)")
+    from rnncli.tasks import task_of
+
+    head = task_of(spec.task).describe_head(spec)
     features = f" + word features {', '.join(n for n, _ in spec.word_features)}" if spec.word_features else ""
     render.line(f"task {spec.task}: {spec.cell} × {spec.num_layers} layer(s)"
                 f"{', bidirectional' if spec.bidirectional else ''}, {spec.input}{features} input, vocabulary "

@@ -187,6 +187,16 @@ class Task:
         """The headline metrics of a scored dataset against its targets."""
         raise NotImplementedError
 
+    # ----------------------------------------------------------------------------- describing
+
+    def describe_size(self, n: int, tokens: int) -> str:
+        """What `rnn evaluate` scored, for its header: ``n`` items, ``tokens`` scored terms."""
+        return f"{n} examples"
+
+    def describe_head(self, spec) -> str:
+        """The output layer, for `rnn summary`'s header."""
+        return "sigmoid (1 output)" if spec.num_outputs == 1 else f"softmax ({spec.num_outputs} outputs)"
+
     # --------------------------------------------------------------------------- predictions
 
     def predict(self, run, texts: Sequence[str], beam: int = 1, max_length: int | None = None) -> list[dict]:

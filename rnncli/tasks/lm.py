@@ -75,6 +75,12 @@ class LM(Task):
     def row(self, p: dict) -> list:
         return [p["text"], "  ".join(f"{n['token']!r} {n['probability']:.3f}" for n in p["next"])]
 
+    def describe_size(self, n: int, tokens: int) -> str:
+        return f"{n} tokens"
+
+    def describe_head(self, spec) -> str:
+        return f"softmax per token ({spec.num_outputs}-token vocabulary)"
+
     def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
         return {"loss": scored.loss, "perplexity": float(np.exp(min(scored.loss, 700.0))),
                 "bits_per_token": scored.loss / np.log(2.0)}

@@ -33,6 +33,9 @@ class Regress(ManyToOne):
     def row(self, p: dict) -> list:
         return [p["text"], p["value"]]
 
+    def describe_head(self, spec) -> str:
+        return "linear (1 output)"
+
     def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
         return {"loss": scored.loss, "mae": float(np.mean(np.abs(np.asarray(scored.outputs) - targets)))}
 

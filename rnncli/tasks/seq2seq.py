@@ -95,6 +95,9 @@ class Seq2Seq(Task):
     def row(self, p: dict) -> list:
         return [p["text"], p["output"], p["log_prob"]]
 
+    def describe_size(self, n: int, tokens: int) -> str:
+        return f"{n} pairs, {tokens} target tokens"
+
     def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
         # a reference's <unk> (a token the training targets never had) can never be matched
         references = [[-1 if i == UNK_ID else int(i) for i in t[:-1]] for t in targets]

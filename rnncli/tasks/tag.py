@@ -49,6 +49,12 @@ class Tag(Task):
     def row(self, p: dict) -> list:
         return [p["text"], " ".join(f"{w}/{t}" for w, t in zip(p["tokens"], p["tags"]))]
 
+    def describe_size(self, n: int, tokens: int) -> str:
+        return f"{n} sentences, {tokens} tokens"
+
+    def describe_head(self, spec) -> str:
+        return f"softmax per token ({spec.num_outputs} tags)"
+
     def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
         y_true = np.concatenate([np.asarray(t, dtype=np.int64) for t in targets])
         y_pred = np.concatenate([np.asarray(p).argmax(axis=-1) for p in scored.outputs])

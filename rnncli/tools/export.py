@@ -209,8 +209,8 @@ def export_run(run, fmt: str, out_path: str | Path) -> ExportResult:
     from rnncli.rundir import write_arrays
 
     check_format(fmt)
-    if run.spec.task == "seq2seq":
-        raise UsageError(f"{run.path} is a seq2seq model; export maps one nn.{_torch_cell(run.spec)} stack with an "
+    if run.spec.architecture != "sequence":
+        raise UsageError(f"{run.path} is a {run.spec.task} model; export maps one nn.{_torch_cell(run.spec)} stack with an "
                          "embedding and a linear head, and an encoder–decoder is two stacks with a bridge and attention.",
                          hint="read the run's weights.npz directly: the names (encoder.l0.W_ih, decoder.l0.W_hh, …) "
                               "and shapes are listed by `rnn summary --model RUN`.")
