@@ -4,7 +4,7 @@ share. A new task is a new module and its entry here."""
 
 from __future__ import annotations
 
-from rnncli.tasks.base import Batch, Dataset, Task, pad_inputs, split_off_dev
+from rnncli.tasks.base import CELLS, Batch, Dataset, Task, pad_inputs, split_off_dev
 from rnncli.tasks.classify import Classify
 from rnncli.tasks.lm import LM, lm_batches, lm_streams
 from rnncli.tasks.regress import Regress
@@ -19,4 +19,4 @@ def task_of(name: str) -> Task:
     return TASKS[name]
 
 
-__all__ = ["TASKS", "Batch", "Dataset", "Task", "task_of", "pad_inputs", "split_off_dev", "lm_batches", "lm_streams"]
+__all__ = ["CELLS", "TASKS", "Batch", "Dataset", "Task", "task_of", "pad_inputs", "split_off_dev", "lm_batches", "lm_streams"]

@@ -11,6 +11,7 @@ batch's ``ids`` holds the padded features (N, T, D).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -22,7 +23,11 @@ from rnncli.data.batching import by_length
 from rnncli.data.features import pad_features, parse_all
 from rnncli.data.subwords import WordFeatures, feature_names
 from rnncli.errors import DataError
+from rnncli.models import ModelSpec
 from rnncli.models.sequence import forward, loss_from_logits, probabilities
+
+# The cells every task's gradient checks cover: (model.cell, model.activation).
+CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 
 
 @dataclass
@@ -186,6 +191,39 @@ class Task:
     def metrics(self, targets, scored: Scored, labels: list[str], full: bool = False) -> dict:
         """The headline metrics of a scored dataset against its targets."""
         raise NotImplementedError
+
+    # ------------------------------------------------------------------------- gradient checks
+
+    gradcheck_classes: ClassVar[int] = 3  # num_classes of the small models `rnn gradcheck` builds
+    gradcheck_bidirectional: ClassVar[bool] = True  # whether the matrix includes bidirectional stacks
+
+    def gradcheck_spec(self, cell: str, activation: str, bidirectional: bool, layers: int, onehot: bool,
+                       **extra) -> ModelSpec:
+        """A small random model of this task for ``rnn gradcheck`` (vocabulary 8, embedding 3, hidden 3)."""
+        extra.setdefault("input", "onehot" if onehot else "embedding")
+        return ModelSpec(vocab_size=8, num_classes=self.gradcheck_classes, task=self.name, cell=cell,
+                         activation=activation, embedding_dim=3, hidden_size=3, num_layers=layers,
+                         bidirectional=bidirectional, **extra)
+
+    def gradcheck_cases(self, cells) -> tuple[list, list]:
+        """``rnn gradcheck``'s cases for this task, as (spec, padded) pairs: the matrix (every cell ×
+        direction × {1, 2} layers × {padded, unpadded}, one-hot and embedding input alternating so both
+        meet every cell), and what this task adds to it."""
+        matrix = []
+        for (cell, act), bi, layers, padded in itertools.product(cells, [False, True], [1, 2], [True, False]):
+            if bi and not self.gradcheck_bidirectional:
+                continue
+            onehot = (layers + padded) % 2 == 0
+            matrix.append((self.gradcheck_spec(cell, act, bi, layers, onehot), padded))
+        return matrix, []
+
+    def gradcheck_sampling_cases(self, cells) -> list:
+        """Cases whose forward pass samples its own inputs: (spec, padded, teacher_forcing)."""
+        return []
+
+    def random_targets(self, spec, rng: np.random.Generator, mask: np.ndarray, padded: bool) -> np.ndarray:
+        """Random targets of this task's shape for a batch with ``mask`` (N, T)."""
+        return rng.integers(0, spec.num_classes, size=mask.shape[0])
 
     # ----------------------------------------------------------------------------- describing
 

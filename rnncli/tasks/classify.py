@@ -6,6 +6,8 @@ Metrics: loss, accuracy; with ``full`` per-class precision, recall, F1, macro F1
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from rnncli.data import LabelVocab
@@ -18,6 +20,18 @@ class Classify(ManyToOne):
     name = "classify"
     columns, right = ("text", "label", "probability"), {1, 2}
     accuracy = True
+
+    def gradcheck_spec(self, cell, activation, bidirectional, layers, onehot, **extra):
+        # two classes (one sigmoid output) with one layer, three (softmax) with two
+        return replace(super().gradcheck_spec(cell, activation, bidirectional, layers, onehot, **extra),
+                       num_classes=2 if layers == 1 else 3)
+
+    def gradcheck_cases(self, cells) -> tuple[list, list]:
+        """Besides the matrix: mean and max pooling, a learned initial state and dropout, for every cell."""
+        matrix, _ = super().gradcheck_cases(cells)
+        extras = [(self.gradcheck_spec(cell, act, True, 2, False, **extra), True) for cell, act in cells
+                  for extra in ({"pooling": "mean"}, {"pooling": "max"}, {"learn_h0": True}, {"dropout": 0.5})]
+        return matrix, extras
 
     def labels(self, cfg, raw) -> LabelVocab:
         labels = LabelVocab.build(ex.label for ex in raw)

@@ -26,6 +26,12 @@ class LM(Task):
     columns = ("text", "next tokens (probability)")
     stream = True
 
+    gradcheck_classes = 8  # the vocabulary
+    gradcheck_bidirectional = False  # a language model reads left to right
+
+    def random_targets(self, spec, rng, mask, padded) -> np.ndarray:
+        return rng.integers(0, spec.num_classes, size=mask.shape) * mask
+
     def read(self, cfg, path: str, skipped: list[str] | None = None):
         return tokenize(read_text(path), cfg.data.tokenizer, cfg.data.lowercase)
 

@@ -18,6 +18,17 @@ class Regress(ManyToOne):
     name = "regress"
     columns, right = ("text", "value"), {1}
 
+    gradcheck_classes = 1
+
+    def gradcheck_cases(self, cells) -> tuple[list, list]:
+        """Besides the matrix: real-valued features input (2 per step), for every cell."""
+        matrix, _ = super().gradcheck_cases(cells)
+        return matrix, [(self.gradcheck_spec(cell, act, True, 2, False, input="features", feature_dim=2), True)
+                        for cell, act in cells]
+
+    def random_targets(self, spec, rng, mask, padded) -> np.ndarray:
+        return rng.standard_normal(mask.shape[0])
+
     def num_classes(self, vocab_size: int, labels: LabelVocab, target_vocab: Vocab | None) -> int:
         return 1
 

@@ -6,6 +6,8 @@ loss (teacher-forced, per target token), token accuracy, exact match and BLEU of
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from rnncli.data import UNK_ID, LabelVocab, Vocab, tokenize
@@ -25,6 +27,27 @@ class Seq2Seq(Task):
     accuracy = True
     sequence_targets = True
     target_vocab_file = True
+
+    gradcheck_classes = 7  # the target vocabulary
+
+    def gradcheck_cases(self, cells) -> tuple[list, list]:
+        """Every cell × {uni, bi} encoder × {1, 2} layers on padded pairs, with attention in half of them."""
+        return [], [(self.gradcheck_spec(cell, act, bi, layers, False, attention=(layers + bi) % 2 == 1), True)
+                    for (cell, act), bi, layers in itertools.product(cells, [False, True], [1, 2])]
+
+    def gradcheck_sampling_cases(self, cells) -> list:
+        """Sampled decoder inputs (teacher forcing 0.5, the decoder run step by step), attention, dropout
+        and the encoder's learned initial state, for every cell."""
+        return [(self.gradcheck_spec(cell, act, True, 2, False, attention=True, dropout=0.3, learn_h0=True), True, 0.5)
+                for cell, act in cells]
+
+    def random_targets(self, spec, rng, mask, padded) -> np.ndarray:
+        """Target lengths 1 … T+1, independent of the source's."""
+        N, T = mask.shape
+        target_lengths = rng.permutation(np.linspace(T + 1, 1, N).round().astype(int)) if padded else np.full(N, T + 1)
+        targets = rng.integers(1, spec.num_classes, size=(N, T + 1))
+        targets[np.arange(T + 1)[None, :] >= target_lengths[:, None]] = 0
+        return targets
 
     def target_token_lists(self, cfg, raw) -> list[list[str]]:
         """The target side of each pair, tokenized as the source."""

@@ -20,6 +20,16 @@ class Tag(Task):
     accuracy = True
     sequence_targets = True
 
+    def gradcheck_cases(self, cells) -> tuple[list, list]:
+        """Besides the matrix: word features (prefix, suffix and shape), for every cell."""
+        matrix, _ = super().gradcheck_cases(cells)
+        features = (("prefix1", 5), ("suffix2", 6), ("shape", 4))
+        return matrix, [(self.gradcheck_spec(cell, act, True, 1, False, word_features=features, word_feature_dim=2), True)
+                        for cell, act in cells]
+
+    def random_targets(self, spec, rng, mask, padded) -> np.ndarray:
+        return rng.integers(0, spec.num_classes, size=mask.shape) * mask
+
     def read(self, cfg, path: str, skipped: list[str] | None = None):
         return read_tagged(path, cfg.data.format, cfg.data.tag_column)
 

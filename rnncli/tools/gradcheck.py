@@ -8,13 +8,13 @@ over the tensor (see ``engine/gradcheck.py``). A case fails above the tolerance.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
 from rnncli.engine.gradcheck import numeric_grad, rel_error
 from rnncli.models import ModelSpec, init_params, loss_and_grads, model_for
+from rnncli.tasks import CELLS, TASKS, task_of
 
 DEFAULT_TOLERANCE = 1e-5
 
@@ -34,7 +34,7 @@ class CaseResult:
 def case_name(spec: ModelSpec, padded: bool, teacher_forcing: float = 1.0) -> str:
     act = f"-{spec.activation}" if spec.cell == "rnn" else ""
     direction = "bi" if spec.bidirectional else "uni"
-    if spec.task == "seq2seq":
+    if spec.architecture == "encoder_decoder":
         extras = (["attention"] if spec.attention else []) + (
             [f"teacher-forcing-{teacher_forcing:g}"] if teacher_forcing < 1 else [])
         return " ".join([spec.task, f"{spec.cell}{act}", f"{direction}-encoder", f"L{spec.num_layers}",
@@ -47,56 +47,27 @@ def case_name(spec: ModelSpec, padded: bool, teacher_forcing: float = 1.0) -> st
                      "padded" if padded else "unpadded", *extras])
 
 
-CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
-
-
-def _spec(task, cell, act, bi, layers, onehot, **extra) -> ModelSpec:
-    classes = {"classify": 2 if layers == 1 else 3, "regress": 1, "tag": 3, "lm": 8, "seq2seq": 7}[task]
-    extra.setdefault("input", "onehot" if onehot else "embedding")
-    return ModelSpec(vocab_size=8, num_classes=classes, task=task, cell=cell, activation=act,
-                     embedding_dim=3, hidden_size=3, num_layers=layers, bidirectional=bi, **extra)
-
-
-SEQUENCE_TASKS = ("classify", "regress", "tag", "lm")
-
-
 def default_cases() -> list[tuple[ModelSpec, bool]]:
-    """Every task × cell × direction × {1, 2} layers × {padded, unpadded} (lm: unidirectional only),
-    then pooling, learned initial state and dropout for every cell, real-valued features input
-    (regress, 2 features per step) and word features (tag: prefix, suffix and shape) for every cell.
-    seq2seq: every cell × {uni, bi} encoder × {1, 2} layers on padded pairs, with attention in half
-    of them (sampled decoder inputs: :func:`sampling_cases`)."""
-    cases = []
-    for task, (cell, act), bi, layers, padded in itertools.product(SEQUENCE_TASKS, CELLS, [False, True], [1, 2],
-                                                                   [True, False]):
-        if task == "lm" and bi:
-            continue
-        onehot = (layers + padded) % 2 == 0  # both encodings appear with every cell and task
-        cases.append((_spec(task, cell, act, bi, layers, onehot), padded))
-    for cell, act in CELLS:
-        for extra in ({"pooling": "mean"}, {"pooling": "max"}, {"learn_h0": True}, {"dropout": 0.5}):
-            cases.append((_spec("classify", cell, act, True, 2, False, **extra), True))
-    for cell, act in CELLS:
-        cases.append((_spec("regress", cell, act, True, 2, False, input="features", feature_dim=2), True))
-    for cell, act in CELLS:
-        features = (("prefix1", 5), ("suffix2", 6), ("shape", 4))
-        cases.append((_spec("tag", cell, act, True, 1, False, word_features=features, word_feature_dim=2), True))
-    for (cell, act), bi, layers in itertools.product(CELLS, [False, True], [1, 2]):
-        cases.append((_spec("seq2seq", cell, act, bi, layers, False, attention=(layers + bi) % 2 == 1), True))
-    return cases
+    """Every task's cases (:meth:`rnncli.tasks.Task.gradcheck_cases`): first each task's matrix (task ×
+    cell × direction × {1, 2} layers × {padded, unpadded}), then each task's own additions (pooling,
+    learned initial state and dropout; real-valued features; word features; the encoder–decoder)."""
+    matrices, additions = [], []
+    for task in TASKS.values():
+        matrix, extra = task.gradcheck_cases(CELLS)
+        matrices += matrix
+        additions += extra
+    return matrices + additions
 
 
 def sampling_cases() -> list[tuple[ModelSpec, bool, float]]:
-    """seq2seq with sampled decoder inputs (teacher forcing 0.5, the decoder run step by step),
-    attention, dropout and the encoder's learned initial state, for every cell:
+    """Cases that sample inputs during the forward pass (seq2seq's decoder fed its own predictions):
     (spec, padded, teacher_forcing)."""
-    return [(_spec("seq2seq", cell, act, True, 2, False, attention=True, dropout=0.3, learn_h0=True), True, 0.5)
-            for cell, act in CELLS]
+    return [case for task in TASKS.values() for case in task.gradcheck_sampling_cases(CELLS)]
 
 
 def random_batch(spec: ModelSpec, rng: np.random.Generator, N: int = 3, T: int = 5, padded: bool = True):
     """Token ids (N, T) (features (N, T, D) for input "features"), mask (N, T) and targets of the task's
-    shape; padded rows have lengths T, …, 1."""
+    shape (:meth:`rnncli.tasks.Task.random_targets`); padded rows have lengths T, …, 1."""
     lengths = np.linspace(T, 1, N).round().astype(int) if padded else np.full(N, T)
     mask = np.arange(T)[None, :] < lengths[:, None]
     if spec.input == "features":  # real-valued inputs, 0 at padding
@@ -106,17 +77,7 @@ def random_batch(spec: ModelSpec, rng: np.random.Generator, N: int = 3, T: int =
         if spec.word_features:  # (N, T, 1 + K): the word, then each feature's id
             ids = np.stack([ids] + [rng.integers(1, size, size=(N, T)) for _, size in spec.word_features], axis=-1)
         ids[~mask] = 0
-    if spec.task == "seq2seq":  # target lengths 1 … T+1, independent of the source's
-        target_lengths = rng.permutation(np.linspace(T + 1, 1, N).round().astype(int)) if padded else np.full(N, T + 1)
-        targets = rng.integers(1, spec.num_classes, size=(N, T + 1))
-        targets[np.arange(T + 1)[None, :] >= target_lengths[:, None]] = 0
-    elif spec.task == "regress":
-        targets = rng.standard_normal(N)
-    elif spec.per_step:
-        targets = rng.integers(0, spec.num_classes, size=(N, T)) * mask
-    else:
-        targets = rng.integers(0, spec.num_classes, size=N)
-    return ids, mask, targets
+    return ids, mask, task_of(spec.task).random_targets(spec, rng, mask, padded)
 
 
 def check_case(spec: ModelSpec, padded: bool, seed: int = 0, max_entries: int | None = None,
@@ -126,7 +87,7 @@ def check_case(spec: ModelSpec, padded: bool, seed: int = 0, max_entries: int | 
     for name, p in params.items():
         if name.endswith(("h0", "c0")):  # start learned states away from 0
             params[name] = rng.standard_normal(p.shape)
-        elif spec.task == "seq2seq":
+        elif spec.architecture == "encoder_decoder":
             # larger weights than the initialisation's, whose nearly uniform attention has gradients near
             # the finite differences' rounding noise; at most 2/√fan_in, so that large models do not saturate
             params[name] = rng.standard_normal(p.shape) * min(1.0, 2.0 / np.sqrt(p.shape[-1]))
