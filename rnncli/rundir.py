@@ -343,9 +343,9 @@ def _checked_spec(spec: ModelSpec) -> ModelSpec:
         if getattr(spec, key) not in choices:
             raise ValueError(f"model.{key} is {getattr(spec, key)!r}")
     sizes = ("vocab_size", "num_classes", "embedding_dim", "hidden_size", "num_layers", "feature_dim",
-             "max_target_length")
+             "max_target_length", "num_conditions")
     if spec.task not in TASKS or any(type(getattr(spec, k, 0)) is not int or getattr(spec, k, 0) < 0 for k in sizes) \
-            or not all(isinstance(getattr(spec, k), bool) for k in ("bidirectional", "learn_h0", "attention")) \
+            or not all(isinstance(getattr(spec, k), bool) for k in ("bidirectional", "learn_h0", "attention", "feed_condition")) \
             or not (isinstance(spec.dropout, (int, float)) and 0 <= spec.dropout < 1):
         raise ValueError("the model description has a wrong value")
     spec.param_shapes()

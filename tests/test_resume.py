@@ -59,6 +59,13 @@ CASES = {
         "train": {"epochs": 2, "batch_size": 16, "teacher_forcing": 0.7, "optimizer": "lazy_adam",
                   "weight_decay": 0.01},
     },
+    "generate-lstm-feed-bucket": {
+        "task": "generate",
+        "data": {"train": "datasets/toy/sentiment.tsv", "dev": "datasets/toy/sentiment-dev.tsv"},
+        "model": {"cell": "lstm", "num_layers": 2, "dropout": 0.2, "feed_condition": True, "hidden_size": 8,
+                  "embedding_dim": 8},
+        "train": {"epochs": 2, "batch_size": 16, "bucket": True},
+    },
 }
 
 

@@ -90,8 +90,10 @@ def train(
     if best is not None:
         render.line(f"Best epoch {best['epoch']} ({best['monitor']} {render.fmt(best['value'])}), kept as "
                     f"{result.run_dir / 'weights-best.npz'}; evaluate and predict use it.")
+    from rnncli.tasks import task_of
+
     render.line(f"Saved {result.run_dir} ({result.num_params:,} parameters, {result.seconds:.1f} s). "
-                f"Next: rnn predict --model {result.run_dir} \"some text\"")
+                f"Next: {task_of(cfg.task).try_command(result.run_dir)}")
 
 
 def epoch_row(record: dict) -> dict:

@@ -91,6 +91,7 @@ class ModelConfig(_Section):
     recurrent_gain: float = opt(1.0, "multiply the initial recurrent weights W_hh by this (after model.init); e.g. 1.5 with relu and init identity makes gradients explode", gt=0)
     learn_h0: bool = opt(False, "learn the initial hidden state instead of starting from zeros (seq2seq: the encoder's)")
     attention: bool = opt(False, "task seq2seq: additive (Bahdanau) attention of each decoder output over the encoder outputs, whose context joins the output layer")
+    feed_condition: bool = opt(False, "task generate: also feed the condition's embedding to the recurrent stack at every step (it always sets the start state)")
 
 
 @dataclass(frozen=True)
@@ -133,8 +134,8 @@ class RunConfig(_Section):
 class Config(_Section):
     """A whole, validated config. ``name`` and ``source`` describe the file, not the run."""
 
-    task: Literal["classify", "regress", "tag", "lm", "seq2seq"] = opt(
-        "classify", "what to learn: classify = one label per text; regress = one number per text (MSE); tag = one label per token; lm = the next token; seq2seq = an output sequence of its own length per text (encoder–decoder; the label column holds the target text)")
+    task: Literal["classify", "regress", "tag", "lm", "seq2seq", "generate"] = opt(
+        "classify", "what to learn: classify = one label per text; regress = one number per text (MSE); tag = one label per token; lm = the next token; seq2seq = an output sequence of its own length per text (encoder–decoder; the label column holds the target text); generate = a text from its label (one-to-many: the label column holds the condition, the text column the text to generate)")
     data: DataConfig = section(DataConfig, "training, dev and test data")
     vocab: VocabConfig = section(VocabConfig, "the token vocabulary")
     model: ModelConfig = section(ModelConfig, "the network")

@@ -149,14 +149,19 @@ def _unknown(key: str, prefix: str) -> str:
 def _cross_checks(cfg: Config) -> Problems:
     """Problems that involve two keys; run only when each key is valid on its own."""
     data, model, problems = cfg.data, cfg.model, []
-    if cfg.task in ("tag", "lm", "seq2seq") and model.pooling != "last":
+    if cfg.task in ("tag", "lm", "seq2seq", "generate") and model.pooling != "last":
         problems.append(("model.pooling", f"applies to task classify or regress only; task is {show(cfg.task)}"))
     if cfg.task == "seq2seq":
         problems += _seq2seq_checks(cfg)
     elif model.attention:
         problems.append(("model.attention", f"applies to task seq2seq only; task is {show(cfg.task)}"))
-    if cfg.task == "lm" and model.bidirectional:
-        problems.append(("model.bidirectional", "must be false for task lm: a language model may not read the tokens it predicts"))
+    if cfg.task in ("lm", "generate") and model.bidirectional:
+        problems.append(("model.bidirectional", f"must be false for task {cfg.task}: a model that generates text may "
+                                                "not read the tokens it predicts"))
+    if cfg.task == "generate":
+        problems += _generate_checks(cfg)
+    elif model.feed_condition:
+        problems.append(("model.feed_condition", f"applies to task generate only; task is {show(cfg.task)}"))
     if model.init == "identity" and model.cell != "rnn":
         problems.append(("model.init", f"identity applies to the vanilla rnn cell (IRNN); model.cell is {show(model.cell)}"))
     if model.input == "features" and cfg.task not in ("classify", "regress"):
@@ -166,8 +171,8 @@ def _cross_checks(cfg: Config) -> Problems:
     elif data.format == "features" and model.input != "features":
         problems.append(("model.input", f"must be 'features' with data.format: features; got {show(model.input)}"))
     word_features = [k for k in ("prefix", "suffix", "shape") if getattr(model, k)]
-    if word_features and (cfg.task in ("lm", "seq2seq") or model.input != "embedding" or data.tokenizer == "char"):
-        why = (f"task is {show(cfg.task)}" if cfg.task in ("lm", "seq2seq") else f"model.input is {show(model.input)}"
+    if word_features and (cfg.task in ("lm", "seq2seq", "generate") or model.input != "embedding" or data.tokenizer == "char"):
+        why = (f"task is {show(cfg.task)}" if cfg.task in ("lm", "seq2seq", "generate") else f"model.input is {show(model.input)}"
                if model.input != "embedding" else "data.tokenizer is 'char'")
         problems.append((f"model.{word_features[0]}", "word features need words with an embedding "
                          f"(tasks classify, regress, tag; model.input embedding; a word tokenizer); {why}"))
@@ -205,6 +210,25 @@ def _seq2seq_checks(cfg: Config) -> Problems:
     if cfg.vocab.path:
         problems.append(("vocab.path", "applies to tasks with one vocabulary; seq2seq builds its source and "
                                        "target vocabularies from data.train"))
+    return problems
+
+
+def _generate_checks(cfg: Config) -> Problems:
+    """A conditional generator reads label<TAB>text rows and embeds the tokens it generates."""
+    problems = []
+    if cfg.model.input != "embedding":
+        problems.append(("model.input", f"must be 'embedding' for task generate; got {show(cfg.model.input)}"))
+    if cfg.model.learn_h0:
+        problems.append(("model.learn_h0", "applies to tasks whose stack starts from a state of its own; task "
+                                           "generate starts from its condition"))
+    if cfg.data.format not in ("auto", "tsv", "csv", "jsonl"):
+        problems.append(("data.format", f"must be 'auto', 'tsv', 'csv' or 'jsonl' for task generate (label and "
+                                        f"text columns); got {show(cfg.data.format)}"))
+    if cfg.train.log_grad_norms:
+        problems.append(("train.log_grad_norms", "applies to the sequence model; task generate starts its stack "
+                                                 "from a condition"))
+    if cfg.vocab.path:
+        problems.append(("vocab.path", "task generate builds its vocabulary (with <bos> and <eos>) from data.train"))
     return problems
 
 

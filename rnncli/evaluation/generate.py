@@ -1,9 +1,11 @@
-"""One-to-many: sample text from a language model, one token at a time.
+"""One-to-many: sample text one token at a time, from a language model after a prime (task lm) or
+from a conditional generator given a label (task generate).
 
-    s_0 = the state after reading the prime;   for each new token:
-    p = softmax(z_t / τ) over the vocabulary, restricted to the k likeliest when top-k is set,
-    x_{t+1} ~ p, then one recurrent step on x_{t+1}.
-<pad> and <unk> are never sampled. A temperature τ < 1 sharpens the distribution, τ > 1 flattens it.
+    s_0 = the state after reading the prime (lm), or the condition's start state (generate);
+    for each new token: p = softmax(z_t / τ) over the vocabulary, restricted to the k likeliest when
+    top-k is set, x_{t+1} ~ p, then one recurrent step on x_{t+1}; a generator stops at <eos>.
+<pad> and <unk> (and <bos>) are never sampled. A temperature τ < 1 sharpens the distribution, τ > 1
+flattens it. The same seed gives the same text.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 from rnncli.rundir import Run
 from rnncli.data import tokenize
 from rnncli.errors import UsageError
+from rnncli.models import generator
 from rnncli.models.sequence import forward
 from rnncli.engine.functional import softmax
 
@@ -25,14 +28,39 @@ def generate(run: Run, prime: str, length: int, temperature: float = 1.0, top_k:
              seed: int | None = None) -> Iterator[str]:
     """``length`` sampled tokens after ``prime``; bad arguments raise here, before any token."""
     if run.spec.task != "lm":
-        raise UsageError(f"{run.path} is a {run.spec.task} model; generate needs a language model (task lm).",
-                         hint="train one with `task: lm`, e.g. rnn train --config configs/char-lm-toy.yaml")
-    if temperature <= 0:
-        raise UsageError(f"--temperature must be > 0; got {temperature}.", hint="try 0.8 (sharper) to 1.2 (wilder).")
+        raise UsageError(f"{run.path} is a {run.spec.task} model; rnn generate needs a language model (task lm) "
+                         "or a conditional generator (task generate).",
+                         hint="train one, e.g. rnn train --config configs/char-lm-toy.yaml (then --prime TEXT) or "
+                              "configs/sentiment-toy-generate.yaml (then --condition LABEL)")
+    _check_temperature(temperature)
     ids = run.vocab.encode(tokenize(prime, run.tokenizer, run.lowercase))
     if not ids:
         raise UsageError("the prime has no tokens to start from.", hint='pass some text, e.g. --prime "ROMEO:"')
     return _sample(run, ids, length, temperature, top_k, np.random.default_rng(seed))
+
+
+def generate_from(run: Run, condition: str, num: int, length: int, temperature: float = 1.0,
+                  top_k: int | None = None, seed: int | None = None) -> list[dict]:
+    """``num`` texts of a conditional generator (task generate) for the label ``condition``, each until
+    <eos> or ``length`` tokens: {"condition", "text", "tokens"} (tokens: how many)."""
+    if run.spec.architecture != "generator":
+        raise UsageError(f"{run.path} is a {run.spec.task} model; --condition needs a conditional generator "
+                         "(task generate).", hint="use --prime with a language model, or train a generator, e.g. "
+                                                  "rnn train --config configs/sentiment-toy-generate.yaml")
+    labels = run.labels.to_dict()["labels"]
+    if condition not in labels:
+        raise UsageError(f"{run.path} knows no condition {condition!r}.",
+                         hint="choose one of " + ", ".join(map(repr, labels)) + ".")
+    _check_temperature(temperature)
+    sep = "" if run.tokenizer == "char" else " "
+    sequences = generator.sample(run.params, run.spec, labels.index(condition), num, length, temperature, top_k,
+                                 np.random.default_rng(seed))
+    return [{"condition": condition, "text": sep.join(run.vocab.decode(ids)), "tokens": len(ids)} for ids in sequences]
+
+
+def _check_temperature(temperature: float) -> None:
+    if temperature <= 0:
+        raise UsageError(f"--temperature must be > 0; got {temperature}.", hint="try 0.8 (sharper) to 1.2 (wilder).")
 
 
 def _sample(run: Run, ids: list[int], length: int, temperature: float, top_k: int | None,

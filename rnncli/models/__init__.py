@@ -9,6 +9,7 @@ Each model is a module with the same functions (the engine's one time loop under
 
 ``sequence``         input → recurrent stack → head: classify, regress, tag, lm
 ``encoder_decoder``  an encoder stack, a bridge, a decoder stack with optional attention: seq2seq
+``generator``        a condition's embedding sets the start state of a decoder stack: generate
 
 ``decoding`` holds greedy and beam-search decoding for the encoder–decoder.
 
@@ -20,10 +21,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from rnncli.models import encoder_decoder, sequence
+from rnncli.models import encoder_decoder, generator, sequence
 from rnncli.models.spec import CHOICES, TASKS, ModelSpec, feature_param, init_params
 
-MODELS: dict[str, ModuleType] = {"sequence": sequence, "encoder_decoder": encoder_decoder}
+MODELS: dict[str, ModuleType] = {"sequence": sequence, "encoder_decoder": encoder_decoder, "generator": generator}
 
 
 def model_for(spec: ModelSpec) -> ModuleType:
@@ -39,4 +40,4 @@ def loss_and_grads(params: dict, spec: ModelSpec, ids, mask, targets, state0=Non
 
 
 __all__ = ["CHOICES", "TASKS", "MODELS", "ModelSpec", "feature_param", "init_params", "loss_and_grads", "model_for",
-           "sequence", "encoder_decoder"]
+           "sequence", "encoder_decoder", "generator"]

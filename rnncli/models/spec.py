@@ -14,7 +14,7 @@ import numpy as np
 
 from rnncli.engine.recurrent import ONEHOT_OFFSET, StackSpec
 
-TASKS = ("classify", "regress", "tag", "lm", "seq2seq")
+TASKS = ("classify", "regress", "tag", "lm", "seq2seq", "generate")
 # The values a ModelSpec field may take: the config schema's choices for the same keys (a test keeps them equal).
 CHOICES = {
     "cell": ("rnn", "lstm", "gru"),
@@ -46,6 +46,12 @@ class ModelSpec:
     max_target_length: int = 0  # seq2seq: the longest training target in tokens (sets the decoding limit)
     word_features: tuple = ()  # ((name, vocabulary size), …), e.g. (("suffix3", 812), ("shape", 95))
     word_feature_dim: int = 16  # E, the embedding size of each word feature
+    num_conditions: int = 0  # generate: how many conditions (labels) there are
+    feed_condition: bool = False  # generate: the condition's embedding is also an input at every step
+
+    # Written to run.json and checkpoints only when set, so that runs written before these keys existed
+    # describe the same model (a resume compares the descriptions).
+    OPTIONAL = {"num_conditions": 0, "feed_condition": False}
 
     def __post_init__(self):  # run.json gives lists; keep the spec hashable and comparable
         object.__setattr__(self, "word_features", tuple((str(n), int(v)) for n, v in self.word_features))
@@ -81,8 +87,9 @@ class ModelSpec:
     @property
     def architecture(self) -> str:
         """The model that computes this spec (:func:`rnncli.models.model_for`): the encoder–decoder for
-        seq2seq, the sequence model (input → stack → head) for every other task."""
-        return "encoder_decoder" if self.task == "seq2seq" else "sequence"
+        seq2seq, the conditional generator for generate, the sequence model (input → stack → head) for
+        every other task."""
+        return {"seq2seq": "encoder_decoder", "generate": "generator"}.get(self.task, "sequence")
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         from rnncli.models import model_for
@@ -91,7 +98,8 @@ class ModelSpec:
 
     def to_dict(self) -> dict:
         """Plain JSON data (lists, not tuples), as run.json and checkpoints store it."""
-        return {**asdict(self), "word_features": [list(f) for f in self.word_features]}
+        d = {**asdict(self), "word_features": [list(f) for f in self.word_features]}
+        return {k: v for k, v in d.items() if k not in self.OPTIONAL or v != self.OPTIONAL[k]}
 
 
 def feature_param(name: str) -> str:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from rnncli.tasks.base import CELLS, Batch, Dataset, Task, pad_inputs, split_off_dev
 from rnncli.tasks.classify import Classify
+from rnncli.tasks.generate import Generate
 from rnncli.tasks.lm import LM, lm_batches, lm_streams
 from rnncli.tasks.regress import Regress
 from rnncli.tasks.seq2seq import Seq2Seq
 from rnncli.tasks.tag import Tag
 
-TASKS: dict[str, Task] = {task.name: task for task in (Classify(), Regress(), Tag(), LM(), Seq2Seq())}
+TASKS: dict[str, Task] = {task.name: task for task in (Classify(), Regress(), Tag(), LM(), Seq2Seq(), Generate())}
 
 
 def task_of(name: str) -> Task:

@@ -22,6 +22,7 @@ from rnncli.data import UNK_ID, LabelVocab, Vocab, batch_indices, bucketed_indic
 from rnncli.data.batching import by_length
 from rnncli.data.features import pad_features, parse_all
 from rnncli.data.subwords import WordFeatures, feature_names
+from rnncli.data.vocab import BOS, EOS, SPECIALS
 from rnncli.errors import DataError
 from rnncli.models import ModelSpec
 from rnncli.models.sequence import forward, loss_from_logits, probabilities
@@ -107,6 +108,14 @@ class Task:
     def word_feature_ids(self, cfg, raw, word_features: WordFeatures | None) -> list | None:
         """The feature ids (T_i, K) of every token of every example, when the model has word features."""
         return [word_features.encode(t) for t in self.token_lists(cfg, raw, lowercase=False)] if word_features else None
+
+    def vocabulary(self, cfg, raw) -> Vocab:
+        """The token vocabulary counted from the training data (``vocab.min_freq``, ``vocab.max_size``)."""
+        return Vocab.build(self.token_lists(cfg, raw), min_freq=cfg.vocab.min_freq, max_size=cfg.vocab.max_size)
+
+    def spec_fields(self, labels: LabelVocab) -> dict:
+        """What this task adds to the model's description (:class:`rnncli.models.ModelSpec`)."""
+        return {}
 
     def labels(self, cfg, raw) -> LabelVocab:
         """The classes (tags) of the training data; none for tasks without labels."""
@@ -221,11 +230,19 @@ class Task:
         """Cases whose forward pass samples its own inputs: (spec, padded, teacher_forcing)."""
         return []
 
+    def random_inputs(self, spec, rng: np.random.Generator, ids: np.ndarray) -> np.ndarray:
+        """Random token ids (N, T), made valid for this task's model where it reads more from them."""
+        return ids
+
     def random_targets(self, spec, rng: np.random.Generator, mask: np.ndarray, padded: bool) -> np.ndarray:
         """Random targets of this task's shape for a batch with ``mask`` (N, T)."""
         return rng.integers(0, spec.num_classes, size=mask.shape[0])
 
     # ----------------------------------------------------------------------------- describing
+
+    def try_command(self, run_dir) -> str:
+        """The command `rnn train` suggests to try the trained run."""
+        return f'rnn predict --model {run_dir} "some text"'
 
     def describe_size(self, n: int, tokens: int) -> str:
         """What `rnn evaluate` scored, for its header: ``n`` items, ``tokens`` scored terms."""
@@ -301,6 +318,14 @@ def token_inputs(run, texts: Sequence[str]) -> list[dict]:
         ids = run.vocab.encode(tokens)
         inputs.append({"text": text, "tokens": tokens, "ids": list(ids), "unknown": list(ids).count(UNK_ID)})
     return inputs
+
+
+def output_vocabulary(cfg, token_lists: list[list[str]]) -> Vocab:
+    """A vocabulary of tokens to generate: <pad>, <unk>, <bos>, <eos>, then the tokens by frequency
+    (``vocab.min_freq`` and ``vocab.max_size`` apply)."""
+    counted = Vocab.build(token_lists, min_freq=cfg.vocab.min_freq, max_size=cfg.vocab.max_size)
+    tokens = [t for t in counted.itos[len(SPECIALS):] if t not in (BOS, EOS)]
+    return Vocab([*SPECIALS, BOS, EOS, *tokens], {t: counted.counts[t] for t in tokens})
 
 
 def split_off_dev(raw, fraction: float):

@@ -12,13 +12,13 @@ import numpy as np
 
 from rnncli.data import UNK_ID, LabelVocab, Vocab, tokenize
 from rnncli.data.subwords import WordFeatures
-from rnncli.data.vocab import BOS, EOS, EOS_ID, SPECIALS
+from rnncli.data.vocab import EOS_ID
 from rnncli.errors import DataError
 from rnncli.tasks.seqmetrics import sequence_scores
 from rnncli.models import encoder_decoder
 from rnncli.models.decoding import decode_all
 from rnncli.data.batching import by_length
-from rnncli.tasks.base import EVAL_BATCH_SIZE, Batch, Dataset, Scored, Task, pad_inputs, token_inputs
+from rnncli.tasks.base import EVAL_BATCH_SIZE, Batch, Dataset, Scored, Task, output_vocabulary, pad_inputs, token_inputs
 
 
 class Seq2Seq(Task):
@@ -56,10 +56,7 @@ class Seq2Seq(Task):
     def target_vocab(self, cfg, raw) -> Vocab:
         """<pad>, <unk>, <bos>, <eos>, then the training targets' tokens (vocab.min_freq and vocab.max_size
         apply as to the source)."""
-        counted = Vocab.build(self.target_token_lists(cfg, raw), min_freq=cfg.vocab.min_freq,
-                              max_size=cfg.vocab.max_size)
-        tokens = [t for t in counted.itos[len(SPECIALS):] if t not in (BOS, EOS)]
-        return Vocab([*SPECIALS, BOS, EOS, *tokens], {t: counted.counts[t] for t in tokens})
+        return output_vocabulary(cfg, self.target_token_lists(cfg, raw))
 
     def longest_target(self, cfg, raw) -> int:
         return max(map(len, self.target_token_lists(cfg, raw)))

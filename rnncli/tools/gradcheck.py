@@ -43,6 +43,7 @@ def case_name(spec: ModelSpec, padded: bool, teacher_forcing: float = 1.0) -> st
     extras += ["h0"] if spec.learn_h0 else []
     extras += [f"dropout-{spec.dropout:g}"] if spec.dropout else []
     extras += ["+".join(name for name, _ in spec.word_features)] if spec.word_features else []
+    extras += ["feed-condition"] if spec.feed_condition else []
     return " ".join([spec.task, f"{spec.cell}{act}", direction, f"L{spec.num_layers}", spec.input,
                      "padded" if padded else "unpadded", *extras])
 
@@ -77,7 +78,8 @@ def random_batch(spec: ModelSpec, rng: np.random.Generator, N: int = 3, T: int =
         if spec.word_features:  # (N, T, 1 + K): the word, then each feature's id
             ids = np.stack([ids] + [rng.integers(1, size, size=(N, T)) for _, size in spec.word_features], axis=-1)
         ids[~mask] = 0
-    return ids, mask, task_of(spec.task).random_targets(spec, rng, mask, padded)
+    task = task_of(spec.task)
+    return task.random_inputs(spec, rng, ids), mask, task.random_targets(spec, rng, mask, padded)
 
 
 def check_case(spec: ModelSpec, padded: bool, seed: int = 0, max_entries: int | None = None,

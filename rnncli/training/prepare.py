@@ -35,21 +35,21 @@ def build_vocab(cfg: Config, train_raw) -> Vocab:
     """Load ``vocab.path`` if given, else count the training tokens."""
     if cfg.vocab.path:
         return Vocab.load(cfg.vocab.path)
-    return Vocab.build(task_of(cfg.task).token_lists(cfg, train_raw), min_freq=cfg.vocab.min_freq,
-                       max_size=cfg.vocab.max_size)
+    return task_of(cfg.task).vocabulary(cfg, train_raw)
 
 
 def model_spec(cfg: Config, vocab_size: int, labels: LabelVocab, feature_dim: int = 0,
                word_features: WordFeatures | None = None, target_vocab: Vocab | None = None,
                max_target_length: int = 0) -> ModelSpec:
-    m = cfg.model
+    m, task = cfg.model, task_of(cfg.task)
     return ModelSpec(
-        vocab_size=vocab_size, num_classes=task_of(cfg.task).num_classes(vocab_size, labels, target_vocab),
+        vocab_size=vocab_size, num_classes=task.num_classes(vocab_size, labels, target_vocab),
         task=cfg.task, cell=m.cell, activation=m.activation,
         input=m.input, embedding_dim=m.embedding_dim, hidden_size=m.hidden_size, num_layers=m.num_layers,
         bidirectional=m.bidirectional, dropout=m.dropout, pooling=m.pooling, learn_h0=m.learn_h0,
         feature_dim=feature_dim, word_features=word_features.sizes() if word_features else (),
         word_feature_dim=m.word_feature_dim, attention=m.attention, max_target_length=max_target_length,
+        feed_condition=m.feed_condition, **task.spec_fields(labels),
     )
 
 
