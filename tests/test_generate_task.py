@@ -131,6 +131,6 @@ def test_sampling_never_draws_specials_and_stops_at_eos():
     spec = task_of("generate").gradcheck_spec("gru", "tanh", False, 1, False)
     params = init_params(spec, np.random.default_rng(0), np.float64)
     sequences = generator.sample(params, spec, 1, num=20, max_length=6, rng=np.random.default_rng(0))
-    assert len(sequences) == 20 and all(len(s) <= 6 for s in sequences)
+    assert len(sequences) == 20 and all(1 <= len(s) <= 6 for s in sequences)  # never empty
     assert all(t not in generator.NEVER_SAMPLED and t != 3 for s in sequences for t in s)  # 3: <eos> ends, unseen
     assert any(len(s) < 6 for s in sequences)  # some ended with <eos>

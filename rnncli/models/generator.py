@@ -138,17 +138,19 @@ def sample(params: dict, spec, condition: int, num: int, max_length: int, temper
            top_k: int | None = None, rng: np.random.Generator | None = None) -> list[list[int]]:
     """``num`` token sequences for one condition, each drawn one token at a time from softmax(z / τ)
     (restricted to the ``top_k`` likeliest when given) until <eos> or ``max_length`` tokens; the ids
-    exclude <eos>. <pad>, <unk> and <bos> are never drawn."""
+    exclude <eos>. <pad>, <unk> and <bos> are never drawn, nor <eos> as the first token (no empty text)."""
     rng = rng or np.random.default_rng()
     c = layers.embedding_forward(params["condition_embedding.weight"], np.full(num, condition))
     state, stack = start_state(params, spec, c), stack_spec(spec)
     prev = np.full((num, 1), BOS_ID)
     done = np.zeros(num, dtype=bool)
     out: list[list[int]] = [[] for _ in range(num)]
-    for _ in range(max_length):
+    for step in range(max_length):
         h, state, _ = stack_forward(_inputs(params, spec, prev, c), np.ones((num, 1), dtype=bool), params, stack, state)
         z = layers.linear_forward(h[:, 0], params["head.W"], params["head.b"]).astype(np.float64) / temperature
         z[:, list(NEVER_SAMPLED)] = -np.inf
+        if step == 0:
+            z[:, EOS_ID] = -np.inf  # a text has at least one token
         if top_k is not None and top_k < z.shape[1]:
             z[np.arange(num)[:, None], np.argsort(z, axis=1)[:, : z.shape[1] - top_k]] = -np.inf
         p = softmax(z)
