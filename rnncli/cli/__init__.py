@@ -19,8 +19,8 @@ from rnncli.cli import render
 from rnncli.cli.app import app
 from rnncli.errors import ExitCode, RnncliError, Terminated
 
-# Command (or command group) → the module that registers it on `app`; importing them all in this
-# order lists the commands alphabetically in `rnn --help` (groups come last, in app.py's order).
+# Command (or command group) → the module that registers it on `app`; `rnn --help` lists the commands
+# alphabetically (groups come last, in app.py's order).
 # `rnn NAME …` imports NAME's module alone: Typer builds the parameters of every registered command
 # on each call, which with the other modules' imports would be a good part of a short command's
 # start-up (`rnn predict`).
@@ -37,6 +37,8 @@ def load_commands(name: str | None = None) -> typer.Typer:
     modules = [COMMAND_MODULES[name]] if name in COMMAND_MODULES else COMMAND_MODULES.values()
     for module in modules:
         importlib.import_module(f"rnncli.cli.{module}")
+    # Alphabetical whatever imported the modules first (a test that ran one command, say).
+    app.registered_commands.sort(key=lambda c: c.name or c.callback.__name__.replace("_", "-"))
     return app
 
 
