@@ -1,4 +1,4 @@
-"""Checkpoints that resume training bit for bit, the best epoch, early stopping and Ctrl-C.
+"""Checkpoints that resume training bit for bit, the best epoch, early stopping, and Ctrl-C and SIGTERM.
 
 ``checkpoint.npz`` in the run directory is one file, written atomically (temporary file, then
 ``os.replace``), so it is always whole and its parts always belong together:
