@@ -13,6 +13,7 @@ import json
 import math
 import os
 import select
+import signal
 import shutil
 import subprocess
 import sys
@@ -681,6 +682,23 @@ def test_predict_answers_each_line_as_it_arrives(toy_run, tmp_path):
         proc.stdin.close()
         assert proc.wait(timeout=60) == 0
         assert proc.stdout.read() == b""
+    finally:
+        proc.kill()
+
+
+def test_sigterm_ends_any_command_with_143(toy_run, tmp_path):
+    """Outside training there is nothing to save: SIGTERM ends the command as Ctrl-C does, exit 143."""
+    proc = subprocess.Popen([sys.executable, "-m", "rnncli", "predict", "-", "--json", "--model", str(toy_run)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    try:
+        proc.stdin.write(b"movie was good\n")
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready and json.loads(proc.stdout.readline())["label"] == "1"  # started, and waiting for more input
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == ExitCode.TERMINATED
+        err = proc.stderr.read().decode()
+        assert err == "Terminated.\n"
     finally:
         proc.kill()
 
