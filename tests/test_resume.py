@@ -69,6 +69,19 @@ CASES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def python_sigint():
+    """Ctrl-C as Python sets it up in a terminal, also when the tests themselves run with SIGINT ignored
+    (under nohup, or as a background job of a script, whose shell ignores SIGINT for it)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # in the child, before Python starts: see python_sigint
+
+
 @pytest.fixture
 def workspace(workspace: Path) -> Path:
     """The shared workspace plus lm.txt, the first 6,000 characters of the tiny Shakespeare (fast), and
@@ -239,7 +252,7 @@ def test_extend_a_finished_run(cli, workspace):
 
 def start(workspace: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "rnncli", "train", *args], cwd=workspace,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
 
 
 def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60.0) -> None:
