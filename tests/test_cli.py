@@ -686,6 +686,32 @@ def test_predict_answers_each_line_as_it_arrives(toy_run, tmp_path):
         proc.kill()
 
 
+def test_with_a_progress_bar_on_the_terminal_the_rows_still_go_to_stdout(workspace):
+    """stderr a terminal (the bar), stdout a file or pipe: every epoch's row reaches stdout, none the terminal."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "rnncli", "train", "--config", TOY_CONFIG, "--set", "train.epochs=3"],
+                              cwd=workspace, stdout=subprocess.PIPE, stderr=follower, timeout=120)
+        os.close(follower)
+        screen = b""
+        while select.select([leader], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed
+                break
+            if not chunk:
+                break
+            screen += chunk
+    finally:
+        os.close(leader)
+    assert proc.returncode == 0
+    rows = [line for line in proc.stdout.decode().splitlines() if line[:1].isdigit()]
+    assert [r.split()[0] for r in rows] == ["1", "2", "3"]
+    assert "0.7315" not in screen.decode(errors="replace")  # epoch 1's train_loss is not on the terminal
+
+
 def test_sigterm_ends_any_command_with_143(toy_run, tmp_path):
     """Outside training there is nothing to save: SIGTERM ends the command as Ctrl-C does, exit 143."""
     proc = subprocess.Popen([sys.executable, "-m", "rnncli", "predict", "-", "--json", "--model", str(toy_run)],

@@ -158,9 +158,11 @@ def progress_bar(description: str, enabled: bool = True):
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    # Results printed while the bar is shown stay on stdout: rich moves them above the bar only when stdout
+    # is the terminal too (`rnn train > log` keeps every row in the log, with the bar on the screen).
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[text]}"),
-        console=err(), transient=True,
+        console=err(), transient=True, redirect_stdout=sys.stdout.isatty(),
     ) as bar:
         task = bar.add_task(description, total=None, text="")
 
