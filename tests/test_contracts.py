@@ -29,16 +29,16 @@ def _signal_at_once(signum):
     """Ctrl-C or SIGTERM as if it came during the first step (the real signals are tested in test_resume.py)."""
 
     def setup(monkeypatch):
-        from rnncli.training import resume
+        from rnncli.training.signals import InterruptGuard
 
-        real_enter = resume.InterruptGuard.__enter__
+        real_enter = InterruptGuard.__enter__
 
         def enter(self):
             real_enter(self)
             self.requested = signum
             return self
 
-        monkeypatch.setattr(resume.InterruptGuard, "__enter__", enter)
+        monkeypatch.setattr(InterruptGuard, "__enter__", enter)
 
     return setup
 

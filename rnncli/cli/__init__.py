@@ -109,7 +109,7 @@ def _run_app(args: list[str], verbose: bool) -> int:
 @contextlib.contextmanager
 def _sigterm_ends_the_command():
     """SIGTERM ends any command as Ctrl-C does, with exit 143 and no traceback (``rnn train`` first
-    saves a checkpoint: see :class:`rnncli.training.resume.InterruptGuard`)."""
+    saves a checkpoint: see :class:`rnncli.training.signals.InterruptGuard`)."""
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         yield
         return

@@ -37,6 +37,8 @@ from rnncli.tasks import task_of
 from rnncli.tools import diagnostics
 from rnncli.training import divergence, resume
 from rnncli.training.prepare import initial_params, prepare
+from rnncli.training.signals import InterruptGuard
+from rnncli.training.state import TrainState, epoch_batches
 
 # (event, info): "skipped" (malformed rows left out), "resume", "epoch_start", "batch", "epoch_end" (the record)
 Progress = Callable[[str, dict], None]
@@ -91,7 +93,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
     monitor = t.monitor if data.dev is not None else None
 
     if saved is None:
-        run, state = RunDir(cfg.run_dir()), resume.TrainState()
+        run, state = RunDir(cfg.run_dir()), TrainState()
         run.create(force)
         run.write_config(cfg)
         run.write_vocabularies(data.vocab, data.word_features, data.target_vocab)
@@ -111,11 +113,11 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
     started = time.perf_counter()
     checkpointed = state.step if saved else None  # the step of the newest checkpoint on disk
 
-    with resume.InterruptGuard() as guard:
+    with InterruptGuard() as guard:
         while state.unfinished(t.epochs, t.patience):
             epoch, t0 = state.epoch + 1, time.perf_counter()
             optimizer.lr = lr_at(t.schedule, t.lr, epoch, t.epochs, t.step_size, t.gamma)
-            batches = resume.epoch_batches(cfg, data.train, state, rngs["shuffle"])
+            batches = epoch_batches(cfg, data.train, state, rngs["shuffle"])
             progress("epoch_start", {"epoch": epoch, "epochs": t.epochs, "batches": len(batches)})
             for batch in batches[state.batch:]:
                 try:
@@ -171,7 +173,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
     return result
 
 
-def diverged(run: RunDir, epoch: int, step: int, state: resume.TrainState, problem: str,
+def diverged(run: RunDir, epoch: int, step: int, state: TrainState, problem: str,
              checkpointed: int | None) -> DivergedError:
     """Name the step, what went wrong and the gradient norm before it; keep the last checkpoint."""
     last = f" (the gradient norm was {state.grad_norm:.4g} at step {step - 1})" if step > 1 else ""
@@ -187,14 +189,14 @@ def diverged(run: RunDir, epoch: int, step: int, state: resume.TrainState, probl
     )
 
 
-def check_weights(run: RunDir, epoch: int, state: resume.TrainState, params, checkpointed: int | None) -> None:
+def check_weights(run: RunDir, epoch: int, state: TrainState, params, checkpointed: int | None) -> None:
     """Rule 4 of :mod:`rnncli.training.divergence`: no checkpoint or weights file ever holds a NaN or infinity."""
     bad = divergence.nonfinite(params)
     if bad is not None:
         raise diverged(run, epoch, state.step, state, f"the weights of {bad} are not finite", checkpointed)
 
 
-def interrupted(run: RunDir, state: resume.TrainState, batches: int, signum: int) -> TrainingInterrupted:
+def interrupted(run: RunDir, state: TrainState, batches: int, signum: int) -> TrainingInterrupted:
     where = f"after epoch {state.epoch}" if state.batch == 0 else \
         f"in epoch {state.epoch + 1} (batch {state.batch} of {batches})"
     return TrainingInterrupted(f"training stopped {where}, step {state.step}; {run} holds a checkpoint of it.",
@@ -202,7 +204,7 @@ def interrupted(run: RunDir, state: resume.TrainState, batches: int, signum: int
                                terminated=signum == signal.SIGTERM)
 
 
-def save(run: RunDir, spec: ModelSpec, params, labels: LabelVocab, cfg: Config, state: resume.TrainState) -> None:
+def save(run: RunDir, spec: ModelSpec, params, labels: LabelVocab, cfg: Config, state: TrainState) -> None:
     """After an epoch and its checkpoint: the weights, the best weights when this epoch is the best,
     metrics.jsonl and run.json."""
     meta = run_meta(spec, labels, cfg, state.epoch, cfg.train.dtype, step=state.step, best=state.best,
