@@ -11,7 +11,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Process exit codes of ``rnn``; the README lists them and each has a test."""
+    """Process exit codes of ``rnn``; docs/exit-codes.md lists them and each has a test."""
 
     OK = 0
     UNEXPECTED = 1  # a bug: please report it (run with --verbose for the traceback)

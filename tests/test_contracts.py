@@ -1,5 +1,5 @@
 """Interface contracts: every exit code is reachable and tested, every command's --json output parses
-and has the shape the README's "JSON output" table documents, --quiet silences everything but results
+and has the shape the table of docs/json-output.md documents, --quiet silences everything but results
 and errors, and progress bars appear only on a terminal."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from rnncli.cli import load_commands, render
 from rnncli.errors import ExitCode
 
 REPO = Path(__file__).resolve().parent.parent
-README = REPO / "README.md"
+JSON_DOC = REPO / "docs/json-output.md"  # the JSON output table
 TOY = "configs/sentiment-toy.yaml"
 DEV = "datasets/toy/sentiment-dev.tsv"
 
@@ -99,10 +99,8 @@ def test_gradcheck_failure_is_exit_1(cli, workspace):
 
 
 def _readme_rows() -> dict[str, str]:
-    """The README's JSON output table: `rnn COMMAND` -> the row's text."""
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("## JSON output"):]
-    section = section[: section.index("\n## ", 1)]
+    """docs/json-output.md's table: `rnn COMMAND` -> the row's text."""
+    section = JSON_DOC.read_text(encoding="utf-8")
     return {m.group(1): m.group(2) for m in re.finditer(r"^\| `(rnn [a-z -]+)` \| (.*) \|$", section, re.M)}
 
 
@@ -120,15 +118,15 @@ def _json_commands() -> list[str]:
 
 def test_every_json_command_is_documented():
     rows = _readme_rows()
-    assert sorted(_json_commands()) == sorted(rows), "add the command's --json shape to README.md's JSON output table"
+    assert sorted(_json_commands()) == sorted(rows), "add the command's --json shape to the table of docs/json-output.md"
 
 
 def assert_documented(command: str, obj, keys: set[str]) -> None:
-    """The object's keys are exactly ``keys``, and the README row names every one of them."""
+    """The object's keys are exactly ``keys``, and the docs' row names every one of them."""
     assert isinstance(obj, dict) and set(obj) == keys, (command, sorted(obj) if isinstance(obj, dict) else obj)
     row = _readme_rows()[command]
     missing = [k for k in keys if f'"{k}"' not in row]
-    assert not missing, f"README's JSON row for {command} does not name {missing}"
+    assert not missing, f"docs/json-output.md's row for {command} does not name {missing}"
 
 
 EPOCH = {"event", "epoch", "step", "lr", "train_loss", "train_accuracy", "grad_norm", "dev_loss", "dev_accuracy", "seconds"}

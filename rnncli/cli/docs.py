@@ -1,8 +1,9 @@
-"""Regenerate the README's generated sections: the config keys (from the schema), the code map (from
-each module's docstring) and the command reference (from ``--help``).
+"""Regenerate the docs' generated sections: the config keys (from the schema, in docs/configs.md), the
+code map (from each module's docstring, in docs/development.md) and the command reference (from
+``--help``, in docs/cli.md).
 
-    python -m rnncli.cli.docs            # rewrite README.md between the markers
-    python -m rnncli.cli.docs --check    # exit 1 if README.md is stale (a test runs this)
+    python -m rnncli.cli.docs            # rewrite each section between its markers
+    python -m rnncli.cli.docs --check    # exit 1 if one is stale (a test runs this)
 """
 
 from __future__ import annotations
@@ -63,30 +64,34 @@ def code_map() -> str:
     return "\n".join(rows) + "\n"
 
 
-SECTIONS = {"config keys": config_keys, "code map": code_map, "command reference": command_reference}
+# section -> (the file that holds it, relative to the repository, and what makes it)
+SECTIONS = {"config keys": ("docs/configs.md", config_keys), "code map": ("docs/development.md", code_map),
+            "command reference": ("docs/cli.md", command_reference)}
 
 
-def update(readme: Path, check: bool) -> bool:
-    """Rewrite (or only compare) every generated section; returns True when all were current."""
-    text = readme.read_text(encoding="utf-8")
-    new = text
-    for what, make in SECTIONS.items():
+def update(root: Path, check: bool) -> bool:
+    """Rewrite (or only compare) every generated section under the repository ``root``; returns True when
+    all were current."""
+    current = True
+    for what, (name, make) in SECTIONS.items():
+        path = root / name
+        text = path.read_text(encoding="utf-8")
         start, end = _markers(what)
-        head, found, rest = new.partition(start)
+        head, found, rest = text.partition(start)
         if not found:
-            raise SystemExit(f"README.md has no marker {start!r}")
+            raise SystemExit(f"{name} has no marker {start!r}")
         _, _, tail = rest.partition(end)
         new = f"{head}{start}\n\n{make()}\n{end}{tail}"
-    if new == text:
-        return True
-    if not check:
-        readme.write_text(new, encoding="utf-8")
-    return False
+        if new != text:
+            current = False
+            if not check:
+                path.write_text(new, encoding="utf-8")
+    return current
 
 
 if __name__ == "__main__":
-    readme = Path(__file__).resolve().parents[2] / "README.md"
-    current = update(readme, check="--check" in sys.argv)
+    root = Path(__file__).resolve().parents[2]
+    current = update(root, check="--check" in sys.argv)
     if "--check" in sys.argv and not current:
-        sys.stderr.write("README.md's generated sections are stale: run `python -m rnncli.cli.docs`.\n")
+        sys.stderr.write("the docs' generated sections are stale: run `python -m rnncli.cli.docs`.\n")
         sys.exit(1)

@@ -20,7 +20,7 @@ Prints the label and its probability (classify), the number (regress), a tag per
 (tag), the likeliest next tokens (lm) or the output sequence and its log-probability
 (seq2seq; greedy, or beam search with --beam K). With --json one JSON object per input; for
 classify {"text", "tokens", "ids", "unknown", "label", "scores": {label: probability}}
-(unknown words have id 1, <unk>, and "unknown" counts them); the README lists the other
+(unknown words have id 1, <unk>, and "unknown" counts them); docs/json-output.md lists the other
 tasks' keys. With '-' each line of stdin is answered as it arrives. A run that kept its
 best epoch's weights (weights-best.npz) predicts with them, unless --last.
 
