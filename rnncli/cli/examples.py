@@ -40,11 +40,12 @@ def trim(output: list[str], head: int | None, tail: int | None) -> list[str]:
 
 
 def run_command(command: str, workdir: Path) -> list[str]:
-    """The command's stdout and stderr together, as lines; `rnn` is the one installed beside this Python."""
+    """The command's stdout and stderr together, as lines without trailing blanks (rich pads table cells);
+    `rnn` is the one installed beside this Python."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     proc = subprocess.run(["bash", "-c", command], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, env=env)
-    return proc.stdout.rstrip("\n").split("\n") if proc.stdout.strip() else []
+    return [line.rstrip() for line in proc.stdout.rstrip("\n").split("\n")] if proc.stdout.strip() else []
 
 
 def rerun(page: Path, workdir: Path, log=lambda text: None) -> bool:
