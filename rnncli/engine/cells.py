@@ -18,8 +18,8 @@ State is a tuple: ``(h,)`` for RNN and GRU, ``(h, c)`` for LSTM.
 
 ``step_forward(a_t, state, W_hh_T, b_hh, h_out=None) -> (state, cache)`` takes the recurrent
 weights transposed, ``W_hh_T`` = W_hh^T (H, G·H), made contiguous once per sequence by the time
-loop (the per-step GEMM h_{t-1} W_hh^T is then 1–10% faster than through a transposed view, with
-the same bits). It writes h_t into ``h_out`` (N, H) when given, the time loop's output slice for
+loop (BLAS then runs the per-step GEMM h_{t-1} W_hh^T on a contiguous operand rather than a transposed
+view, with the same bits; benchmarks/README.md has the measurement). It writes h_t into ``h_out`` (N, H) when given, the time loop's output slice for
 step t; it is the state's h.
 ``step_backward(d_state, cache, W_hh, da_t, dhh_t) -> d_state_prev`` writes ∂L/∂a_t into
 ``da_t`` (N, G·H) and ∂L/∂hh_t into ``dhh_t`` (N, G·H), the time loop's slices for step t,
@@ -75,8 +75,8 @@ def _blocks(x, G):
     """(N, G·H) → a (G, N, H) view: the G column blocks of x, gate by gate.
 
     The LSTM and GRU keep their gates gate-major, in contiguous (G, N, H) arrays, reading their inputs
-    through this view: NumPy's ufuncs run several times faster on a contiguous (N, H) block than on a
-    strided column block of an (N, G·H) array, and a step applies a few dozen of them.
+    through this view: NumPy's ufuncs run faster on a contiguous (N, H) block than on a strided column
+    block of an (N, G·H) array (benchmarks/README.md), and a step applies a few dozen of them.
     """
     return x.reshape(x.shape[0], G, -1).transpose(1, 0, 2)
 

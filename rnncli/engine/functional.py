@@ -14,8 +14,8 @@ def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Logistic function, into ``out`` when given (``out`` may be ``x`` itself).
 
     Computed from e^-x rather than from the identity (1 + tanh(x/2)) / 2: NumPy's exp is
-    vectorised where its float32 tanh is not (about twice as fast), and 1 / (1 + e^-x) keeps
-    full relative precision for x ≪ 0, where the tanh form rounds to 0.
+    vectorised where its float32 tanh is not (benchmarks/README.md compares them), and
+    1 / (1 + e^-x) keeps full relative precision for x ≪ 0, where the tanh form rounds to 0.
     """
     with np.errstate(over="ignore"):  # e^-x = inf for x < -88 (float32): σ = 1/inf = 0, exactly the limit
         out = np.negative(x, out=out)

@@ -20,8 +20,8 @@ def embedding_backward(dX: np.ndarray, ids: np.ndarray, vocab_size: int) -> np.n
     """Scatter-add rows of dX into a (V, D) gradient; repeated ids accumulate.
 
     The ids are sorted (stably) so that equal ids form runs. A run of one row is copied;
-    longer runs are summed by ``np.add.reduceat``, in order. Same sums as ``np.add.at``, many
-    times faster: ``reduceat`` pays per run, and most runs in a batch are single tokens.
+    longer runs are summed by ``np.add.reduceat``, in order. Same sums as ``np.add.at``, and faster:
+    ``reduceat`` pays per run, and most runs in a batch are single tokens.
     """
     D = dX.shape[-1]
     dE = np.zeros((vocab_size, D), dtype=dX.dtype)
