@@ -253,7 +253,7 @@ def _project(x: np.ndarray, W_ih: np.ndarray, b: np.ndarray, onehot: bool, embed
         table = np.dot(E, W_ih.T)
         table += b
         return table[ids]
-    # one (N·T, D) GEMM: NumPy's stacked 3-D matmul is several times slower than one 2-D BLAS call
+    # one (N·T, D) GEMM: NumPy's stacked 3-D matmul is slower than one 2-D BLAS call
     A = np.dot(x.reshape(N * T, D), W_ih.T)
     A += b
     return A.reshape(N, T, -1)
