@@ -115,7 +115,7 @@ def backward(d_logits: np.ndarray, cache: GeneratorCache, params: dict, spec) ->
         dc += dx[..., E:].sum(axis=1)
     grads["condition_embedding.weight"] = layers.embedding_backward(dc, cache.conditions, spec.num_conditions)
     grads["head.W"], grads["head.b"] = dW_head, db_head
-    return {k: grads[k] for k in param_shapes(spec)}
+    return {k: grads[k] for k in params}
 
 
 def loss_and_grads(params: dict, spec, ids, mask, targets, state0=None, dropout_rng=None,

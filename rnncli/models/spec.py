@@ -24,6 +24,12 @@ CHOICES = {
 }
 
 
+def architecture_of(task: str) -> str:
+    """The model a task trains: the encoder–decoder for seq2seq, the conditional generator for generate,
+    the sequence model (input → stack → head) for every other task."""
+    return {"seq2seq": "encoder_decoder", "generate": "generator"}.get(task, "sequence")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Everything that fixes the model's parameter shapes and function."""
@@ -86,10 +92,8 @@ class ModelSpec:
 
     @property
     def architecture(self) -> str:
-        """The model that computes this spec (:func:`rnncli.models.model_for`): the encoder–decoder for
-        seq2seq, the conditional generator for generate, the sequence model (input → stack → head) for
-        every other task."""
-        return {"seq2seq": "encoder_decoder", "generate": "generator"}.get(self.task, "sequence")
+        """The model that computes this spec (:func:`rnncli.models.model_for`)."""
+        return architecture_of(self.task)
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         from rnncli.models import model_for

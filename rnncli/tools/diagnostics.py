@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from rnncli.errors import DataError, RunError, UsageError
-from rnncli.models import ModelSpec, loss_and_grads
+from rnncli.models import ModelSpec, architecture_of, loss_and_grads
 from rnncli.rundir import RunDir
 from rnncli.tasks import Dataset, task_of
 from rnncli.training.prepare import initial_params, prepare
@@ -278,16 +278,18 @@ def check_vocabulary_overlap(data: Dataset, path: str) -> None:
                         hint="pass the kind of data the model was trained on (its data.train file is an example).")
 
 
-def _one_stack(spec: ModelSpec, source) -> None:
-    if spec.architecture != "sequence":
-        raise UsageError(f"{source} describes a {spec.task} model; grad-norms measures one recurrent stack, and an "
-                         "encoder–decoder has two.", hint="use `rnn gradcheck --config FILE` to check its gradients.")
+def _one_stack(task: str, source) -> None:
+    """grad-norms measures the sequence model; say so before any data is read for another one."""
+    if architecture_of(task) != "sequence":
+        raise UsageError(f"{source} describes a {task} model; grad-norms measures one recurrent stack that reads "
+                         f"the input, and a {task} model is built otherwise.",
+                         hint="use `rnn gradcheck --config FILE` to check its gradients.")
 
 
 def measure_config(cfg, data: str | None = None, num_batches: int = 1, batch_size: int | None = None) -> GradNormReport:
     """The model ``cfg`` describes, at initialisation (train.seed), on ``data`` (default data.train)."""
+    _one_stack(cfg.task, cfg.source)
     prepared = prepare(cfg)
-    _one_stack(prepared.spec, cfg.source)
     if data is None:
         dataset, data = prepared.train, cfg.data.train
     else:
@@ -302,7 +304,7 @@ def measure_config(cfg, data: str | None = None, num_batches: int = 1, batch_siz
 
 def measure_run(run, data: str | None = None, num_batches: int = 1, batch_size: int | None = None) -> GradNormReport:
     """A trained run (:class:`rnncli.rundir.Run`) on ``data`` (default: its data.train)."""
-    _one_stack(run.spec, run.path)
+    _one_stack(run.spec.task, run.path)
     cfg = run.config
     if data is None:
         data = cfg.data.train
