@@ -161,11 +161,6 @@ class RunDir:
     def config_file(self) -> Path:
         return self.path / CONFIG
 
-    # ----------------------------------------------------------------------------- a trained run
-
-    def load(self, last: bool = False) -> "Run":
-        return load_run(self.path, last)
-
 
 @dataclass
 class Run:
