@@ -52,6 +52,7 @@ sys.path.insert(0, str(HERE))  # bench_predict, when run as a script from anywhe
 
 from rnncli.engine.optim import make_optimizer  # noqa: E402
 from rnncli.models import ModelSpec, init_params, loss_and_grads  # noqa: E402
+from rnncli.tasks import model_spec  # noqa: E402
 
 CELLS = ("rnn", "lstm", "gru")
 LR = 1e-3
@@ -79,8 +80,8 @@ class Workload:
         return self.batch * self.length
 
     def spec(self, cell: str) -> ModelSpec:
-        return ModelSpec(vocab_size=self.vocab, num_classes=self.classes, task=self.task, cell=cell,
-                         embedding_dim=self.embed, hidden_size=self.hidden, bidirectional=self.bidirectional)
+        return model_spec(dict(vocab_size=self.vocab, num_classes=self.classes, task=self.task, cell=cell,
+                         embedding_dim=self.embed, hidden_size=self.hidden, bidirectional=self.bidirectional))
 
     def describe(self) -> str:
         bi = " bi" if self.bidirectional else ""

@@ -7,7 +7,9 @@ prints them (``Error: …`` / ``hint: …`` on stderr) and exits with ``exit_cod
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -84,3 +86,20 @@ class TrainingInterrupted(RnncliError):
 
 class Terminated(Exception):
     """SIGTERM arrived where no step can be finished first: the CLI exits with 143."""
+
+
+def show(value: Any) -> str:
+    """A value as the user wrote it in YAML (for messages), shortened: ``'lstn'``, ``true``, ``null``, ``0.5``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple, set)):
+        return "a list"
+    if isinstance(value, int) and value.bit_length() > 200:  # repr of a huge int is slow or refused
+        return "a very large integer"
+    text = repr(value) if isinstance(value, (str, int, float)) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+

@@ -39,8 +39,8 @@ from rnncli.data.subwords import WordFeatures
 from rnncli.data.tokenize import TOKENIZERS
 from rnncli.errors import ConfigError, DataError, RunError
 from rnncli.fileio import atomic_write
-from rnncli.models import CHOICES, TASKS, ModelSpec
-from rnncli.tasks import task_of
+from rnncli.models import CHOICES, ModelSpec
+from rnncli.tasks import model_spec, task_of
 
 FORMAT = "rnncli-run"
 # What reading a damaged .npz can raise: bad zip structure, CRC, an unsupported zip version or
@@ -278,7 +278,7 @@ def load_run(path: str | Path, last: bool = False) -> Run:
             hint="retrain the model with this version of rnncli, or use the version that wrote it.",
         )
     try:
-        spec = _checked_spec(ModelSpec(**meta["model"]))
+        spec = _checked_spec(model_spec(meta["model"]))
         labels = LabelVocab.from_dict({"labels": meta["labels"]})
         if meta["data"]["tokenizer"] not in TOKENIZERS or not isinstance(meta["data"]["lowercase"], bool):
             raise ValueError("unknown tokenizer settings")
@@ -339,7 +339,7 @@ def _checked_spec(spec: ModelSpec) -> ModelSpec:
             raise ValueError(f"model.{key} is {getattr(spec, key)!r}")
     sizes = ("vocab_size", "num_classes", "embedding_dim", "hidden_size", "num_layers", "feature_dim",
              "max_target_length", "num_conditions")
-    if spec.task not in TASKS or any(type(getattr(spec, k, 0)) is not int or getattr(spec, k, 0) < 0 for k in sizes) \
+    if any(type(getattr(spec, k, 0)) is not int or getattr(spec, k, 0) < 0 for k in sizes) \
             or not all(isinstance(getattr(spec, k), bool) for k in ("bidirectional", "learn_h0", "attention", "feed_condition")) \
             or not (isinstance(spec.dropout, (int, float)) and 0 <= spec.dropout < 1):
         raise ValueError("the model description has a wrong value")

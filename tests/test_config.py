@@ -598,8 +598,9 @@ def test_model_choices_match_the_schema():
     """Loading a run checks run.json against model.CHOICES, a copy of the schema's choices that spares predict
     the schema import: the two must not drift apart."""
     from rnncli.config.schema import Config, ModelConfig, choices_of, field_types
-    from rnncli.models import CHOICES, TASKS
+    from rnncli.models import CHOICES
+    from rnncli.tasks import TASKS
 
     for key, choices in CHOICES.items():
         assert tuple(choices_of(field_types(ModelConfig)[key])) == choices, key
-    assert tuple(choices_of(field_types(Config)["task"])) == TASKS
+    assert tuple(choices_of(field_types(Config)["task"])) == tuple(TASKS)

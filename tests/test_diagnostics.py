@@ -14,6 +14,7 @@ import pytest
 from rnncli.tools import diagnostics as dg
 from rnncli.tools import gradcheck as gc
 from rnncli.models import ModelSpec, init_params, loss_and_grads
+from rnncli.tasks import model_spec
 from rnncli.models.sequence import forward, loss_from_logits
 
 CELL_VARIANTS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
@@ -111,9 +112,9 @@ def finite_difference_norms(params, spec, inputs, lengths, targets, part, eps=1e
 def _case(cell, act, bidirectional, task="classify", input="embedding", pooling="last", seed=0):
     rng = np.random.default_rng(seed)
     classes = {"classify": 3, "regress": 1, "tag": 3}[task]
-    spec = ModelSpec(vocab_size=7, num_classes=classes, task=task, cell=cell, activation=act, input=input,
+    spec = model_spec(dict(vocab_size=7, num_classes=classes, task=task, cell=cell, activation=act, input=input,
                      embedding_dim=3, hidden_size=3, num_layers=2, bidirectional=bidirectional, pooling=pooling,
-                     feature_dim=2 if input == "features" else 0)
+                     feature_dim=2 if input == "features" else 0))
     params = init_params(spec, rng, np.float64)
     if act == "relu":  # keep every unit active so no finite difference straddles relu's kink
         for name in params:
@@ -238,10 +239,10 @@ def test_tanh_rnn_vanishes_and_an_exploding_relu_rnn_explodes_at_initialisation(
     x = rng.uniform(size=(8, 60, 2))
     mask = np.ones((8, 60), dtype=bool)
     y = rng.uniform(size=8)
-    spec = ModelSpec(vocab_size=2, num_classes=1, task="regress", input="features", feature_dim=2, hidden_size=8)
+    spec = model_spec(dict(vocab_size=2, num_classes=1, task="regress", input="features", feature_dim=2, hidden_size=8))
     tanh = dg.grad_norms(init_params(spec, np.random.default_rng(0), np.float32), spec, [Batch(x, mask, y)])
     assert tanh.summary.verdict == "vanishing"
-    relu = ModelSpec(**{**spec.to_dict(), "activation": "relu"})
+    relu = model_spec({**spec.to_dict(), "activation": "relu"})
     big = init_params(relu, np.random.default_rng(0), np.float32, init="identity", recurrent_gain=1.5)
     assert dg.grad_norms(big, relu, [Batch(x, mask, y)]).summary.verdict == "exploding"
     irnn = init_params(relu, np.random.default_rng(0), np.float32, init="identity")
@@ -261,8 +262,8 @@ def test_features_input_is_in_the_gradcheck_matrix():
 @pytest.mark.parametrize("cell,act", CELL_VARIANTS)
 def test_features_padding_invariance(cell, act):
     rng = np.random.default_rng(2)
-    spec = ModelSpec(vocab_size=2, num_classes=1, task="regress", cell=cell, activation=act, input="features",
-                     feature_dim=3, hidden_size=3, num_layers=2, bidirectional=True)
+    spec = model_spec(dict(vocab_size=2, num_classes=1, task="regress", cell=cell, activation=act, input="features",
+                     feature_dim=3, hidden_size=3, num_layers=2, bidirectional=True))
     params = init_params(spec, rng, np.float64)
     lengths = [5, 2, 3]
     mask = np.arange(5)[None, :] < np.asarray(lengths)[:, None]
@@ -282,7 +283,7 @@ def test_features_padding_invariance(cell, act):
 
 
 def test_float32_model_keeps_float32_with_float64_features():
-    spec = ModelSpec(vocab_size=2, num_classes=1, task="regress", input="features", feature_dim=2, hidden_size=3)
+    spec = model_spec(dict(vocab_size=2, num_classes=1, task="regress", input="features", feature_dim=2, hidden_size=3))
     params = init_params(spec, np.random.default_rng(0), np.float32)
     logits, _ = forward(params, spec, np.ones((2, 3, 2)), np.ones((2, 3), dtype=bool))
     assert logits.dtype == np.float32

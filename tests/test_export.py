@@ -12,6 +12,7 @@ from rnncli.cli import main
 from rnncli.errors import RunError, UsageError
 from rnncli.tools.export import export_run, torch_module_code, torch_names, torch_shapes, torch_state_dict
 from rnncli.models import ModelSpec, init_params
+from rnncli.tasks import model_spec
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "configs" / "sentiment-toy.yaml"
@@ -112,8 +113,8 @@ def test_module_code():
 
 
 def test_module_code_dropout_pooling_and_per_step():
-    spec = ModelSpec(vocab_size=V, num_classes=5, task="tag", cell="gru", hidden_size=H, embedding_dim=D,
-                     num_layers=2, dropout=0.25)
+    spec = model_spec(dict(vocab_size=V, num_classes=5, task="tag", cell="gru", hidden_size=H, embedding_dim=D,
+                     num_layers=2, dropout=0.25))
     code = torch_module_code(spec)
     assert code[1] == "self.rnn = nn.GRU(4, 3, num_layers=2, batch_first=True, bidirectional=False, dropout=0.25)"
     assert code[2] == "self.head = nn.Linear(3, 5)"

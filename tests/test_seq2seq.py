@@ -24,6 +24,7 @@ from rnncli.models import encoder_decoder as seq2seq
 from rnncli.data.vocab import BOS_ID, EOS_ID
 from rnncli.errors import ExitCode
 from rnncli.models import ModelSpec, init_params
+from rnncli.tasks import model_spec
 from rnncli.tasks.seqmetrics import corpus_bleu, sequence_scores
 
 REVERSE = "configs/reverse-seq2seq.yaml"
@@ -31,8 +32,8 @@ REVERSE_DATA = ["data", "make", "reverse", "--length", "6", "--n", "600", "--out
 
 
 def spec(cell="gru", bi=True, layers=2, attention=True, **extra) -> ModelSpec:
-    return ModelSpec(vocab_size=7, num_classes=8, task="seq2seq", cell=cell, embedding_dim=3, hidden_size=4,
-                     num_layers=layers, bidirectional=bi, attention=attention, **extra)
+    return model_spec(dict(vocab_size=7, num_classes=8, task="seq2seq", cell=cell, embedding_dim=3, hidden_size=4,
+                     num_layers=layers, bidirectional=bi, attention=attention, **extra))
 
 
 def pairs(rng, n=3, S=5, M=4):

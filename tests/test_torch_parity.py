@@ -17,6 +17,7 @@ from torch import nn  # noqa: E402
 import rnncli.tools.export  # noqa: E402
 from rnncli.tools.export import torch_names, torch_state_dict  # noqa: E402
 from rnncli.models import ModelSpec, init_params, loss_and_grads  # noqa: E402
+from rnncli.tasks import model_spec  # noqa: E402
 from rnncli.models.sequence import forward, probabilities
 
 REPO = Path(__file__).resolve().parent.parent
@@ -182,9 +183,9 @@ DOC_CASES = [  # (cell, activation, input, bidirectional, task, num_classes, poo
                          ids=lambda v: str(v))
 def test_docstring_module_matches(cell, act, input_, bidirectional, task, num_classes, pooling):
     """The class printed in rnncli.tools.export's docstring: logits, loss and gradients, for every task and pooling."""
-    spec = ModelSpec(vocab_size=V, num_classes=num_classes, task=task, cell=cell, activation=act, input=input_,
+    spec = model_spec(dict(vocab_size=V, num_classes=num_classes, task=task, cell=cell, activation=act, input=input_,
                      embedding_dim=D, hidden_size=H, num_layers=2, bidirectional=bidirectional, dropout=0.3,
-                     pooling=pooling)
+                     pooling=pooling))
     module = _docstring_module(spec)
     module.eval()  # dropout is training-only on both sides
     _check_parity(spec, seed=5, module=module)

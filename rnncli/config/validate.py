@@ -23,7 +23,7 @@ from rnncli.config.schema import (
     schema_fields,
     union_members,
 )
-from rnncli.errors import ConfigError
+from rnncli.errors import ConfigError, show
 
 Problems = list[tuple[str, str]]
 
@@ -147,42 +147,51 @@ def _unknown(key: str, prefix: str) -> str:
 
 
 def _cross_checks(cfg: Config) -> Problems:
-    """Problems that involve two keys; run only when each key is valid on its own."""
+    """Problems that involve two keys; run only when each key is valid on its own. What a task accepts
+    is the task's to say (:class:`rnncli.tasks.Task`); its own checks come last."""
+    from rnncli.tasks import TASKS
+
     data, model, problems = cfg.data, cfg.model, []
-    if cfg.task in ("tag", "lm", "seq2seq", "generate") and model.pooling != "last":
-        problems.append(("model.pooling", f"applies to task classify or regress only; task is {show(cfg.task)}"))
-    if cfg.task == "seq2seq":
-        problems += _seq2seq_checks(cfg)
-    elif model.attention:
-        problems.append(("model.attention", f"applies to task seq2seq only; task is {show(cfg.task)}"))
-    if cfg.task in ("lm", "generate") and model.bidirectional:
+    task = TASKS[cfg.task]
+
+    def tasks_where(accepts) -> str:
+        names = [t.name for t in TASKS.values() if accepts(t)]
+        return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+    def only_for(key: str, accepts) -> None:
+        if not accepts(task):
+            problems.append((key, f"applies to task {tasks_where(accepts)} only; task is {show(cfg.task)}"))
+
+    if model.pooling != "last":
+        only_for("model.pooling", lambda t: t.pools)
+    if model.attention:
+        only_for("model.attention", lambda t: t.attention)
+    if model.feed_condition:
+        only_for("model.feed_condition", lambda t: t.conditioned)
+    if task.causal and model.bidirectional:
         problems.append(("model.bidirectional", f"must be false for task {cfg.task}: a model that generates text may "
                                                 "not read the tokens it predicts"))
-    if cfg.task == "generate":
-        problems += _generate_checks(cfg)
-    elif model.feed_condition:
-        problems.append(("model.feed_condition", f"applies to task generate only; task is {show(cfg.task)}"))
     if model.init == "identity" and model.cell != "rnn":
         problems.append(("model.init", f"identity applies to the vanilla rnn cell (IRNN); model.cell is {show(model.cell)}"))
-    if model.input == "features" and cfg.task not in ("classify", "regress"):
-        problems.append(("model.input", f"features applies to task classify or regress; task is {show(cfg.task)}"))
+    if model.input == "features" and "features" not in task.inputs:
+        problems.append(("model.input", f"features applies to task {tasks_where(lambda t: 'features' in t.inputs)}; "
+                                        f"task is {show(cfg.task)}"))
     elif model.input == "features" and data.format not in ("features", "auto"):
         problems.append(("data.format", f"must be 'features' (or 'auto') with model.input: features; got {show(data.format)}"))
     elif data.format == "features" and model.input != "features":
         problems.append(("model.input", f"must be 'features' with data.format: features; got {show(model.input)}"))
     word_features = [k for k in ("prefix", "suffix", "shape") if getattr(model, k)]
-    if word_features and (cfg.task in ("lm", "seq2seq", "generate") or model.input != "embedding" or data.tokenizer == "char"):
-        why = (f"task is {show(cfg.task)}" if cfg.task in ("lm", "seq2seq", "generate") else f"model.input is {show(model.input)}"
+    if word_features and (not task.reads_words or model.input != "embedding" or data.tokenizer == "char"):
+        why = (f"task is {show(cfg.task)}" if not task.reads_words else f"model.input is {show(model.input)}"
                if model.input != "embedding" else "data.tokenizer is 'char'")
+        readers = ", ".join(t.name for t in TASKS.values() if t.reads_words)
         problems.append((f"model.{word_features[0]}", "word features need words with an embedding "
-                         f"(tasks classify, regress, tag; model.input embedding; a word tokenizer); {why}"))
+                         f"(tasks {readers}; model.input embedding; a word tokenizer); {why}"))
     train = cfg.train
     if train.patience is not None and not data.dev and not data.dev_split:
         problems.append(("train.patience", "needs a dev set to monitor: set data.dev or data.dev_split"))
-    monitor_tasks = {"dev_accuracy": ("classify", "tag", "seq2seq"), "dev_mae": ("regress",)}.get(train.monitor)
-    if monitor_tasks and cfg.task not in monitor_tasks:
-        allowed = " or ".join([", ".join(monitor_tasks[:-1]), monitor_tasks[-1]] if len(monitor_tasks) > 1 else monitor_tasks)
-        problems.append(("train.monitor", f"{train.monitor} applies to task {allowed}; "
+    if train.monitor not in task.monitors:
+        problems.append(("train.monitor", f"{train.monitor} applies to task {tasks_where(lambda t: train.monitor in t.monitors)}; "
                                           f"task is {show(cfg.task)} (use dev_loss)"))
     if data.text_field == data.label_field:
         problems.append(("data.label_field", f"must differ from data.text_field; both are {show(data.text_field)}"))
@@ -193,43 +202,7 @@ def _cross_checks(cfg: Config) -> Problems:
                 problems.append(
                     (f"data.{key}", f"must be a 0-based column index because data.header is false; got {show(value)}")
                 )
-    return problems
-
-
-def _seq2seq_checks(cfg: Config) -> Problems:
-    """An encoder–decoder reads source<TAB>target rows and embeds both sides."""
-    problems = []
-    if cfg.model.input != "embedding":
-        problems.append(("model.input", f"must be 'embedding' for task seq2seq (both sides are embedded); "
-                                         f"got {show(cfg.model.input)}"))
-    if cfg.data.format not in ("auto", "tsv", "csv", "jsonl"):
-        problems.append(("data.format", f"must be 'auto', 'tsv', 'csv' or 'jsonl' for task seq2seq (source and "
-                                        f"target columns); got {show(cfg.data.format)}"))
-    if cfg.train.log_grad_norms:
-        problems.append(("train.log_grad_norms", "applies to tasks with one recurrent stack; task seq2seq has two"))
-    if cfg.vocab.path:
-        problems.append(("vocab.path", "applies to tasks with one vocabulary; seq2seq builds its source and "
-                                       "target vocabularies from data.train"))
-    return problems
-
-
-def _generate_checks(cfg: Config) -> Problems:
-    """A conditional generator reads label<TAB>text rows and embeds the tokens it generates."""
-    problems = []
-    if cfg.model.input != "embedding":
-        problems.append(("model.input", f"must be 'embedding' for task generate; got {show(cfg.model.input)}"))
-    if cfg.model.learn_h0:
-        problems.append(("model.learn_h0", "applies to tasks whose stack starts from a state of its own; task "
-                                           "generate starts from its condition"))
-    if cfg.data.format not in ("auto", "tsv", "csv", "jsonl"):
-        problems.append(("data.format", f"must be 'auto', 'tsv', 'csv' or 'jsonl' for task generate (label and "
-                                        f"text columns); got {show(cfg.data.format)}"))
-    if cfg.train.log_grad_norms:
-        problems.append(("train.log_grad_norms", "applies to the sequence model; task generate starts its stack "
-                                                 "from a condition"))
-    if cfg.vocab.path:
-        problems.append(("vocab.path", "task generate builds its vocabulary (with <bos> and <eos>) from data.train"))
-    return problems
+    return problems + task.config_problems(cfg)
 
 
 # --- one value ----------------------------------------------------------------
@@ -303,19 +276,3 @@ def _expected(members: tuple[Any, ...], nullable: bool, value: Any) -> str:
         return text
     nouns = [_NOUNS[m] for m in members] + (["null"] if nullable else [])
     return f"must be {' or '.join(nouns)}; got {show(value)}"
-
-
-def show(value: Any) -> str:
-    """A value as the user wrote it in YAML, shortened: ``'lstn'``, ``true``, ``null``, ``0.5``."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, (list, tuple, set)):
-        return "a list"
-    if isinstance(value, int) and value.bit_length() > 200:  # repr of a huge int is slow or refused
-        return "a very large integer"
-    text = repr(value) if isinstance(value, (str, int, float)) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."

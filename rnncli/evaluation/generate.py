@@ -19,6 +19,7 @@ from rnncli.data import tokenize
 from rnncli.errors import UsageError
 from rnncli.models import generator
 from rnncli.models.sequence import forward
+from rnncli.tasks import task_of
 from rnncli.engine.functional import softmax
 
 NEVER_SAMPLED = 2  # ids 0 <pad> and 1 <unk>
@@ -27,7 +28,7 @@ NEVER_SAMPLED = 2  # ids 0 <pad> and 1 <unk>
 def generate(run: Run, prime: str, length: int, temperature: float = 1.0, top_k: int | None = None,
              seed: int | None = None) -> Iterator[str]:
     """``length`` sampled tokens after ``prime``; bad arguments raise here, before any token."""
-    if run.spec.task != "lm":
+    if not (task_of(run.spec.task).causal and run.spec.architecture == "sequence"):  # reads its own outputs
         raise UsageError(f"{run.path} is a {run.spec.task} model; rnn generate needs a language model (task lm) "
                          "or a conditional generator (task generate).",
                          hint="train one, e.g. rnn train --config configs/char-lm-toy.yaml (then --prime TEXT) or "

@@ -22,7 +22,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from rnncli.models import encoder_decoder, generator, sequence
-from rnncli.models.spec import CHOICES, TASKS, ModelSpec, architecture_of, feature_param, init_params
+from rnncli.models.spec import CHOICES, ModelSpec, feature_param, init_params
 
 MODELS: dict[str, ModuleType] = {"sequence": sequence, "encoder_decoder": encoder_decoder, "generator": generator}
 
@@ -39,5 +39,5 @@ def loss_and_grads(params: dict, spec: ModelSpec, ids, mask, targets, state0=Non
                                           teacher_forcing)
 
 
-__all__ = ["CHOICES", "TASKS", "MODELS", "ModelSpec", "architecture_of", "feature_param", "init_params", "loss_and_grads", "model_for",
+__all__ = ["CHOICES", "MODELS", "ModelSpec", "feature_param", "init_params", "loss_and_grads", "model_for",
            "sequence", "encoder_decoder", "generator"]

@@ -159,7 +159,7 @@ def loss_from_logits(logits: np.ndarray, targets: np.ndarray, spec: ModelSpec, m
     """
     if spec.per_step:
         return losses.softmax_cross_entropy(logits, targets, mask)
-    if spec.task == "regress":
+    if spec.output == "value":
         loss, dz = losses.mean_squared_error(logits[:, 0], targets)
         return loss, dz[:, None]
     if spec.num_outputs == 1:

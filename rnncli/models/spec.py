@@ -14,7 +14,6 @@ import numpy as np
 
 from rnncli.engine.recurrent import ONEHOT_OFFSET, StackSpec
 
-TASKS = ("classify", "regress", "tag", "lm", "seq2seq", "generate")
 # The values a ModelSpec field may take: the config schema's choices for the same keys (a test keeps them equal).
 CHOICES = {
     "cell": ("rnn", "lstm", "gru"),
@@ -22,12 +21,6 @@ CHOICES = {
     "input": ("embedding", "onehot", "features"),
     "pooling": ("last", "mean", "max"),
 }
-
-
-def architecture_of(task: str) -> str:
-    """The model a task trains: the encoder–decoder for seq2seq, the conditional generator for generate,
-    the sequence model (input → stack → head) for every other task."""
-    return {"seq2seq": "encoder_decoder", "generate": "generator"}.get(task, "sequence")
 
 
 @dataclass(frozen=True)
@@ -54,22 +47,24 @@ class ModelSpec:
     word_feature_dim: int = 16  # E, the embedding size of each word feature
     num_conditions: int = 0  # generate: how many conditions (labels) there are
     feed_condition: bool = False  # generate: the condition's embedding is also an input at every step
+    # What the task asks of the model; the task sets them (``Task.model_spec``), run.json does not store them.
+    architecture: str = "sequence"  # the model that computes it (:func:`rnncli.models.model_for`)
+    per_step: bool = False  # many-to-many: a prediction at every timestep
+    output: str = "classes"  # "classes" (softmax, or one sigmoid logit for two) or "value" (one number, MSE)
 
     # Written to run.json and checkpoints only when set, so that runs written before these keys existed
     # describe the same model (a resume compares the descriptions).
     OPTIONAL = {"num_conditions": 0, "feed_condition": False}
+    DERIVED = ("architecture", "per_step", "output")
 
     def __post_init__(self):  # run.json gives lists; keep the spec hashable and comparable
         object.__setattr__(self, "word_features", tuple((str(n), int(v)) for n, v in self.word_features))
 
     @property
-    def per_step(self) -> bool:
-        """Many-to-many: a prediction at every timestep."""
-        return self.task in ("tag", "lm")
-
-    @property
     def num_outputs(self) -> int:
-        if self.task == "regress" or (self.task == "classify" and self.num_classes == 2):
+        """O, the head's outputs: one for a value or for two classes of a whole sequence (a sigmoid), else
+        one per class."""
+        if self.output == "value" or (not self.per_step and self.num_classes == 2):
             return 1
         return self.num_classes
 
@@ -90,11 +85,6 @@ class ModelSpec:
             learn_h0=self.learn_h0,
         )
 
-    @property
-    def architecture(self) -> str:
-        """The model that computes this spec (:func:`rnncli.models.model_for`)."""
-        return architecture_of(self.task)
-
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         from rnncli.models import model_for
 
@@ -103,7 +93,8 @@ class ModelSpec:
     def to_dict(self) -> dict:
         """Plain JSON data (lists, not tuples), as run.json and checkpoints store it."""
         d = {**asdict(self), "word_features": [list(f) for f in self.word_features]}
-        return {k: v for k, v in d.items() if k not in self.OPTIONAL or v != self.OPTIONAL[k]}
+        return {k: v for k, v in d.items()
+                if k not in self.DERIVED and (k not in self.OPTIONAL or v != self.OPTIONAL[k])}
 
 
 def feature_param(name: str) -> str:

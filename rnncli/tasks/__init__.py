@@ -4,6 +4,7 @@ share. A new task is a new module and its entry here."""
 
 from __future__ import annotations
 
+from rnncli.models import ModelSpec
 from rnncli.tasks.base import CELLS, Batch, Dataset, Task, pad_inputs, split_off_dev
 from rnncli.tasks.classify import Classify
 from rnncli.tasks.generate import Generate
@@ -20,4 +21,13 @@ def task_of(name: str) -> Task:
     return TASKS[name]
 
 
-__all__ = ["CELLS", "TASKS", "Batch", "Dataset", "Task", "task_of", "pad_inputs", "split_off_dev", "lm_batches", "lm_streams"]
+def model_spec(fields: dict) -> ModelSpec:
+    """A model description as run.json and checkpoints store it, completed by its task (which model,
+    which head). ValueError for a task this version does not know."""
+    name = fields.get("task", "classify")
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}")
+    return TASKS[name].model_spec(**fields)
+
+
+__all__ = ["CELLS", "TASKS", "Batch", "Dataset", "Task", "task_of", "model_spec", "pad_inputs", "split_off_dev", "lm_batches", "lm_streams"]

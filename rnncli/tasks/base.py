@@ -83,6 +83,30 @@ class Task:
     stream: ClassVar[bool] = False  # one token stream in fixed windows, the state carried across them (lm)
     target_vocab_file: ClassVar[bool] = False  # the run keeps a target vocabulary (target-vocab.json)
 
+    # What the task accepts in a config (:func:`rnncli.config.validate`): the keys that apply to it.
+    monitors: ClassVar[tuple[str, ...]] = ("dev_loss",)  # the values train.monitor may take
+    inputs: ClassVar[tuple[str, ...]] = ("embedding", "onehot")  # the values model.input may take
+    pools: ClassVar[bool] = False  # model.pooling: one output from a whole sequence
+    reads_words: ClassVar[bool] = False  # model.prefix/suffix/shape apply: it reads words it can take apart
+    causal: ClassVar[bool] = False  # generates text, so model.bidirectional must be false
+    attention: ClassVar[bool] = False  # model.attention: a decoder attends over an encoder
+    conditioned: ClassVar[bool] = False  # model.feed_condition: the output starts from a condition
+
+    # What the task asks of its model (:class:`rnncli.models.ModelSpec`).
+    architecture: ClassVar[str] = "sequence"  # input → recurrent stack → head
+    per_step: ClassVar[bool] = False  # a prediction at every timestep
+    output: ClassVar[str] = "classes"  # or "value": one real number
+
+    def model_spec(self, **fields) -> ModelSpec:
+        """The description of this task's model from its stored ``fields`` (run.json's ``model``), with
+        what the task asks of it."""
+        return ModelSpec(**{**fields, "task": self.name, "architecture": self.architecture,
+                            "per_step": self.per_step, "output": self.output})
+
+    def config_problems(self, cfg) -> list[tuple[str, str]]:
+        """(key, problem) pairs of the task's own rules for a config whose keys are each valid."""
+        return []
+
     # ------------------------------------------------------------------ reading and vocabularies
 
     def read(self, cfg, path: str, skipped: list[str] | None = None):
@@ -210,9 +234,8 @@ class Task:
                        **extra) -> ModelSpec:
         """A small random model of this task for ``rnn gradcheck`` (vocabulary 8, embedding 3, hidden 3)."""
         extra.setdefault("input", "onehot" if onehot else "embedding")
-        return ModelSpec(vocab_size=8, num_classes=self.gradcheck_classes, task=self.name, cell=cell,
-                         activation=activation, embedding_dim=3, hidden_size=3, num_layers=layers,
-                         bidirectional=bidirectional, **extra)
+        return self.model_spec(vocab_size=8, num_classes=self.gradcheck_classes, cell=cell, activation=activation,
+                               embedding_dim=3, hidden_size=3, num_layers=layers, bidirectional=bidirectional, **extra)
 
     def gradcheck_cases(self, cells) -> tuple[list, list]:
         """``rnn gradcheck``'s cases for this task, as (spec, padded) pairs: the matrix (every cell ×
@@ -278,6 +301,10 @@ class Task:
 class ManyToOne(Task):
     """One target per example (classify, regress): TSV/CSV/JSONL text, or real-valued steps with
     ``model.input: features``."""
+
+    inputs = ("embedding", "onehot", "features")
+    pools = True
+    reads_words = True
 
     def targets(self, raw, labels: LabelVocab, path) -> np.ndarray:
         raise NotImplementedError

@@ -20,6 +20,7 @@ class Classify(ManyToOne):
     name = "classify"
     columns, right = ("text", "label", "probability"), {1, 2}
     accuracy = True
+    monitors = ("dev_loss", "dev_accuracy")
 
     def gradcheck_spec(self, cell, activation, bidirectional, layers, onehot, **extra):
         # two classes (one sigmoid output) with one layer, three (softmax) with two

@@ -15,7 +15,7 @@ import numpy as np
 from rnncli.data import LabelVocab, Vocab, pad_batch
 from rnncli.data.subwords import WordFeatures
 from rnncli.data.vocab import EOS_ID
-from rnncli.errors import DataError, UsageError
+from rnncli.errors import DataError, UsageError, show
 from rnncli.models import model_for
 from rnncli.tasks.base import EVAL_BATCH_SIZE, Batch, Dataset, Scored, Task, by_length, label_id, output_vocabulary
 
@@ -25,6 +25,27 @@ class Generate(Task):
     sequence_targets = True
     gradcheck_classes = 8  # the vocabulary
     gradcheck_bidirectional = False  # the stack generates left to right
+    causal = True
+    conditioned = True
+    architecture = "generator"
+
+    def config_problems(self, cfg) -> list[tuple[str, str]]:
+        """A conditional generator reads label<TAB>text rows and embeds the tokens it generates."""
+        problems = []
+        if cfg.model.input != "embedding":
+            problems.append(("model.input", f"must be 'embedding' for task generate; got {show(cfg.model.input)}"))
+        if cfg.model.learn_h0:
+            problems.append(("model.learn_h0", "applies to tasks whose stack starts from a state of its own; task "
+                                               "generate starts from its condition"))
+        if cfg.data.format not in ("auto", "tsv", "csv", "jsonl"):
+            problems.append(("data.format", f"must be 'auto', 'tsv', 'csv' or 'jsonl' for task generate (label and "
+                                            f"text columns); got {show(cfg.data.format)}"))
+        if cfg.train.log_grad_norms:
+            problems.append(("train.log_grad_norms", "applies to the sequence model; task generate starts its stack "
+                                                     "from a condition"))
+        if cfg.vocab.path:
+            problems.append(("vocab.path", "task generate builds its vocabulary (with <bos> and <eos>) from data.train"))
+        return problems
 
     def vocabulary(self, cfg, raw) -> Vocab:
         return output_vocabulary(cfg, self.token_lists(cfg, raw))

@@ -25,6 +25,8 @@ class LM(Task):
     name = "lm"
     columns = ("text", "next tokens (probability)")
     stream = True
+    causal = True
+    per_step = True
 
     gradcheck_classes = 8  # the vocabulary
     gradcheck_bidirectional = False  # a language model reads left to right

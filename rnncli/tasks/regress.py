@@ -17,6 +17,8 @@ from rnncli.tasks.base import ManyToOne
 class Regress(ManyToOne):
     name = "regress"
     columns, right = ("text", "value"), {1}
+    monitors = ("dev_loss", "dev_mae")
+    output = "value"
 
     gradcheck_classes = 1
 

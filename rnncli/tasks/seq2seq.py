@@ -13,7 +13,7 @@ import numpy as np
 from rnncli.data import UNK_ID, LabelVocab, Vocab, tokenize
 from rnncli.data.subwords import WordFeatures
 from rnncli.data.vocab import EOS_ID
-from rnncli.errors import DataError
+from rnncli.errors import DataError, show
 from rnncli.tasks.seqmetrics import sequence_scores
 from rnncli.models import encoder_decoder
 from rnncli.models.decoding import decode_all
@@ -27,6 +27,25 @@ class Seq2Seq(Task):
     accuracy = True
     sequence_targets = True
     target_vocab_file = True
+    monitors = ("dev_loss", "dev_accuracy")
+    attention = True
+    architecture = "encoder_decoder"
+
+    def config_problems(self, cfg) -> list[tuple[str, str]]:
+        """An encoder–decoder reads source<TAB>target rows and embeds both sides."""
+        problems = []
+        if cfg.model.input != "embedding":
+            problems.append(("model.input", f"must be 'embedding' for task seq2seq (both sides are embedded); "
+                                             f"got {show(cfg.model.input)}"))
+        if cfg.data.format not in ("auto", "tsv", "csv", "jsonl"):
+            problems.append(("data.format", f"must be 'auto', 'tsv', 'csv' or 'jsonl' for task seq2seq (source and "
+                                            f"target columns); got {show(cfg.data.format)}"))
+        if cfg.train.log_grad_norms:
+            problems.append(("train.log_grad_norms", "applies to tasks with one recurrent stack; task seq2seq has two"))
+        if cfg.vocab.path:
+            problems.append(("vocab.path", "applies to tasks with one vocabulary; seq2seq builds its source and "
+                                           "target vocabularies from data.train"))
+        return problems
 
     gradcheck_classes = 7  # the target vocabulary
 

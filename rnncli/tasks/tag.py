@@ -19,6 +19,9 @@ class Tag(Task):
     columns = ("text", "tags")
     accuracy = True
     sequence_targets = True
+    monitors = ("dev_loss", "dev_accuracy")
+    reads_words = True
+    per_step = True
 
     def gradcheck_cases(self, cells) -> tuple[list, list]:
         """Besides the matrix: word features (prefix, suffix and shape), for every cell."""

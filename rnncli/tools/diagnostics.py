@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from rnncli.errors import DataError, RunError, UsageError
-from rnncli.models import ModelSpec, architecture_of, loss_and_grads
+from rnncli.models import ModelSpec, loss_and_grads
 from rnncli.rundir import RunDir
 from rnncli.tasks import Dataset, task_of
 from rnncli.training.prepare import initial_params, prepare
@@ -280,7 +280,7 @@ def check_vocabulary_overlap(data: Dataset, path: str) -> None:
 
 def _one_stack(task: str, source) -> None:
     """grad-norms measures the sequence model; say so before any data is read for another one."""
-    if architecture_of(task) != "sequence":
+    if task_of(task).architecture != "sequence":
         raise UsageError(f"{source} describes a {task} model; grad-norms measures one recurrent stack that reads "
                          f"the input, and a {task} model is built otherwise.",
                          hint="use `rnn gradcheck --config FILE` to check its gradients.")

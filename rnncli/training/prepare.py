@@ -42,9 +42,9 @@ def model_spec(cfg: Config, vocab_size: int, labels: LabelVocab, feature_dim: in
                word_features: WordFeatures | None = None, target_vocab: Vocab | None = None,
                max_target_length: int = 0) -> ModelSpec:
     m, task = cfg.model, task_of(cfg.task)
-    return ModelSpec(
+    return task.model_spec(
         vocab_size=vocab_size, num_classes=task.num_classes(vocab_size, labels, target_vocab),
-        task=cfg.task, cell=m.cell, activation=m.activation,
+        cell=m.cell, activation=m.activation,
         input=m.input, embedding_dim=m.embedding_dim, hidden_size=m.hidden_size, num_layers=m.num_layers,
         bidirectional=m.bidirectional, dropout=m.dropout, pooling=m.pooling, learn_h0=m.learn_h0,
         feature_dim=feature_dim, word_features=word_features.sizes() if word_features else (),

@@ -34,13 +34,12 @@ from pathlib import Path
 import numpy as np
 
 from rnncli import __version__
-from rnncli.models import ModelSpec
 from rnncli.rundir import CHECKPOINT, FORMAT_VERSION, NPZ_ERRORS, RunDir
 from rnncli.config import Config, load_config, parse_override, replace_in
 from rnncli.data import LabelVocab, Vocab
 from rnncli.data.subwords import WordFeatures
 from rnncli.errors import DataError, RunError, UsageError
-from rnncli.tasks import Dataset, task_of
+from rnncli.tasks import Dataset, model_spec, task_of
 from rnncli.training.state import TrainState
 
 CHECKPOINT_FORMAT = "rnncli-checkpoint"
@@ -101,7 +100,7 @@ class Checkpoint:
         """The run's own vocabulary, labels, (seq2seq) target vocabulary and word features: a resumed
         run encodes its data exactly as before."""
         try:
-            spec = ModelSpec(**self.meta["model"])
+            spec = model_spec(self.meta["model"])
             vocab, target_vocab, features = RunDir(self.run_dir).read_vocabularies(
                 target=task_of(spec.task).target_vocab_file, word_features=bool(spec.word_features))
             labels = LabelVocab.from_dict({"labels": self.meta["labels"]})
