@@ -332,10 +332,10 @@ def test_layer0_from_the_embedding_table_equals_the_lookup(cell, act, vocab_size
     E = params["embedding.weight"]
     d_out = rng.standard_normal((6, 8, 6)) * mask[:, :, None]
     runs = []
-    for embedded in (None, (ids, E)):
-        out, finals, cache = stack_forward(E[ids], mask, params, spec.stack, embedded=embedded)
+    for embedding in (None, ("embedding.weight", ids)):
+        out, finals, cache = stack_forward(E[ids], mask, params, spec.stack, embedding=embedding)
         grads, d_in, _ = stack_backward(d_out.copy(), None, cache, params, spec.stack)
-        runs.append((out, grads, d_in if embedded else embedding_backward(d_in, ids, vocab_size)))
+        runs.append((out, grads, grads.pop("embedding.weight") if embedding else embedding_backward(d_in, ids, vocab_size)))
     (out_x, grads_x, dE_x), (out_e, grads_e, dE_e) = runs
     np.testing.assert_allclose(out_e, out_x, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(dE_e, dE_x, rtol=1e-12, atol=1e-14)

@@ -71,7 +71,7 @@ def make(
         ["task", f"{data.task} (config task: {data.config_task}"
                  + (", model.input: features" if data.kind == "features tsv" else "") + ")"],
         ["examples", data.n],
-        ["length T", data.length if data.config_task != "seq2seq" or data.length else "-"],
+        ["length T", data.length or "-"],  # the dates task has no length
         ["seed", data.seed],
         ["first example", example if len(example) <= 80 else example[:77] + "..."],
         ["baseline", f"{b['what']}: {b['metric']} {b['value']:.4f} (expected {b['expected']:.4f})"],
@@ -121,8 +121,7 @@ def stats(
     if json_:
         render.print_json(result.to_dict())
         return
-    what = {"tag": "sentences", "lm": "lines"}.get(result.task, "examples")
-    rows = [["file", result.file], [what, result.examples], ["tokens", result.tokens], ["characters", result.chars],
+    rows = [["file", result.file], [result.unit, result.examples], ["tokens", result.tokens], ["characters", result.chars],
             ["tokens per example", "  ".join(f"{k} {v:g}" for k, v in result.lengths.items())],
             ["distinct tokens", result.distinct_tokens],
             ["coverage", f"{result.coverage:.2%} of tokens, by {result.coverage_of}"]]
@@ -130,5 +129,5 @@ def stats(
     if result.labels:
         total = sum(result.labels.values())
         render.line("")
-        render.table(["tag" if result.task == "tag" else "label", "count", "share"],
+        render.table([result.label_name, "count", "share"],
                      [[k, v, f"{v / total:.1%}"] for k, v in result.labels.items()])

@@ -44,12 +44,14 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".conllu": "conllu", ".conll": "conll",
                ".txt": "text"}
 
-# the task that reads each non-example format, for read_examples' refusal
-_TASK_OF = {
-    "conllu": ("tag", "holds tagged words (CoNLL-U, one word per line)"),
-    "conll": ("tag", "holds tagged words (token<TAB>tag, one word per line)"),
-    "text": ("lm", "is plain text, read whole"),
+# The formats that are not rows of examples, and what they hold; the task that reads each format.
+WHOLE_FORMATS = {
+    "conllu": "holds tagged words (CoNLL-U, one word per line)",
+    "conll": "holds tagged words (token<TAB>tag, one word per line)",
+    "text": "is plain text, read whole",
 }
+TAGGED_FORMATS = ("conllu", "conll")
+TASK_OF_FORMAT = {"tsv": "classify", "csv": "classify", "jsonl": "classify", "conllu": "tag", "conll": "tag", "text": "lm"}
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,8 @@ def read_examples(
     path = Path(path)
     if fmt == "text" and format == "auto":
         fmt = "tsv"  # a .txt of examples: one text per line (+ tab + label), as always
-    if fmt in _TASK_OF:
-        task, what = _TASK_OF[fmt]
+    if fmt in WHOLE_FORMATS:
+        task, what = TASK_OF_FORMAT[fmt], WHOLE_FORMATS[fmt]
         source = f"a {extension(path)} file" if format == "auto" else f"a file read as format {fmt!r}"
         raise DataError(
             f"{path}: {source} {what}, not text<TAB>label examples "

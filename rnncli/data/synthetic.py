@@ -239,21 +239,21 @@ EXTENSIONS = {"adding": ".tsv", "copy": ".conll", "parity": ".tsv", "sentiment":
 DEFAULT_LENGTHS = {"reverse": 10, "sort": 10, "dates": 0}  # tasks whose --length may be left out
 
 
-def make(task: str, length: int | None, n: int, seed: int = 0) -> SyntheticData:
-    """Generate ``n`` examples of ``task`` (a key of :data:`GENERATORS`); ``length`` None takes the task's
+def make(name: str, length: int | None, n: int, seed: int = 0) -> SyntheticData:
+    """Generate ``n`` examples of the synthetic task ``name`` (a key of :data:`GENERATORS`); ``length`` None takes its
     default (:data:`DEFAULT_LENGTHS`)."""
     import difflib
 
-    if task not in GENERATORS:
-        close = difflib.get_close_matches(task, list(GENERATORS), n=1)
-        raise UsageError(f"unknown synthetic task {task!r}" + (f" (did you mean {close[0]!r}?)" if close else "") + ".",
+    if name not in GENERATORS:
+        close = difflib.get_close_matches(name, list(GENERATORS), n=1)
+        raise UsageError(f"unknown synthetic task {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "") + ".",
                          hint=f"choose one of {', '.join(GENERATORS)}.")
     if length is None:
-        if task not in DEFAULT_LENGTHS:
-            raise UsageError(f"the {task} task needs --length.", hint="e.g. --length 100.")
-        length = DEFAULT_LENGTHS[task]
+        if name not in DEFAULT_LENGTHS:
+            raise UsageError(f"the {name} task needs --length.", hint="e.g. --length 100.")
+        length = DEFAULT_LENGTHS[name]
     elif length < 1:
         raise UsageError(f"--length must be at least 1; got {length}.", hint="e.g. --length 100.")
     if n < 1:
         raise UsageError(f"--n must be at least 1; got {n}.", hint="e.g. --n 10000.")
-    return GENERATORS[task](length, n, seed)
+    return GENERATORS[name](length, n, seed)

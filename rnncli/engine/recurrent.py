@@ -229,7 +229,7 @@ class StackCache(NamedTuple):
     masks: list  # per direction: mask in processing order
     keep: list  # per layer below the top: inverted-dropout multiplier, or None
     learned_state0: bool  # state0 came from the .h0/.c0 parameters
-    embedded: tuple | None = None  # (ids, E) when layer 0's input was E[ids] (see stack_forward)
+    embedding: tuple | None = None  # (name, ids) when layer 0's input was params[name][ids] (see stack_forward)
 
 
 def _bias(params: dict, name: str, cell: Cell) -> np.ndarray:
@@ -316,13 +316,14 @@ def learned_state(params: dict, spec: StackSpec, N: int, prefix: str = "rnn") ->
 
 
 def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: str = "rnn",
-                  dropout_rng: np.random.Generator | None = None, embedded=None):
+                  dropout_rng: np.random.Generator | None = None, embedding: tuple[str, np.ndarray] | None = None):
     """Run the whole stack.
 
     x: features (N, T, D), or int ids (N, T) when ``spec.onehot``; mask (N, T).
     state0: [layer][direction] state tuples (default: learned if ``spec.learn_h0``, else zeros).
     dropout_rng: draws the dropout masks; None = evaluation (no dropout).
-    embedded: (ids, E) when x = E[ids], for layer 0's projection (see ``_project``).
+    embedding: (name, ids) when x = E[ids] is a lookup in the table E = params[name]: layer 0 may then
+    project E instead of x (see ``_project``), and :func:`stack_backward` gives ∂L/∂E under ``name``.
     Returns (outputs (N, T, H·dirs) of the top layer, finals [layer][direction] state tuples, cache).
     Each direction's final state is taken at its last processed real token: for the reverse
     direction that is the first token, exactly PyTorch's ``h_n`` for packed sequences.
@@ -330,6 +331,7 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
     cell = spec.cell_type
     N, T = mask.shape
     dtype = params[f"{prefix}.l0.W_hh"].dtype
+    embedded = None if embedding is None else (embedding[1], params[embedding[0]])
     learned = state0 is None and spec.learn_h0
     if state0 is None:
         state0 = learned_state(params, spec, N, prefix) if learned else zero_state(spec, N, dtype)
@@ -362,7 +364,7 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
                 keep = (dropout_rng.random(layer_in.shape) >= p).astype(dtype) / dtype.type(1.0 - p)
                 layer_in = layer_in * keep
             keeps.append(keep)
-    return layer_in, finals, StackCache(inputs, dir_caches, masks, keeps, learned, embedded)
+    return layer_in, finals, StackCache(inputs, dir_caches, masks, keeps, learned, embedding)
 
 
 def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: StackSpec, prefix: str = "rnn",
@@ -373,8 +375,9 @@ def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: Stack
     caller gives it up, and a vanilla RNN (G = 1) reuses its memory for ∂L/∂A, as it does with
     the gradients it passes down between layers: BPTT then keeps one (N, T, H) buffer, not two.
     d_finals: [layer][direction] tuples of ∂L/∂final state (entries may be None = zeros).
-    Returns (grads dict over the stack's parameter names, dx for layer 0 (None for one-hot; when
-    stack_forward was given ``embedded`` = (ids, E), ∂L/∂E (V, D) instead), d_state0 [layer][direction]).
+    Returns (grads over the stack's parameter names, and ∂L/∂E (V, D) under the table's name when
+    stack_forward was given an ``embedding``; dx = ∂L/∂x (N, T, D) for layer 0's input, None for one-hot
+    ids or a table lookup; d_state0 [layer][direction]).
 
     record: when a dict is given, ``record[(layer, direction)]`` receives the per-step
     gradient norms of :func:`direction_backward` (``"h"``, and ``"c"`` for the LSTM), each
@@ -384,7 +387,7 @@ def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: Stack
     H = spec.hidden_size
     grads: dict[str, np.ndarray] = {}
     d_state0 = [[None] * spec.directions for _ in range(spec.num_layers)]
-    embedded = cache.embedded
+    embedded = None if cache.embedding is None else (cache.embedding[1], params[cache.embedding[0]])
     per_id = _sums_per_id(embedded, *cache.masks[0].shape)
     d_layer_out = d_out
     del d_out  # d_layer_out moves on to each layer's dx: the top gradient must not outlive the top layer
@@ -435,7 +438,9 @@ def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: Stack
         if k > 0 and cache.keep[k - 1] is not None:
             d_x = d_x * cache.keep[k - 1]  # layer_in = outputs ⊙ keep
         d_layer_out = d_o = dA = dx = None  # freed before the next layer's (or the embedding's) buffers
-        if k == 0 and embedded is not None and not per_id:
-            d_x = layers.embedding_backward(d_x, embedded[0], embedded[1].shape[0])
+        if k == 0 and embedded is not None:  # summed per id, d_x already is ∂L/∂E
+            ids, E = embedded
+            grads[cache.embedding[0]] = d_x if per_id else layers.embedding_backward(d_x, ids, E.shape[0])
+            d_x = None
         d_layer_out = d_x
     return grads, d_layer_out, d_state0

@@ -101,7 +101,7 @@ def select_state(state: list, rows: np.ndarray) -> list:
 def encode(params: dict, spec, src_ids: np.ndarray, src_mask: np.ndarray, dropout_rng=None) -> Encoded:
     X = layers.embedding_forward(params["src_embedding.weight"], src_ids)
     Y, finals, cache = stack_forward(X, src_mask, params, encoder_spec(spec), prefix="encoder", dropout_rng=dropout_rng,
-                                     embedded=(src_ids, params["src_embedding.weight"]))
+                                     embedding=("src_embedding.weight", src_ids))
     if spec.bidirectional:  # s_k = [s_fwd ; s_bwd] W_bᵀ + b_b, for each state part
         parts = _state_parts(decoder_spec(spec))
         bridge_in = [[np.concatenate([fin[0][j], fin[1][j]], axis=1) for j in range(len(parts))] for fin in finals]
@@ -132,9 +132,7 @@ def encode_backward(d_state0: list, dY: np.ndarray, dK, enc: Encoded, params: di
             d_finals.append([tuple(d_fwd), tuple(d_bwd)])
     else:
         d_finals = [[layer[0]] for layer in d_state0]
-    g, dE, _ = stack_backward(dY, d_finals, enc.stack, params, encoder_spec(spec), prefix="encoder")
-    grads.update(g)
-    grads["src_embedding.weight"] = dE  # the stack was given the lookup (``embedded``)
+    grads.update(stack_backward(dY, d_finals, enc.stack, params, encoder_spec(spec), prefix="encoder")[0])
 
 
 # ------------------------------------------------------------------------------------ decoder
@@ -152,7 +150,7 @@ def decoder_forward(params: dict, spec, enc: Encoded, ids: np.ndarray, mask: np.
     """T decoder steps from ``state0``: ids, mask (N, T) → logits (N, T, Vt), final states, cache."""
     D = layers.embedding_forward(params["tgt_embedding.weight"], ids)
     h, finals, stack_cache = stack_forward(D, mask, params, decoder_spec(spec), state0, prefix="decoder",
-                                           dropout_rng=dropout_rng, embedded=(ids, params["tgt_embedding.weight"]))
+                                           dropout_rng=dropout_rng, embedding=("tgt_embedding.weight", ids))
     att = None
     features = h
     if spec.attention:
@@ -179,11 +177,10 @@ def decoder_backward(d_logits, d_finals, cache: ChunkCache, enc: Encoded, params
             _add(grads, name, g)
         _add(d_enc, "Y", dY)
         _add(d_enc, "K", dK)
-    g, dE, d_state0 = stack_backward(np.ascontiguousarray(d_h), d_finals, cache.stack, params, decoder_spec(spec),
-                                     prefix="decoder")
-    for name, value in g.items():
+    g, _, d_state0 = stack_backward(np.ascontiguousarray(d_h), d_finals, cache.stack, params, decoder_spec(spec),
+                                    prefix="decoder")
+    for name, value in g.items():  # with tgt_embedding.weight's (the stack was given the lookup)
         _add(grads, name, value)
-    _add(grads, "tgt_embedding.weight", dE)  # the stack was given the lookup (``embedded``)
     return d_state0
 
 

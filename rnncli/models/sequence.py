@@ -79,7 +79,7 @@ def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, st
     cast to the parameters' dtype.
     state0 overrides the initial states (lm windows carry them); dropout_rng enables dropout.
     """
-    embedded = None  # (ids, E) when x = E[ids]: the stack may project E instead of x (see recurrent._project)
+    embedding = None  # (name, ids) when x = E[ids]: the stack may project E instead of x (see recurrent._project)
     if spec.input == "onehot":
         x = ids
     elif spec.input == "features":
@@ -90,9 +90,9 @@ def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, st
             for k, (name, _) in enumerate(spec.word_features)], axis=-1)
     else:
         x = layers.embedding_forward(params["embedding.weight"], ids)
-        embedded = (ids, params["embedding.weight"])
+        embedding = ("embedding.weight", ids)
     outputs, finals, stack_cache = stack_forward(x, mask, params, spec.stack, state0, dropout_rng=dropout_rng,
-                                                 embedded=embedded)
+                                                 embedding=embedding)
     if spec.per_step:
         features, index = outputs, None
     else:
@@ -145,8 +145,6 @@ def backward(head: dict, cache: ForwardCache, params: dict, spec: ModelSpec,
         for k, (name, size) in enumerate(spec.word_features):
             grads[feature_param(name)] = layers.embedding_backward(
                 dx[..., D + k * E : D + (k + 1) * E], cache.ids[..., 1 + k], size)
-    elif spec.input == "embedding":
-        grads["embedding.weight"] = dx  # the stack was given the lookup (``embedded``): dx is ∂L/∂E
     grads["head.W"], grads["head.b"] = head["head.W"], head["head.b"]
     return {k: grads[k] for k in params}
 
