@@ -327,20 +327,41 @@ def test_a_loss_that_grows_a_millionfold_is_divergence_while_every_float_is_fini
 
     monkeypatch.setattr(train_module, "loss_and_grads", growing)
     r = cli("train", "--config", TOY_CONFIG, "--set", "train.epochs=2", "--set", "run.dir=runs/grow")
-    assert_user_error(r, ExitCode.DIVERGED, "training diverged at epoch 1, step 5: the loss is ", "train.lr")
+    # steps 5 … 14 are above the bound: the tenth of them in a row is divergence
+    assert_user_error(r, ExitCode.DIVERGED, "training diverged at epoch 1, step 14: the loss is ", "train.lr")
     assert "above the bound of " in r.err and "(10000 × max(1, the first step's loss " in r.err
+    assert ") for 10 steps in a row" in r.err
     assert not (workspace / "runs" / "grow").exists()
+
+
+def test_one_batch_far_above_the_bound_is_a_spike_not_divergence(cli, workspace, monkeypatch):
+    """The IRNN of the adding experiment meets one batch whose loss is 10^7 times its first, and recovers."""
+    import rnncli.training.train as train_module
+
+    real, calls = train_module.loss_and_grads, {"n": 0}
+
+    def spiking(*args, **kwargs):
+        loss, grads, logits, cache = real(*args, **kwargs)
+        calls["n"] += 1
+        return loss * (1e7 if calls["n"] in (5, 7, 8) else 1.0), grads, logits, cache
+
+    monkeypatch.setattr(train_module, "loss_and_grads", spiking)
+    r = cli("train", "--config", TOY_CONFIG, "--set", "train.epochs=1", "--set", "run.dir=runs/spike")
+    assert r.code == 0, r.err
+    assert (workspace / "runs" / "spike" / "weights.npz").exists()
 
 
 def test_the_loss_bound_is_relative_to_the_first_step():
     from rnncli.training import divergence
 
     grads = {"w": np.ones(3)}
-    assert divergence.check_step(5.0, 1.0, grads, None) is None  # the first step sets the scale
-    assert divergence.check_step(9_999.0, 1.0, grads, 0.5) is None  # floor of 1
-    assert divergence.check_step(10_001.0, 1.0, grads, 0.5).startswith("the loss is 1e+04, above the bound of 1e+04")
-    assert divergence.check_step(1e9, 1.0, grads, 2e5) is None  # a large first loss (exploding ReLU) scales it
-    assert divergence.check_step(3e9, 1.0, grads, 2e5) is not None
+    last = divergence.HIGH_STEPS - 1  # steps in a row above the bound before this one
+    assert divergence.check_step(5.0, 1.0, grads, None, last) is None  # the first step sets the scale
+    assert divergence.check_step(9_999.0, 1.0, grads, 0.5, last) is None  # floor of 1
+    assert divergence.check_step(10_001.0, 1.0, grads, 0.5, last).startswith("the loss is 1e+04, above the bound of 1e+04")
+    assert divergence.check_step(10_001.0, 1.0, grads, 0.5, last - 1) is None  # not yet HIGH_STEPS in a row
+    assert divergence.check_step(1e9, 1.0, grads, 2e5, last) is None  # a large first loss (exploding ReLU) scales it
+    assert divergence.check_step(3e9, 1.0, grads, 2e5, last) is not None
     assert divergence.check_step(float("nan"), 1.0, {"w": np.array([np.inf])}, 0.5) == \
         "the loss is nan and the gradient of w is not finite"
 

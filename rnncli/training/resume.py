@@ -130,10 +130,12 @@ class Checkpoint:
             optimizer.load_state_dict({k[6:]: v for k, v in self.arrays.items() if k.startswith("optim/")})
             for name, rng in rngs.items():
                 rng.bit_generator.state = meta["rng"][name]
-            state = TrainState(**{k: meta[k] for k in TrainState().to_meta() if k != "first_loss"},
-                               first_loss=meta.get("first_loss"))  # older checkpoints lack it: the next step sets it
-            if state.first_loss is not None and not isinstance(state.first_loss, (int, float)):
-                raise ValueError("first_loss is not a number")
+            added = {"first_loss": None, "high_steps": 0}  # older checkpoints lack them: the next step sets them
+            state = TrainState(**{k: meta[k] for k in TrainState().to_meta() if k not in added},
+                               **{k: meta.get(k, v) for k, v in added.items()})
+            if state.first_loss is not None and not isinstance(state.first_loss, (int, float)) \
+                    or type(state.high_steps) is not int:
+                raise ValueError("first_loss or high_steps is not a number")
             state.sums = {k: meta["sums"][k] for k in ("loss_sum", "terms", "correct")} if state.batch else {}
             if state.batch:
                 state.order, state.carry = self.arrays.get("order"), self._carry()

@@ -15,6 +15,7 @@ import numpy as np
 
 from rnncli.config import Config
 from rnncli.tasks import Batch, Dataset, task_of
+from rnncli.training.divergence import above_bound
 
 
 def maximise(monitor: str) -> bool:
@@ -31,6 +32,7 @@ class TrainState:
     step: int = 0  # optimiser steps so far
     grad_norm: float = 0.0  # the last step's gradient norm (before clipping)
     first_loss: float | None = None  # the run's first step's loss: it sets the divergence bound
+    high_steps: int = 0  # the last steps in a row whose loss was above that bound
     sums: dict = field(default_factory=dict)  # the current epoch's running loss_sum, terms, correct
     records: list = field(default_factory=list)  # metrics of every finished epoch (metrics.jsonl)
     best: dict | None = None  # {"epoch", "monitor", "value"} of the best epoch so far
@@ -47,6 +49,7 @@ class TrainState:
         self.step += 1
         self.batch += 1
         self.grad_norm = grad_norm
+        self.high_steps = self.high_steps + 1 if above_bound(loss, self.first_loss) else 0
         if self.first_loss is None:
             self.first_loss = loss
         self.sums["loss_sum"] += loss * terms
@@ -78,7 +81,7 @@ class TrainState:
         return not self.stopped_early
 
     def to_meta(self) -> dict:
-        keys = ("epoch", "batch", "step", "grad_norm", "first_loss", "sums", "records", "best", "bad_epochs",
+        keys = ("epoch", "batch", "step", "grad_norm", "first_loss", "high_steps", "sums", "records", "best", "bad_epochs",
                 "stopped_early")
         return {k: getattr(self, k) for k in keys}
 

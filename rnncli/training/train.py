@@ -128,7 +128,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
                         if t.clip_value:
                             clip_grad_value(grads, t.clip_value)
                         grad_norm = clip_grad_norm(grads, t.clip_norm if t.clip_norm else math.inf)
-                        problem = divergence.check_step(loss, grad_norm, grads, state.first_loss)
+                        problem = divergence.check_step(loss, grad_norm, grads, state.first_loss, state.high_steps)
                         if problem is None:
                             optimizer.step(params, grads)
                 except FloatingPointError as exc:
