@@ -78,3 +78,55 @@ def check_decoding(run, beam: int, max_length: int | None) -> None:
     if run.spec.architecture != "encoder_decoder" and (beam != 1 or max_length is not None):
         raise UsageError(f"--beam and --max-length apply to seq2seq runs; {run.path} is a {run.spec.task} run.",
                          hint="leave them out for this run.")
+
+
+# ------------------------------------------------------------ diagnostics' outputs
+
+
+def write_outputs(rows: list[dict], csv_path: Path | None, plot: Path | None, draw) -> None:
+    """--csv FILE (``rows``, one dict each) and --plot FILE (``draw()``), each with a note on stderr."""
+    if csv_path is not None:
+        import csv
+
+        from rnncli.fileio import atomic_write
+
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["t"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        try:
+            atomic_write(csv_path, lambda f: f.write(buf.getvalue().encode("utf-8")))
+        except OSError as exc:
+            from rnncli.errors import UsageError
+
+            raise UsageError(f"cannot write {csv_path}: {exc.strerror or exc}.", hint="check that its folder exists.") from None
+        render.note(f"wrote {csv_path} ({len(rows)} rows)")
+    if plot is not None:
+        draw()
+        render.note(f"wrote {plot}")
+
+
+def sci(v) -> str:
+    """A norm as 1.23e-04 ("-" for none)."""
+    return "-" if v is None else f"{v:.2e}"
+
+
+def rows_to_show(T: int, steps: int) -> list[int]:
+    """0-based positions: every step, or ``steps`` evenly spaced ones including the first and last."""
+    if steps == 0 or steps >= T:
+        return list(range(T))
+    return sorted({round(i * (T - 1) / (steps - 1)) for i in range(steps)}) if steps > 1 else [T - 1]
+
+
+def heatmap(series: list[tuple[str, list]], what: str) -> None:
+    """One row of shaded characters per (label, values) series, on a shared log10 scale."""
+    from rnncli.tools.diagnostics import log_grid
+
+    grid, starts = log_grid([values for _, values in series])
+    finite = [v for row in grid for v in row if v is not None]
+    if not finite:
+        return
+    lo, hi = min(finite), max(finite)
+    per = f", {starts[1] - starts[0]} steps per character" if len(starts) > 1 and starts[1] - starts[0] > 1 else ""
+    render.heatmap([(label, row) for (label, _), row in zip(series, grid)], lo, hi,
+                   f"{what}{per}; log10 norm from {lo:.1f} (▁) to {hi:.1f} (█)")

@@ -9,7 +9,7 @@ import typer
 
 from rnncli.cli import render
 from rnncli.cli.app import JSON, SET, app
-from rnncli.cli.common import LAST, open_run
+from rnncli.cli.common import LAST, heatmap, open_run, rows_to_show, sci, write_outputs
 
 
 @app.command("grad-norms", help="""Measure the gradient ‖∂L/∂h_t‖ at every timestep: watch it vanish or explode.
@@ -75,7 +75,7 @@ def grad_norms(
         from rnncli.rundir import load_run
 
         hist = diagnostics.history(load_run(model, last=True).path)
-        _write_outputs(hist.csv_rows(), csv_, plot, lambda: plotter.plot_history(hist, plot))
+        write_outputs(hist.csv_rows(), csv_, plot, lambda: plotter.plot_history(hist, plot))
         if json_:
             render.print_json(hist.to_dict())
         else:
@@ -85,48 +85,14 @@ def grad_norms(
     if config is not None:
         from rnncli.config import load_config
 
-        report = diagnostics.measure_config(load_config(config, set_ or []), data, batches, batch_size)
+        report = diagnostics.measure(diagnostics.probe_config(load_config(config, set_ or []), data, batches, batch_size))
     else:
-        report = diagnostics.measure_run(open_run(model, last), data, batches, batch_size)
-    _write_outputs(report.csv_rows(), csv_, plot, lambda: plotter.plot_report(report, plot))
+        report = diagnostics.measure(diagnostics.probe_run(open_run(model, last), data, batches, batch_size))
+    write_outputs(report.csv_rows(), csv_, plot, lambda: plotter.plot_report(report, plot))
     if json_:
         render.print_json(report.to_dict())
     else:
         _render_report(report, steps)
-
-
-def _write_outputs(rows: list[dict], csv_path: Path | None, plot: Path | None, draw) -> None:
-    if csv_path is not None:
-        import csv
-        import io
-
-        from rnncli.fileio import atomic_write
-
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["t"], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        try:
-            atomic_write(csv_path, lambda f: f.write(buf.getvalue().encode("utf-8")))
-        except OSError as exc:
-            from rnncli.errors import UsageError
-
-            raise UsageError(f"cannot write {csv_path}: {exc.strerror or exc}.", hint="check that its folder exists.") from None
-        render.note(f"wrote {csv_path} ({len(rows)} rows)")
-    if plot is not None:
-        draw()
-        render.note(f"wrote {plot}")
-
-
-def _sci(v) -> str:
-    return "-" if v is None else f"{v:.2e}"
-
-
-def _rows_to_show(T: int, steps: int) -> list[int]:
-    """0-based positions: every step, or ``steps`` evenly spaced ones including the first and last."""
-    if steps == 0 or steps >= T:
-        return list(range(T))
-    return sorted({round(i * (T - 1) / (steps - 1)) for i in range(steps)}) if steps > 1 else [T - 1]
 
 
 def _render_report(report, steps: int) -> None:
@@ -140,41 +106,28 @@ def _render_report(report, steps: int) -> None:
     if lstm:
         columns += [f"{layer.name} ‖∂L/∂c_t‖" for layer in report.layers]
     rows = []
-    for i in _rows_to_show(report.steps, steps):
-        row = [i + 1] + [_sci(layer.h[i]) for layer in report.layers]
+    for i in rows_to_show(report.steps, steps):
+        row = [i + 1] + [sci(layer.h[i]) for layer in report.layers]
         if lstm:
-            row += [_sci(layer.c[i]) for layer in report.layers]
+            row += [sci(layer.c[i]) for layer in report.layers]
         rows.append(row)
     render.table(columns, rows)
 
     series = [(f"{layer.name} h", layer.h) for layer in report.layers]
     if lstm:
         series += [(f"{layer.name} c", layer.c) for layer in report.layers]
-    _heatmap(series, f"t = 1 … {report.steps}")
+    heatmap(series, f"t = 1 … {report.steps}")
 
     render.table(["parameter", "‖∂L/∂θ‖", "‖θ‖", "‖∂L/∂θ‖/‖θ‖"],
-                 [[p.name, _sci(p.grad_norm), _sci(p.param_norm), _sci(p.ratio)] for p in report.params])
+                 [[p.name, sci(p.grad_norm), sci(p.param_norm), sci(p.ratio)] for p in report.params])
     render.table(["layer", "ratio", "rate per step", "verdict"],
-                 [[layer.name, _sci(layer.ratio), f"{layer.rate:.4f}", layer.verdict] for layer in report.layers],
+                 [[layer.name, sci(layer.ratio), f"{layer.rate:.4f}", layer.verdict] for layer in report.layers],
                  right={1, 2})
     s = report.summary
     first, last = ("h_1", "h_T") if s.direction == "forward" else ("h_T", "h_1")
-    render.line(f"verdict: {s.verdict} (‖∂L/∂{first}‖/‖∂L/∂{last}‖ = {_sci(s.ratio)} in {s.name}, ×{s.rate:.4f} "
+    render.line(f"verdict: {s.verdict} (‖∂L/∂{first}‖/‖∂L/∂{last}‖ = {sci(s.ratio)} in {s.name}, ×{s.rate:.4f} "
                 f"per step back; vanishing < {diagnostics.VANISHING_BELOW:g} ≤ stable ≤ "
                 f"{diagnostics.EXPLODING_ABOVE:g} < exploding)")
-
-
-def _heatmap(series: list[tuple[str, list]], what: str) -> None:
-    from rnncli.tools.diagnostics import log_grid
-
-    grid, starts = log_grid([values for _, values in series])
-    finite = [v for row in grid for v in row if v is not None]
-    if not finite:
-        return
-    lo, hi = min(finite), max(finite)
-    per = f", {starts[1] - starts[0]} steps per character" if len(starts) > 1 and starts[1] - starts[0] > 1 else ""
-    render.heatmap([(label, row) for (label, _), row in zip(series, grid)], lo, hi,
-                   f"{what}{per}; log10 norm from {lo:.1f} (▁) to {hi:.1f} (█)")
 
 
 def _render_history(hist) -> None:
@@ -182,7 +135,7 @@ def _render_history(hist) -> None:
     rows = []
     for e in hist.epochs:
         g = e["grad_norms"]
-        rows.append([e["epoch"], e["train_loss"], _sci(g["ratio"]),
+        rows.append([e["epoch"], e["train_loss"], sci(g["ratio"]),
                      "-" if g["rate"] is None else f"{g['rate']:.4f}", g["verdict"]])
     render.table(["epoch", "train_loss", "ratio", "rate per step", "verdict"], rows, right={1, 2, 3})
     names = [(layer["layer"], layer["direction"]) for layer in hist.epochs[0]["grad_norms"]["layers"]]
@@ -192,4 +145,4 @@ def _render_history(hist) -> None:
             layer = next(x for x in e["grad_norms"]["layers"] if (x["layer"], x["direction"]) == (k, d))
             series.append((f"epoch {e['epoch']}", [v if v is not None else float("nan") for v in layer["h"]]))
         render.line(f"l{k} {d} ‖∂L/∂h_t‖ by epoch:")
-        _heatmap(series, f"t = 1 … {max(len(v) for _, v in series)}")
+        heatmap(series, f"t = 1 … {max(len(v) for _, v in series)}")

@@ -1,4 +1,4 @@
-"""Images for ``rnn grad-norms --plot`` (optional: needs matplotlib, ``pip install 'rnncli[plot]'``)."""
+"""Images for ``rnn grad-norms --plot`` and ``rnn jacobian --plot`` (optional: needs matplotlib, ``pip install 'rnncli[plot]'``)."""
 
 from __future__ import annotations
 
@@ -68,5 +68,32 @@ def plot_history(hist, path: Path) -> None:
         ax.grid(True, which="both", alpha=0.3)
         if len(hist.epochs) <= 12:
             ax.legend(fontsize=7)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_jacobian(report, path: Path) -> None:
+    """‖J_t‖₂ against t, and log σ_i(J_τ ⋯ J_1) against the span τ with the slopes λ_i, side by side."""
+    import math
+
+    plt = require_matplotlib()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    left.semilogy(range(1, len(report.jacobian_norms) + 1), report.jacobian_norms)
+    left.set_xlabel("timestep t")
+    left.set_ylabel("‖J_t‖₂ (mean over examples)")
+    left.grid(True, which="both", alpha=0.3)
+    for i, lam in enumerate(report.lyapunov):
+        values = [v[i] for v in report.log_singular_values]
+        line, = right.plot(report.spans, values, marker="o", label=f"log σ_{i + 1}, λ_{i + 1} = {lam:+.3f}")
+        right.plot(report.spans, [lam * tau for tau in report.spans], linestyle=":", color=line.get_color())
+    if report.grad_norm_slope is not None:
+        right.plot(report.spans, [report.grad_norm_slope * tau for tau in report.spans], color="black",
+                   linestyle="--", label=f"grad-norms slope {report.grad_norm_slope:+.3f}")
+    right.set_xlabel("span τ (steps)")
+    right.set_ylabel("log σ_i(J_τ ⋯ J_1) (nats)")
+    right.legend(fontsize=8)
+    right.grid(True, alpha=0.3)
+    fig.suptitle(f"{report.cell}, {report.task}, {report.name}: λ_1 = {report.lyapunov[0]:+.4f} "
+                 f"(e^λ_1 = {math.exp(report.lyapunov[0]):.3f} per step), {report.verdict}", fontsize=10)
     _save(fig, path)
     plt.close(fig)

@@ -255,11 +255,11 @@ def grad_norms(params: dict, spec: ModelSpec, batches: list, source: str = "", d
         pn = float(np.sqrt(np.sum(p * p)))
         gn = grad_sum[k] / len(batches)
         params_out.append(ParamNorm(k, gn, pn, gn / pn if pn > 0 else math.nan))
-    return GradNormReport(source, data, spec.task, _cell_name(spec), len(batches), examples, int(seen.sum()),
+    return GradNormReport(source, data, spec.task, cell_name(spec), len(batches), examples, int(seen.sum()),
                           loss_sum / len(batches), layers, params_out)
 
 
-def _cell_name(spec: ModelSpec) -> str:
+def cell_name(spec: ModelSpec) -> str:
     return f"rnn-{spec.activation}" if spec.cell == "rnn" else spec.cell
 
 
@@ -278,17 +278,29 @@ def check_vocabulary_overlap(data: Dataset, path: str) -> None:
                         hint="pass the kind of data the model was trained on (its data.train file is an example).")
 
 
-def _one_stack(task: str, source) -> None:
-    """grad-norms measures the sequence model; say so before any data is read for another one."""
+@dataclass
+class Probe:
+    """What a diagnostic measures: a model's weights and the batches to run it on."""
+
+    params: dict
+    spec: ModelSpec
+    batches: list
+    source: str  # "configs/x.yaml at initialisation (seed 0)" or "runs/x (trained, 8 epochs)"
+    data: str
+
+
+def one_stack(task: str, source, command: str) -> None:
+    """Diagnostics measure the sequence model; say so before any data is read for another one."""
     if task_of(task).architecture != "sequence":
-        raise UsageError(f"{source} describes a {task} model; grad-norms measures one recurrent stack that reads "
+        raise UsageError(f"{source} describes a {task} model; {command} measures one recurrent stack that reads "
                          f"the input, and a {task} model is built otherwise.",
                          hint="use `rnn gradcheck --config FILE` to check its gradients.")
 
 
-def measure_config(cfg, data: str | None = None, num_batches: int = 1, batch_size: int | None = None) -> GradNormReport:
+def probe_config(cfg, data: str | None = None, num_batches: int = 1, batch_size: int | None = None,
+                 command: str = "grad-norms") -> Probe:
     """The model ``cfg`` describes, at initialisation (train.seed), on ``data`` (default data.train)."""
-    _one_stack(cfg.task, cfg.source)
+    one_stack(cfg.task, cfg.source, command)
     prepared = prepare(cfg)
     if data is None:
         dataset, data = prepared.train, cfg.data.train
@@ -297,14 +309,15 @@ def measure_config(cfg, data: str | None = None, num_batches: int = 1, batch_siz
         dataset = task.encode(cfg, task.read(cfg, data), prepared.vocab, prepared.labels, data,
                               prepared.spec.feature_dim or None, prepared.word_features)
         check_vocabulary_overlap(dataset, data)
-    params = initial_params(cfg, prepared.spec)
     batches = probe_batches(cfg.task, dataset, batch_size or cfg.train.batch_size, num_batches, cfg.train.bptt)
-    return grad_norms(params, prepared.spec, batches, f"{cfg.source} at initialisation (seed {cfg.train.seed})", data)
+    return Probe(initial_params(cfg, prepared.spec), prepared.spec, batches,
+                 f"{cfg.source} at initialisation (seed {cfg.train.seed})", data)
 
 
-def measure_run(run, data: str | None = None, num_batches: int = 1, batch_size: int | None = None) -> GradNormReport:
+def probe_run(run, data: str | None = None, num_batches: int = 1, batch_size: int | None = None,
+              command: str = "grad-norms") -> Probe:
     """A trained run (:class:`rnncli.rundir.Run`) on ``data`` (default: its data.train)."""
-    _one_stack(run.spec.task, run.path)
+    one_stack(run.spec.task, run.path, command)
     cfg = run.config
     if data is None:
         data = cfg.data.train
@@ -313,8 +326,12 @@ def measure_run(run, data: str | None = None, num_batches: int = 1, batch_size: 
     dataset = run.encode(task_of(cfg.task).read(cfg, data), data)
     check_vocabulary_overlap(dataset, data)
     batches = probe_batches(cfg.task, dataset, batch_size or cfg.train.batch_size, num_batches, cfg.train.bptt)
-    epochs = run.meta.get("epochs_done")
-    return grad_norms(run.params, run.spec, batches, f"{run.path} (trained, {epochs} epochs)", data)
+    return Probe(run.params, run.spec, batches, f"{run.path} (trained, {run.meta.get('epochs_done')} epochs)", data)
+
+
+def measure(probe: Probe) -> GradNormReport:
+    """:func:`grad_norms` of a probe."""
+    return grad_norms(probe.params, probe.spec, probe.batches, probe.source, probe.data)
 
 
 # -------------------------------------------------------------------------- history
