@@ -84,6 +84,8 @@ def jacobian(
 
 def _exp(x: float) -> str:
     """e^x in scientific notation, or as e^x when it is beyond floating point."""
+    if x == -math.inf:
+        return "0"
     return f"{math.exp(x):.2e}" if abs(x) < 700 else f"e^{x:.0f}"
 
 

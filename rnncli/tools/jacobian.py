@@ -148,7 +148,7 @@ def measure(params: dict, spec: ModelSpec, batches: list, layer: int = 0, direct
             exponents.append(jac.lyapunov(jacobians(), mask.sum(axis=1), top, np.random.default_rng(seed)))
         for tau, logs in products.found.items():
             span_logs.setdefault(tau, []).extend(logs)
-    lam = np.concatenate(exponents)
+    lam = np.concatenate(exponents)  # −inf where a step's Jacobian was singular (a ReLU unit all off)
     grads = diagnostics.grad_norms(params, spec, batches, source, data)
     measured = next(x for x in grads.layers if x.layer == layer and x.direction == DIRECTIONS[direction])
     seen = norm_count > 0
@@ -156,11 +156,17 @@ def measure(params: dict, spec: ModelSpec, batches: list, layer: int = 0, direct
     return JacobianReport(
         source, data, spec.task, diagnostics.cell_name(spec), layer, DIRECTIONS[direction],
         "(h, c)" if cell.state_size == 2 else "h", S, len(lam), int(seen.sum()),
-        [float(x) for x in lam.mean(axis=0)], [float(x) for x in lam.std(axis=0)], lam.tolist(),
+        [float(x) for x in lam.mean(axis=0)], [float(x) for x in _std(lam)], lam.tolist(),
         [float(x) for x in norm_sum[seen] / norm_count[seen]],
         spans, [[float(x) for x in np.mean(span_logs[tau], axis=0)] for tau in spans], product_rows,
         measured.rate if math.isfinite(measured.rate) else None,
     )
+
+
+def _std(values: np.ndarray) -> np.ndarray:
+    """The standard deviation over the examples (axis 0); NaN where an exponent is −inf."""
+    with np.errstate(invalid="ignore"):
+        return values.std(axis=0)
 
 
 def measure_probe(probe: diagnostics.Probe, layer: int = 0, direction: int = 0, top: int = 4) -> JacobianReport:
