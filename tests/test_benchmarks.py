@@ -33,3 +33,11 @@ def test_bench_predict_smoke():
     assert len(d["cold_start_s"]["runs"]) == 3 and d["python_pass_s"]["median"] > 0
     assert d["python_import_dependencies_s"]["command"].startswith("import numpy")
     assert isinstance(d["pass"], bool) and d["model"]["train_sentences"] == 1_000
+
+
+def test_bench_jacobian_smoke():
+    d = _run(str(BENCH / "bench_jacobian.py"), "--quick", "--json")
+    assert [r["cell"] for r in d["cases"]] == ["rnn", "lstm", "gru"]
+    for r in d["cases"]:
+        assert r["jacobian_s"] > 0 and r["grad_norms_s"] > 0 and r["examples"] == 32 and r["steps"] == 100
+    assert [r["state_size"] for r in d["cases"]] == [32, 64, 32]

@@ -230,6 +230,11 @@ def test_json_other_commands(cli, workspace, toy_run):
                                             "ratio", "rate", "verdict", "summary_layer", "thresholds", "layers", "params"})
     assert_documented("rnn grad-norms", n["layers"][0], {"layer", "direction", "ratio", "rate", "verdict", "h", "examples"})
     assert_documented("rnn grad-norms", n["params"][0], {"name", "grad_norm", "param_norm", "ratio"})
+    j = run("jacobian", "--config", TOY)
+    assert_documented("rnn jacobian", j, {"source", "data", "task", "cell", "layer", "direction", "state", "state_size",
+                                          "examples", "steps", "lyapunov", "lyapunov_std", "lyapunov_examples",
+                                          "jacobian_norms", "spans", "log_singular_values", "product_examples",
+                                          "grad_norm_rate", "grad_norm_slope", "predicted_rate", "verdict"})
     c = run("config", "show", TOY)
     assert_documented("rnn config show", c, {"task", "data", "vocab", "model", "train", "run"})
     (workspace / "bad.yaml").write_text("model:\n  cell: lstn\n")

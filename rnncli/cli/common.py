@@ -128,5 +128,6 @@ def heatmap(series: list[tuple[str, list]], what: str) -> None:
         return
     lo, hi = min(finite), max(finite)
     per = f", {starts[1] - starts[0]} steps per character" if len(starts) > 1 and starts[1] - starts[0] > 1 else ""
+    digits = 1 if hi - lo >= 1 else 3  # a narrow range needs more digits to say anything
     render.heatmap([(label, row) for (label, _), row in zip(series, grid)], lo, hi,
-                   f"{what}{per}; log10 norm from {lo:.1f} (▁) to {hi:.1f} (█)")
+                   f"{what}{per}; log10 norm from {lo:.{digits}f} (▁) to {hi:.{digits}f} (█)")

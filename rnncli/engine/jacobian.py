@@ -47,17 +47,20 @@ def state_jacobian(cell: Cell, cache, W_hh: np.ndarray) -> np.ndarray:
         return _rows((cache.h > 0).astype(W_hh.dtype), W[0])
     if cell.name == "lstm":
         i, f, g, o = cache.gates
-        dc_dh = _rows(cache.c_prev * f * (1.0 - f), W[1]) + _rows(g * i * (1.0 - i), W[0]) \
-            + _rows(i * (1.0 - g * g), W[2])
-        through_c = o * (1.0 - cache.tanh_c * cache.tanh_c)
-        dh_dh = _rows(cache.tanh_c * o * (1.0 - o), W[3]) + through_c[:, :, None] * dc_dh
         N = f.shape[0]
-        J = np.zeros((N, 2 * H, 2 * H), dtype=W_hh.dtype)
-        J[:, :H, :H] = dh_dh
-        J[:, H:, :H] = dc_dh
+        J = np.empty((N, 2 * H, 2 * H), dtype=W_hh.dtype)
+        dh_dh, dh_dc, dc_dh, dc_dc = J[:, :H, :H], J[:, :H, H:], J[:, H:, :H], J[:, H:, H:]
+        np.multiply((cache.c_prev * f * (1.0 - f))[:, :, None], W[1], out=dc_dh)
+        dc_dh += _rows(g * i * (1.0 - i), W[0])
+        dc_dh += _rows(i * (1.0 - g * g), W[2])
+        through_c = o * (1.0 - cache.tanh_c * cache.tanh_c)
+        np.multiply(through_c[:, :, None], dc_dh, out=dh_dh)
+        dh_dh += _rows(cache.tanh_c * o * (1.0 - o), W[3])
+        dh_dc.fill(0.0)
+        dc_dc.fill(0.0)
         diag = np.arange(H)
-        J[:, diag, H + diag] = through_c * f
-        J[:, H + diag, H + diag] = f
+        dh_dc[:, diag, diag] = through_c * f
+        dc_dc[:, diag, diag] = f
         return J
     if cell.name == "gru":
         r, z, n = cache.gates
@@ -95,7 +98,7 @@ def _orthonormal_to(x: np.ndarray, basis: np.ndarray) -> tuple[np.ndarray, np.nd
     return x / np.where(size > 0, size, 1.0)[:, None] * (size > 0)[:, None], size
 
 
-def spectral_norm(J: np.ndarray, v: np.ndarray | None = None, rtol: float = 1e-9, max_steps: int = 64,
+def spectral_norm(J: np.ndarray, v: np.ndarray | None = None, rtol: float = 1e-6, max_steps: int = 64,
                   check_every: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """‖J_n‖₂ for every J_n of J (N, S, S), by Golub–Kahan–Lanczos bidiagonalisation with full
     reorthogonalisation, started from ``v`` (N, S), the previous step's leading right singular vectors
