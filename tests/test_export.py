@@ -148,8 +148,8 @@ def test_params_that_do_not_fit_the_spec():
 
 
 def test_export_run_rejects_unknown_format(tmp_path):
-    with pytest.raises(UsageError, match="unknown export format 'onnx'"):
-        export_run(None, "onnx", tmp_path / "m.npz")
+    with pytest.raises(UsageError, match="unknown export format 'tflite'"):
+        export_run(None, "tflite", tmp_path / "m.npz")
     assert not (tmp_path / "m.npz").exists()
 
 
@@ -203,11 +203,11 @@ def test_cli_export_table(toy_run, tmp_path, capsys):
 
 def test_cli_export_bad_format_is_usage_error(toy_run, tmp_path, capsys):
     capsys.readouterr()
-    code = main(["export", str(toy_run), "--format", "onnx", "--out", str(tmp_path / "m.npz")])
+    code = main(["export", str(toy_run), "--format", "tflite", "--out", str(tmp_path / "m.npz")])
     captured = capsys.readouterr()
     assert code == 2
     assert captured.out == ""
-    assert captured.err.splitlines()[0] == "Error: unknown export format 'onnx'; choose one of: torch."
+    assert captured.err.splitlines()[0] == "Error: unknown export format 'tflite'; choose one of: torch, onnx."
     assert not (tmp_path / "m.npz").exists()
 
 

@@ -79,7 +79,7 @@ import numpy as np
 from rnncli.errors import RunError, UsageError
 from rnncli.models import ModelSpec
 
-FORMATS = ("torch",)
+FORMATS = ("torch", "onnx")
 
 _RNN_NAME = re.compile(r"^rnn\.l(\d+)(_reverse)?\.(W_ih|W_hh|b|b_ih|b_hh)$")
 _SIMPLE = {"embedding.weight": "embedding.weight", "head.W": "head.weight", "head.b": "head.bias"}
@@ -191,7 +191,7 @@ class ExportResult:
     out: Path
     format: str
     tensors: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
-    module_code: list[str] = field(default_factory=list)
+    usage: list[str] = field(default_factory=list)  # how to use it: the PyTorch module code, or the graph's signature
 
     def to_dict(self) -> dict:
         return {"out": str(self.out), "format": self.format,
@@ -205,22 +205,52 @@ def check_format(fmt: str) -> None:
 
 
 def export_run(run, fmt: str, out_path: str | Path) -> ExportResult:
-    """Write ``run``'s weights in format ``fmt`` (only "torch") to ``out_path`` (.npz), atomically."""
+    """Write ``run``'s model in format ``fmt`` to ``out_path``, atomically: "torch", the weights under
+    PyTorch's names (.npz); "onnx", the whole graph (:mod:`rnncli.tools.onnx_export`) and its vocabulary
+    beside it."""
     from rnncli.rundir import write_arrays
 
     check_format(fmt)
+    out_path = _checked_out(Path(out_path))
+    if fmt == "onnx":
+        return _export_onnx(run, out_path)
     if run.spec.architecture != "sequence":
         raise UsageError(f"{run.path} is a {run.spec.task} model; export maps one nn.{_torch_cell(run.spec)} stack with an "
                          "embedding and a linear head, and an encoder–decoder is two stacks with a bridge and attention.",
                          hint="read the run's weights.npz directly: the names (encoder.l0.W_ih, decoder.l0.W_hh, …) "
                               "and shapes are listed by `rnn summary --model RUN`.")
-    out_path = Path(out_path)
+    state = torch_state_dict(run.params, run.spec)
+    write_arrays(out_path, state)
+    return ExportResult(out_path, fmt, [(k, tuple(v.shape)) for k, v in state.items()], torch_module_code(run.spec))
+
+
+def _checked_out(out_path: Path) -> Path:
     if out_path.is_dir():
         raise UsageError(f"--out {out_path} is a directory; give a file name.",
                          hint=f"e.g. --out {out_path / 'model.npz'}")
     if not out_path.parent.is_dir():
         raise UsageError(f"cannot write {out_path}: the directory {out_path.parent} does not exist.",
                          hint=f"create it first (mkdir -p {out_path.parent}) or choose another --out.")
-    state = torch_state_dict(run.params, run.spec)
-    write_arrays(out_path, state)
-    return ExportResult(out_path, fmt, [(k, tuple(v.shape)) for k, v in state.items()], torch_module_code(run.spec))
+    return out_path
+
+
+def vocab_path(out_path: Path) -> Path:
+    """Where the ONNX export writes its vocabulary and settings: model.onnx → model.vocab.json."""
+    return out_path.with_name(out_path.stem + ".vocab.json")
+
+
+def _export_onnx(run, out_path: Path) -> ExportResult:
+    import json
+
+    from rnncli.fileio import atomic_write
+    from rnncli.tools import onnx_export
+
+    onnx_export.require_onnx()
+    onnx_export.check_exportable(run.spec, run.path)
+    metadata = onnx_export.run_metadata(run)
+    model = onnx_export.onnx_graph(run.spec, run.params, metadata)
+    atomic_write(out_path, lambda f: f.write(model.SerializeToString()))
+    text = json.dumps(metadata, ensure_ascii=False, indent=1) + "\n"
+    atomic_write(vocab_path(out_path), lambda f: f.write(text.encode("utf-8")))
+    tensors = [(t.name, tuple(t.dims)) for t in model.graph.initializer]
+    return ExportResult(out_path, "onnx", tensors, onnx_export.signature(run.spec, metadata["labels"]))
