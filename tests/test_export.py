@@ -207,7 +207,7 @@ def test_cli_export_bad_format_is_usage_error(toy_run, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 2
     assert captured.out == ""
-    assert captured.err.splitlines()[0] == "Error: unknown export format 'tflite'; choose one of: torch, onnx."
+    assert captured.err.splitlines()[0] == "Error: unknown export format 'tflite'; choose one of: torch, onnx, safetensors."
     assert not (tmp_path / "m.npz").exists()
 
 

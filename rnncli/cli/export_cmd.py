@@ -17,7 +17,10 @@ from rnncli.cli.common import LAST, open_run
 a PyTorch module with attributes embedding (nn.Embedding; absent for one-hot input), rnn
 (nn.RNN/nn.LSTM/nn.GRU, batch_first=True) and head (nn.Linear); the module class is in the
 docstring of rnncli.tools.export. Load it with load_state_dict({k: torch.from_numpy(v) for k, v in
-np.load(FILE).items()}, strict=True). PyTorch is not needed to export.
+np.load(FILE).items()}, strict=True). PyTorch is not needed to export. Beside the weights it writes
+model.py and NAME.json, with which PyTorch alone predicts what rnn predict prints:
+python -c "from model import load; print(load('DIR').predict(['movie was good']))". --format
+safetensors writes the same tensors as NAME.safetensors (needs pip install safetensors).
 
 --format onnx writes the whole model as an ONNX graph (ONNX's RNN/LSTM/GRU operators; needs
 pip install 'rnncli[onnx]'): inputs ids int64 (N, T), right-padded with 0, and lengths int64 (N,);
@@ -31,8 +34,8 @@ Example:  rnn export runs/sentiment-toy --format torch --out sentiment-toy.npz
 """)
 def export(
     run: Path = typer.Argument(..., metavar="RUN", help="Run directory written by rnn train."),
-    format_: str = typer.Option(..., "--format", "-f", metavar="FORMAT", help="Target framework: torch or onnx."),
-    out: Path = typer.Option(..., "--out", "-o", help="File to write (.npz for torch, .onnx); replaced if it exists."),
+    format_: str = typer.Option(..., "--format", "-f", metavar="FORMAT", help="torch, safetensors or onnx."),
+    out: Path = typer.Option(..., "--out", "-o", help="File to write (.npz, .safetensors or .onnx); replaced if it exists."),
     last: bool = LAST,
     json_: bool = JSON,
 ) -> None:

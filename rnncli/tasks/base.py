@@ -103,6 +103,12 @@ class Task:
         return ModelSpec(**{**fields, "task": self.name, "architecture": self.architecture,
                             "per_step": self.per_step, "output": self.output})
 
+    def export_settings(self) -> dict | None:
+        """What an exported model's ``predict`` returns besides the text, tokens and ids (see
+        ``rnncli.tools.torch_template``): {"predicts": "label" | "value" | "tags" | "next", …}; None
+        when the task's model cannot be exported on its own."""
+        return None
+
     def config_problems(self, cfg) -> list[tuple[str, str]]:
         """(key, problem) pairs of the task's own rules for a config whose keys are each valid."""
         return []

@@ -48,6 +48,9 @@ class Classify(ManyToOne):
         pred = (logits[:, 0] > 0).astype(np.int64) if spec.num_outputs == 1 else logits.argmax(axis=-1)
         return int(np.sum(pred == batch.targets))
 
+    def export_settings(self) -> dict:
+        return {"predicts": "label"}
+
     def prediction(self, output, labels: list[str]) -> dict:
         return {"label": labels[int(output.argmax())], "scores": {lab: float(q) for lab, q in zip(labels, output)}}
 

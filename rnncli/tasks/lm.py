@@ -69,6 +69,9 @@ class LM(Task):
             state = cache.finals
         return Scored(total / max(terms, 1), terms, None)
 
+    def export_settings(self) -> dict:
+        return {"predicts": "next", "top_k": TOP_K_NEXT}
+
     def predict(self, run, texts, beam: int = 1, max_length: int | None = None) -> list[dict]:
         """The TOP_K_NEXT likeliest tokens to follow each text."""
         predictions = []

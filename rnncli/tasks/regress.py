@@ -40,6 +40,9 @@ class Regress(ManyToOne):
     def outputs(self, logits: np.ndarray, spec) -> np.ndarray:
         return logits[:, 0]  # the predicted number
 
+    def export_settings(self) -> dict:
+        return {"predicts": "value"}
+
     def prediction(self, output, labels: list[str]) -> dict:
         return {"value": float(output)}
 

@@ -56,6 +56,9 @@ class Tag(Task):
     def correct(self, spec, logits: np.ndarray, batch: Batch) -> int:
         return int(np.sum((logits.argmax(axis=-1) == batch.targets) & batch.mask))
 
+    def export_settings(self) -> dict:
+        return {"predicts": "tags"}
+
     def prediction(self, output, labels: list[str]) -> dict:
         return {"tags": [labels[c] for c in output.argmax(axis=-1)], "scores": [float(q) for q in output.max(axis=-1)]}
 

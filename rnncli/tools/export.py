@@ -79,7 +79,7 @@ import numpy as np
 from rnncli.errors import RunError, UsageError
 from rnncli.models import ModelSpec
 
-FORMATS = ("torch", "onnx")
+FORMATS = ("torch", "onnx", "safetensors")
 
 _RNN_NAME = re.compile(r"^rnn\.l(\d+)(_reverse)?\.(W_ih|W_hh|b|b_ih|b_hh)$")
 _SIMPLE = {"embedding.weight": "embedding.weight", "head.W": "head.weight", "head.b": "head.bias"}
@@ -205,9 +205,10 @@ def check_format(fmt: str) -> None:
 
 
 def export_run(run, fmt: str, out_path: str | Path) -> ExportResult:
-    """Write ``run``'s model in format ``fmt`` to ``out_path``, atomically: "torch", the weights under
-    PyTorch's names (.npz); "onnx", the whole graph (:mod:`rnncli.tools.onnx_export`) and its vocabulary
-    beside it."""
+    """Write ``run``'s model in format ``fmt`` to ``out_path``, atomically: "torch" (or "safetensors"), the
+    weights under PyTorch's names (.npz, or .safetensors), with model.py and NAME.json beside them, which
+    predict with PyTorch alone (:mod:`rnncli.tools.torch_template`); "onnx", the whole graph
+    (:mod:`rnncli.tools.onnx_export`) and NAME.vocab.json beside it."""
     from rnncli.rundir import write_arrays
 
     check_format(fmt)
@@ -220,7 +221,12 @@ def export_run(run, fmt: str, out_path: str | Path) -> ExportResult:
                          hint="read the run's weights.npz directly: the names (encoder.l0.W_ih, decoder.l0.W_hh, …) "
                               "and shapes are listed by `rnn summary --model RUN`.")
     state = torch_state_dict(run.params, run.spec)
-    write_arrays(out_path, state)
+    _check_model_py(out_path.with_name("model.py"))
+    if fmt == "safetensors":
+        _write_safetensors(out_path, state)
+    else:
+        write_arrays(out_path, state)
+    _write_torch_package(run, out_path)
     return ExportResult(out_path, fmt, [(k, tuple(v.shape)) for k, v in state.items()], torch_module_code(run.spec))
 
 
@@ -254,3 +260,82 @@ def _export_onnx(run, out_path: Path) -> ExportResult:
     atomic_write(vocab_path(out_path), lambda f: f.write(text.encode("utf-8")))
     tensors = [(t.name, tuple(t.dims)) for t in model.graph.initializer]
     return ExportResult(out_path, "onnx", tensors, onnx_export.signature(run.spec, metadata["labels"]))
+
+
+def module_listing() -> str:
+    """The ``RnncliModel`` class listed in this module's docstring, as source code."""
+    block = re.search(r"::\n\n(.*?)\n\n(?=\S)", __doc__, re.S).group(1)
+    lines = block.splitlines()
+    indent = min(len(x) - len(x.lstrip()) for x in lines if x.strip())
+    return "\n".join(x[indent:] for x in lines)
+
+
+def torch_metadata(run, weights: str) -> dict:
+    """NAME.json of a PyTorch export: the vocabulary, labels, tokenizer and the module's arguments."""
+    from rnncli import __version__
+    from rnncli.tasks import task_of
+
+    spec = run.spec
+    settings = task_of(spec.task).export_settings()
+    if settings is None:
+        raise UsageError(f"{run.path} is a {spec.task} model, whose predictions need more than the module.",
+                         hint="read the run's weights.npz directly; `rnn summary --model RUN` lists the names and shapes.")
+    return {"format": "rnncli-torch", "version": __version__, "task": spec.task, **settings,
+            "tokenizer": run.tokenizer, "lowercase": run.lowercase, "pad_id": 0, "unk_id": 1,
+            "vocab": list(run.vocab.itos), "labels": run.labels.to_dict()["labels"], "weights": weights,
+            "module": {"V": spec.vocab_size, "D": spec.embedding_dim, "H": spec.hidden_size, "O": spec.num_outputs,
+                       "cell": spec.cell, "nonlinearity": spec.activation, "num_layers": spec.num_layers,
+                       "bidirectional": spec.bidirectional, "dropout": spec.dropout if spec.num_layers > 1 else 0.0,
+                       "onehot": spec.input == "onehot", "pooling": spec.pooling, "per_step": spec.per_step}}
+
+
+def model_source() -> str:
+    """model.py: the tokenizer, the module class and ``load``, for PyTorch alone."""
+    import importlib
+    import inspect
+
+    from rnncli.tools.torch_template import TEMPLATE
+
+    tokenizer = inspect.getsource(importlib.import_module("rnncli.data.tokenize"))
+    tokenizer = tokenizer[tokenizer.index("import unicodedata"):]  # its docstring and __future__ import go
+    return TEMPLATE.format(tokenizer=tokenizer.strip(), module=module_listing())
+
+
+def _write_torch_package(run, out_path: Path) -> None:
+    """model.py and NAME.json beside NAME.npz."""
+    import json
+
+    from rnncli.fileio import atomic_write
+
+    text = json.dumps(torch_metadata(run, out_path.name), ensure_ascii=False, indent=1) + "\n"
+    atomic_write(out_path.with_suffix(".json"), lambda f: f.write(text.encode("utf-8")))
+    source = model_source()
+    atomic_write(out_path.with_name("model.py"), lambda f: f.write(source.encode("utf-8")))
+
+
+def _write_safetensors(out_path: Path, state: dict[str, np.ndarray]) -> None:
+    """The state_dict as a .safetensors file (optional: needs the safetensors package)."""
+    try:
+        from safetensors.numpy import save
+    except ImportError:
+        raise UsageError("--format safetensors needs the safetensors package, which is not installed.",
+                         hint="pip install safetensors, or use --format torch (an .npz with the same tensors).") from None
+    from rnncli.fileio import atomic_write
+
+    data = save(state, metadata={"format": "pt"})
+    atomic_write(out_path, lambda f: f.write(data))
+
+
+MODEL_PY_HEADER = '"""A recurrent model exported by rnncli'
+
+
+def _check_model_py(path: Path) -> None:
+    """An export replaces its own model.py, never someone else's."""
+    if path.exists():
+        try:
+            ours = path.read_text(encoding="utf-8").startswith(MODEL_PY_HEADER)
+        except (OSError, UnicodeDecodeError):
+            ours = False
+        if not ours:
+            raise UsageError(f"{path} exists and rnncli did not write it; the export writes its own model.py there.",
+                             hint="export into a folder of its own, e.g. --out exported/model.npz.")
