@@ -258,7 +258,7 @@ def _export_onnx(run, out_path: Path) -> ExportResult:
     atomic_write(out_path, lambda f: f.write(model.SerializeToString()))
     text = json.dumps(metadata, ensure_ascii=False, indent=1) + "\n"
     atomic_write(vocab_path(out_path), lambda f: f.write(text.encode("utf-8")))
-    tensors = [(t.name, tuple(t.dims)) for t in model.graph.initializer]
+    tensors = [(t.name, tuple(t.dims)) for t in model.graph.initializer if onnx_export.is_weight(t.name)]
     return ExportResult(out_path, "onnx", tensors, onnx_export.signature(run.spec, metadata["labels"]))
 
 

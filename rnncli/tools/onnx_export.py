@@ -35,6 +35,7 @@ Refused, with a message: word features (``model.prefix/suffix/shape``), real-val
 from __future__ import annotations
 
 import json
+import re
 import numpy as np
 
 from rnncli import __version__
@@ -42,6 +43,7 @@ from rnncli.errors import UsageError
 from rnncli.models import ModelSpec
 
 OPSET = 17
+WEIGHT = re.compile(r"^(embedding|onehot|[WRB]\d+|[hc]0\d+|head_[Wb])$")  # initializers that hold the model
 INSTALL_HINT = "install the ONNX extra: pip install 'rnncli[onnx]' (onnx, and onnxruntime to run the graph)"
 # ONNX's gate blocks, as indices into ours
 GATE_ORDER = {"rnn": [0], "lstm": [0, 3, 1, 2], "gru": [1, 0, 2]}
@@ -216,3 +218,8 @@ def signature(spec: ModelSpec, labels: list[str]) -> list[str]:
         shown = ", ".join(labels[:6]) + (", …" if len(labels) > 6 else "")
         out = f"scores float32 (N, {len(labels)}): the probability of each label ({shown})"
     return ["inputs: ids int64 (N, T), right-padded with 0; lengths int64 (N,)", f"output: {out}"]
+
+
+def is_weight(name: str) -> bool:
+    """Whether an initializer of the graph holds the model (not a shape or index constant)."""
+    return WEIGHT.match(name) is not None
