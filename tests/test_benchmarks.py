@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
@@ -41,3 +43,12 @@ def test_bench_jacobian_smoke():
     for r in d["cases"]:
         assert r["jacobian_s"] > 0 and r["grad_norms_s"] > 0 and r["examples"] == 32 and r["steps"] == 100
     assert [r["state_size"] for r in d["cases"]] == [32, 64, 32]
+
+
+def test_bench_serve_smoke():
+    pytest.importorskip("uvicorn")
+    d = _run(str(BENCH / "bench_serve.py"), "--quick", "--json", "--requests", "40", "--seconds", "30")
+    assert [level["concurrency"] for level in d["levels"]] == [1, 16]
+    for level in d["levels"]:
+        assert level["requests"] == 40 and level["failed"] == 0 and level["p50_ms"] > 0
+    assert d["cold_predict_s"]["median"] > 0 and isinstance(d["pass"], bool)
