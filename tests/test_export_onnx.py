@@ -168,3 +168,15 @@ def test_cli_export_onnx_without_the_package(cli, trained_toy, tmp_path, monkeyp
     assert r.err_lines[0] == "Error: --format onnx needs the onnx package, which is not installed."
     assert "pip install 'rnncli[onnx]'" in r.err_lines[1]
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_word_features_and_real_valued_inputs_are_refused():
+    from rnncli.errors import UsageError
+    from rnncli.tools.onnx_export import check_exportable
+
+    tagger = model_spec(dict(task="tag", vocab_size=9, num_classes=3, word_features=(("suffix2", 6),)))
+    with pytest.raises(UsageError, match="has word features \\(suffix2\\); the ONNX graph takes token ids only"):
+        check_exportable(tagger, "runs/x")
+    features = model_spec(dict(task="regress", vocab_size=2, num_classes=1, input="features", feature_dim=2))
+    with pytest.raises(UsageError, match="reads real-valued features"):
+        check_exportable(features, "runs/x")

@@ -136,7 +136,7 @@ def test_wrong_paths_and_methods(toy_server):
     code, answer = toy_server.get("/predict")
     assert code == 405 and "wrong method" in answer["error"]
     code, answer = toy_server.post("/generate", {})
-    assert code == 400 and "does not generate text" in answer["error"]
+    assert code == 400 and "a classify model answers POST /predict" in answer["error"]
 
 
 def test_200_concurrent_requests(toy_server, trained_toy, cli):
@@ -238,3 +238,19 @@ def test_a_bad_run_is_reported_before_the_server_starts(cli, workspace):
     r = cli("serve", "runs/none", "--port", str(_free_port()))
     assert r.code == ExitCode.RUN and "Traceback" not in r.err
     assert not os.environ.get("RNNCLI_SERVE_RUN")
+
+
+def test_seq2seq_decodes_through_predict(cli, workspace):
+    assert cli("data", "make", "reverse", "--length", "5", "--n", "300", "--out", "data/reverse.tsv").code == 0
+    assert cli("train", "--config", "configs/reverse-seq2seq.yaml", "--set", "train.epochs=1",
+               "--set", "run.dir=runs/rev", "-q").code == 0
+    expected = cli("predict", "--model", "runs/rev", "abc", "dea", "--beam", "2", "--json").jsonl()
+    server = Server(workspace / "runs/rev")
+    try:
+        code, body = server.post("/predict", {"texts": ["abc", "dea"], "beam": 2})
+        assert code == 200
+        assert [p["output"] for p in body["predictions"]] == [p["output"] for p in expected]
+        code, body = server.post("/predict", {"texts": ["abc"], "beam": 0})
+        assert code == 400
+    finally:
+        server.stop()

@@ -279,8 +279,9 @@ def create_app(run, limits: Limits = Limits()):
                                                         body.get("top_k"), body.get("seed")))
             return JSONResponse({"texts": texts})
         if not task.causal:
-            raise HTTPError(400, f"a {run.spec.task} model does not generate text; POST /predict.",
-                            "generate with a language model (task lm) or a generator (task generate).")
+            raise HTTPError(400, f"/generate samples from a language model or a generator; a {run.spec.task} model "
+                                 "answers POST /predict (a seq2seq model decodes its output there, with 'beam').",
+                            'POST /predict {"texts": [...]}.')
         if "condition" in body or "num" in body:
             raise HTTPError(400, "'condition' and 'num' apply to a generator (task generate); a language model "
                                  "continues a 'prime'.", "drop them.")
