@@ -76,6 +76,11 @@ def train(
             elif event == "skipped":
                 render.note(f"skipped {info['rows']} malformed row(s) of {info['file']} (data.on_error: skip); "
                             f"the first: {info['first']}")
+            elif event == "vectors":
+                tokens = "" if info["token_share"] is None else f", covering {info['token_share']:.1%} of the training tokens"
+                render.note(f"vectors: {info['found']:,} of the vocabulary's {info['types']:,} words "
+                            f"({info['type_share']:.1%}) have a {info['dim']}-dimensional vector in {info['file']}{tokens}; "
+                            "the others start random")
 
         result = run_training(cfg, force=force, progress=progress, resume_dir=resume)
     if json_:

@@ -106,8 +106,11 @@ def parse_override(item: str) -> tuple[str, Any]:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         value = text  # e.g. an unbalanced bracket; validation reports it if the key wants something else
-    section, _, leaf = key.rpartition(".")
-    tp = field_types(type(getattr(Config(), section)) if section else Config)[leaf]
+    *sections, leaf = key.split(".")
+    owner = Config
+    for name in sections:  # the section class that holds the key
+        owner = field_types(owner)[name]
+    tp = field_types(owner)[leaf]
     members = union_members(tp)
     if str in members and int not in members and value is not None and not isinstance(value, str):
         if not isinstance(value, (Mapping, list)):
@@ -118,17 +121,18 @@ def parse_override(item: str) -> tuple[str, Any]:
 
 
 def _set(data: dict, key: str, value: Any) -> None:
-    section, _, leaf = key.rpartition(".")
-    if not section:
-        data[leaf] = value
-        return
-    target = data.get(section)
-    if target is None:
-        target = data[section] = {}
-    if isinstance(target, Mapping):
-        target = data[section] = dict(target)
-        target[leaf] = value
-    # else: the section itself is not a mapping; validation reports that.
+    *sections, leaf = key.split(".")
+    target = data
+    for name in sections:
+        inner = target.get(name)
+        if inner is None:
+            inner = {}
+        if not isinstance(inner, Mapping):
+            return  # `model: 3` in the file: validation reports that section, with the override unapplied
+        target[name] = inner = dict(inner)
+        target = inner
+    target[leaf] = value
+
 
 
 def config_to_yaml(cfg: Config) -> str:

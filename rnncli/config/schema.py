@@ -66,6 +66,16 @@ class VocabConfig(_Section):
     min_freq: int = opt(1, "keep tokens seen at least this often in the training data", ge=1)
     max_size: int | None = opt(None, "keep at most this many tokens, most frequent first (excluding <pad> and <unk>); null = no limit", ge=1)
     path: str | None = opt(None, "reuse a vocabulary written by `rnn vocab build` instead of building one")
+    from_embeddings: bool = opt(False, "take the vocabulary from model.embeddings.path instead of the training data: the file's first vocab.max_size words (its most frequent, for GloVe and fastText files), lowercased with data.lowercase")
+
+
+@dataclass(frozen=True)
+class EmbeddingsConfig(_Section):
+    """Pretrained word vectors for the embedding table."""
+
+    path: str | None = opt(None, "initialise the embedding table from a vectors file: GloVe (.txt), word2vec or fastText text (.vec, with a 'count dim' header line) or word2vec binary (.bin), optionally gzip-compressed; words it lacks keep the usual initialisation, and rnn train reports the coverage")
+    format: Literal["auto", "glove", "word2vec", "word2vec_binary"] = opt("auto", "format of model.embeddings.path; auto = word2vec_binary for .bin, else text with or without the header line")
+    freeze: bool = opt(False, "keep the pretrained table fixed during training (no gradient step and no optimiser state for it); false = fine-tune it")
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,7 @@ class ModelConfig(_Section):
     learn_h0: bool = opt(False, "learn the initial hidden state instead of starting from zeros (seq2seq: the encoder's)")
     attention: bool = opt(False, "task seq2seq: additive (Bahdanau) attention of each decoder output over the encoder outputs, whose context joins the output layer")
     feed_condition: bool = opt(False, "task generate: also feed the condition's embedding to the recurrent stack at every step (it always sets the start state)")
+    embeddings: EmbeddingsConfig = section(EmbeddingsConfig, "pretrained word vectors")
 
 
 @dataclass(frozen=True)

@@ -187,6 +187,20 @@ def _cross_checks(cfg: Config) -> Problems:
         readers = ", ".join(t.name for t in TASKS.values() if t.reads_words)
         problems.append((f"model.{word_features[0]}", "word features need words with an embedding "
                          f"(tasks {readers}; model.input embedding; a word tokenizer); {why}"))
+    vectors = model.embeddings
+    if vectors.path and (model.input != "embedding" or task.architecture != "sequence"):
+        readers = ", ".join(t.name for t in TASKS.values() if t.architecture == "sequence")
+        problems.append(("model.embeddings.path", f"pretrained vectors fill the input embedding of tasks {readers} "
+                         f"with model.input: embedding; here task is {show(cfg.task)} and model.input {show(model.input)}"))
+    if vectors.freeze and not vectors.path:
+        problems.append(("model.embeddings.freeze", "freezes pretrained vectors: set model.embeddings.path"))
+    if cfg.vocab.from_embeddings and not vectors.path:
+        problems.append(("vocab.from_embeddings", "takes the words of model.embeddings.path: set it"))
+    elif cfg.vocab.from_embeddings and cfg.vocab.path:
+        problems.append(("vocab.from_embeddings", "and vocab.path both give the vocabulary: keep one"))
+    if word_features and vectors.freeze:
+        problems.append(("model.embeddings.freeze", "is not available with word features (model.prefix/suffix/shape), "
+                                                    "whose tables learn next to it; set it to false"))
     train = cfg.train
     if train.patience is not None and not data.dev and not data.dev_split:
         problems.append(("train.patience", "needs a dev set to monitor: set data.dev or data.dev_split"))

@@ -310,7 +310,7 @@ def probe_config(cfg, data: str | None = None, num_batches: int = 1, batch_size:
                               prepared.spec.feature_dim or None, prepared.word_features)
         check_vocabulary_overlap(dataset, data)
     batches = probe_batches(cfg.task, dataset, batch_size or cfg.train.batch_size, num_batches, cfg.train.bptt)
-    return Probe(initial_params(cfg, prepared.spec), prepared.spec, batches,
+    return Probe(initial_params(cfg, prepared.spec, prepared), prepared.spec, batches,
                  f"{cfg.source} at initialisation (seed {cfg.train.seed})", data)
 
 

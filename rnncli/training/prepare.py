@@ -4,6 +4,8 @@ all start here."""
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,8 +13,11 @@ import numpy as np
 from rnncli.tasks import Dataset, split_off_dev, task_of
 from rnncli.config import Config
 from rnncli.data import LabelVocab, Vocab
+from rnncli.data import vectors
 from rnncli.data.subwords import WordFeatures
-from rnncli.errors import ConfigError
+from rnncli.data.vectors import Coverage, Vectors
+from rnncli.data.vocab import SPECIALS
+from rnncli.errors import ConfigError, DataError
 from rnncli.models import ModelSpec, init_params
 
 
@@ -29,13 +34,42 @@ class Prepared:
     word_features: WordFeatures | None = None
     skipped: dict = field(default_factory=dict)  # file -> messages of malformed rows left out (data.on_error: skip)
     target_vocab: Vocab | None = None  # seq2seq: the target side's tokens, with <bos> and <eos>
+    vectors: Vectors | None = None  # model.embeddings.path: the pretrained vectors of the vocabulary's words
+    coverage: Coverage | None = None  # how much of the vocabulary and of the training tokens they cover
 
 
 def build_vocab(cfg: Config, train_raw) -> Vocab:
-    """Load ``vocab.path`` if given, else count the training tokens."""
+    """Load ``vocab.path`` if given, take the words of the vectors file (``vocab.from_embeddings``), else
+    count the training tokens."""
     if cfg.vocab.path:
         return Vocab.load(cfg.vocab.path)
+    if cfg.vocab.from_embeddings:
+        e = cfg.model.embeddings
+        words = vectors.vocabulary_words(e.path, cfg.vocab.max_size, e.format, cfg.data.lowercase)
+        return Vocab([*SPECIALS, *(w for w in words if w not in SPECIALS)])
     return task_of(cfg.task).vocabulary(cfg, train_raw)
+
+
+def pretrained(cfg: Config, vocab: Vocab, train_raw) -> tuple[Vectors | None, Coverage | None]:
+    """The vectors of ``model.embeddings.path`` for the vocabulary's words, and their coverage of the vocabulary
+    and of the training tokens; (None, None) without a vectors file."""
+    e = cfg.model.embeddings
+    if not e.path:
+        return None, None
+    words = set(vocab.itos[len(SPECIALS):])
+    found = vectors.read_vectors(e.path, words, e.format, cfg.data.lowercase)
+    if found.dim != cfg.model.embedding_dim:
+        raise ConfigError(f"{e.path} holds {found.dim}-dimensional vectors, but model.embedding_dim is "
+                          f"{cfg.model.embedding_dim}.", hint=f"set model.embedding_dim: {found.dim}.")
+    if not found.vectors:
+        raise DataError(f"{e.path}: none of the vocabulary's {len(words)} words has a vector in it "
+                        f"({found.words_read} words read).",
+                        hint="check that the file is in the language and case of the data (data.lowercase), "
+                             "and model.embeddings.format.")
+    counts = Counter(t for tokens in task_of(cfg.task).token_lists(cfg, train_raw) for t in tokens)
+    total = sum(counts.values())
+    share = sum(c for t, c in counts.items() if t in found.vectors) / total if total else math.nan
+    return found, Coverage(str(e.path), found.dim, len(found.vectors), len(words), share)
 
 
 def model_spec(cfg: Config, vocab_size: int, labels: LabelVocab, feature_dim: int = 0,
@@ -53,11 +87,22 @@ def model_spec(cfg: Config, vocab_size: int, labels: LabelVocab, feature_dim: in
     )
 
 
-def initial_params(cfg: Config, spec: ModelSpec) -> dict[str, np.ndarray]:
-    """The weights training starts from (drawn from the first of the seed's generators)."""
+def initial_params(cfg: Config, spec: ModelSpec, prepared: Prepared | None = None) -> dict[str, np.ndarray]:
+    """The weights training starts from (drawn from the first of the seed's generators), with the pretrained
+    vectors of ``prepared`` in the embedding table's rows of their words."""
     t, m = cfg.train, cfg.model
-    return init_params(spec, np.random.default_rng([t.seed, 0]), np.dtype(t.dtype), m.init, m.forget_bias,
-                       m.recurrent_gain)
+    params = init_params(spec, np.random.default_rng([t.seed, 0]), np.dtype(t.dtype), m.init, m.forget_bias,
+                         m.recurrent_gain)
+    if prepared is not None and prepared.vectors is not None:
+        table = params["embedding.weight"]
+        for word, vector in prepared.vectors.vectors.items():
+            table[prepared.vocab.stoi[word]] = vector
+    return params
+
+
+def frozen_params(cfg: Config) -> tuple[str, ...]:
+    """The parameters training leaves as they are (model.embeddings.freeze)."""
+    return ("embedding.weight",) if cfg.model.embeddings.freeze else ()
 
 
 def require_train(cfg: Config) -> str:
@@ -88,6 +133,7 @@ def prepare(cfg: Config, vocab: Vocab | None = None, labels: LabelVocab | None =
     dev_raw = task.read(cfg, cfg.data.dev, skipped[cfg.data.dev]) if cfg.data.dev else None
     if dev_raw is None and cfg.data.dev_split > 0:
         train_raw, dev_raw = split_off_dev(train_raw, cfg.data.dev_split)
+    resumed = vocab is not None  # its weights come from its checkpoint, not from the vectors
     vocab = vocab or build_vocab(cfg, train_raw)
     labels = labels or task.labels(cfg, train_raw)
     word_features = word_features or task.word_features(cfg, train_raw)
@@ -101,5 +147,7 @@ def prepare(cfg: Config, vocab: Vocab | None = None, labels: LabelVocab | None =
         test_set = task.encode(cfg, test_raw, vocab, labels, cfg.data.test, **vocabs)
     spec = model_spec(cfg, len(vocab), labels, train_set.feature_dim, word_features, target_vocab,
                       task.longest_target(cfg, train_raw))
+    found, coverage = pretrained(cfg, vocab, train_raw) if not resumed else (None, None)
     return Prepared(vocab, labels, train_set, dev_set, test_set, spec, word_features=word_features,
-                    target_vocab=target_vocab, skipped={path: msgs for path, msgs in skipped.items() if msgs})
+                    target_vocab=target_vocab, skipped={path: msgs for path, msgs in skipped.items() if msgs},
+                    vectors=found, coverage=coverage)

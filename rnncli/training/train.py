@@ -36,11 +36,11 @@ from rnncli.rundir import RunDir, run_meta
 from rnncli.tasks import task_of
 from rnncli.tools import diagnostics
 from rnncli.training import divergence, resume
-from rnncli.training.prepare import initial_params, prepare
+from rnncli.training.prepare import frozen_params, initial_params, prepare
 from rnncli.training.signals import InterruptGuard
 from rnncli.training.state import TrainState, epoch_batches
 
-# (event, info): "skipped" (malformed rows left out), "resume", "epoch_start", "batch", "epoch_end" (the record)
+# (event, info): "skipped" (malformed rows left out), "vectors" (pretrained vectors' coverage), "resume", "epoch_start", "batch", "epoch_end" (the record)
 Progress = Callable[[str, dict], None]
 
 
@@ -85,8 +85,12 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
         progress("skipped", {"file": path, "rows": len(messages), "first": messages[0]})
     spec, t, task = data.spec, cfg.train, task_of(cfg.task)
     rngs = {"shuffle": np.random.default_rng([t.seed, 1]), "dropout": np.random.default_rng([t.seed, 2])}
-    params = initial_params(cfg, spec)
-    optimizer = make_optimizer(t.optimizer, params, t.lr, t.momentum, t.nesterov, t.weight_decay)
+    params = initial_params(cfg, spec, data)
+    if data.coverage is not None and saved is None:
+        progress("vectors", data.coverage.to_dict())
+    frozen = frozen_params(cfg)
+    trainable = {k: p for k, p in params.items() if k not in frozen}  # the same arrays
+    optimizer = make_optimizer(t.optimizer, trainable, t.lr, t.momentum, t.nesterov, t.weight_decay)
     label_names = data.labels.to_dict()["labels"]
     info = {"model": spec.to_dict(), "labels": label_names, "config": cfg.name,
             "data": {"train": resume.fingerprint(data.train), "dev": resume.fingerprint(data.dev)}}
@@ -125,12 +129,14 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
                         loss, grads, logits, cache = loss_and_grads(
                             params, spec, batch.ids, batch.mask, batch.targets, state.carry if batch.carry else None,
                             rngs["dropout"], teacher_forcing=t.teacher_forcing)
+                        for name in frozen:  # as a parameter without requires_grad in PyTorch: no step, no clipping
+                            del grads[name]
                         if t.clip_value:
                             clip_grad_value(grads, t.clip_value)
                         grad_norm = clip_grad_norm(grads, t.clip_norm if t.clip_norm else math.inf)
                         problem = divergence.check_step(loss, grad_norm, grads, state.first_loss, state.high_steps)
                         if problem is None:
-                            optimizer.step(params, grads)
+                            optimizer.step(trainable, grads)
                 except FloatingPointError as exc:
                     problem = f"NumPy reported \"{exc}\" during the step"
                 if problem is not None:
