@@ -119,6 +119,7 @@ class TrainConfig(_Section):
     schedule: Literal["none", "step", "cosine"] = opt("none", "learning-rate schedule over epochs: step = × gamma every step_size epochs; cosine = anneal to 0")
     step_size: int = opt(10, "schedule step: epochs between decays", ge=1)
     gamma: float = opt(0.5, "schedule step: decay factor", gt=0)
+    class_weights: Literal["balanced"] | dict | None = opt(None, "tasks classify and tag: weigh each example's (or token's) loss by its label, as PyTorch's CrossEntropyLoss(weight=): balanced = n / (labels · n_label) from the training data, or a mapping {label: weight} (labels left out weigh 1); with two labels and one sigmoid output, the weight ratio is BCEWithLogitsLoss's pos_weight. The dev and test loss stay unweighted")
     bptt: int = opt(100, "task lm: truncated BPTT window in tokens; the hidden state carries across windows", ge=1)
     teacher_forcing: float = opt(1.0, "task seq2seq: the share of decoder inputs that are the gold previous token; the rest are the model's own argmax prediction (scheduled sampling; no gradient through the choice). 1 = always gold, and the decoder runs as one pass over the target", ge=0, le=1)
     seed: int = opt(0, "seed of every random choice (initial weights, shuffling)")

@@ -29,7 +29,8 @@ Problems = list[tuple[str, str]]
 
 INVALID_HINT = "fix the keys listed above; `rnn config keys` lists every key with its type, default and choices"
 
-_NOUNS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+_NOUNS = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
+          dict: "a mapping of label: weight (positive numbers)"}
 
 
 def config_from_dict(d: Any, source: str = "<config>", name: str = "config") -> Config:
@@ -168,6 +169,8 @@ def _cross_checks(cfg: Config) -> Problems:
         only_for("model.attention", lambda t: t.attention)
     if model.feed_condition:
         only_for("model.feed_condition", lambda t: t.conditioned)
+    if cfg.train.class_weights is not None:
+        only_for("train.class_weights", lambda t: t.class_weighted)
     if task.causal and model.bidirectional:
         problems.append(("model.bidirectional", f"must be false for task {cfg.task}: a model that generates text may "
                                                 "not read the tokens it predicts"))
@@ -275,13 +278,23 @@ def _accept(tp: Any, value: Any) -> tuple[bool, Any]:
         return False, None
     if tp is str:
         return isinstance(value, str), value
+    if tp is dict:  # {label: weight}; YAML reads `0: 5` with an int key, and labels are strings
+        ok = isinstance(value, Mapping) and bool(value) and all(
+            isinstance(k, (str, int, float, bool)) and isinstance(v, (int, float)) and not isinstance(v, bool)
+            and math.isfinite(v) and v > 0 for k, v in value.items())
+        return ok, ({_label(k): float(v) for k, v in value.items()} if ok else None)
     return False, None
+
+
+def _label(key: Any) -> str:
+    return show(key) if isinstance(key, bool) else str(key)
 
 
 def _expected(members: tuple[Any, ...], nullable: bool, value: Any) -> str:
     choices = next((choices_of(m) for m in members if choices_of(m)), None)
     if choices:
-        text = "must be one of " + ", ".join(repr(c) for c in choices) + f"; got {show(value)}"
+        others = "".join(f" or {_NOUNS[m]}" for m in members if m in _NOUNS)
+        text = "must be one of " + ", ".join(repr(c) for c in choices) + f"{others}; got {show(value)}"
         if isinstance(value, str):
             lower = {c.lower(): c for c in choices}
             close = difflib.get_close_matches(value.lower(), list(lower), n=1)

@@ -1,12 +1,13 @@
 """Losses, each returning (mean loss, ∂loss/∂input). Weights w (0/1 masks) select terms.
 
-Binary cross-entropy on logits z, targets y ∈ {0, 1}:
-    ℓ = -[y log σ(z) + (1-y) log(1-σ(z))] = softplus(z) - y z,     ∂ℓ/∂z = σ(z) - y
+Binary cross-entropy on logits z, targets y ∈ {0, 1}, positive weight p (PyTorch's pos_weight, 1 by default):
+    ℓ = -[p y log σ(z) + (1-y) log(1-σ(z))],                       ∂ℓ/∂z = σ(z) (1 - y + p y) - p y
 Softmax cross-entropy on logits z (…, C), integer targets y:
     ℓ = -log softmax(z)_y,                                         ∂ℓ/∂z = softmax(z) - onehot(y)
 Mean squared error on predictions z, real targets y:
     ℓ = (z - y)²,                                                  ∂ℓ/∂z = 2 (z - y)
-The mean is Σ w ℓ / Σ w (Σ w = number of terms counted).
+The mean is Σ w ℓ / Σ w: with 0/1 masks, the mean over the terms counted; with class weights
+w = weight[y] · mask, PyTorch's weighted mean (``CrossEntropyLoss(weight=...)``).
 """
 
 from __future__ import annotations
@@ -18,16 +19,22 @@ from rnncli.engine.functional import log_sigmoid, log_softmax, sigmoid
 
 def _weights(shape, w, dtype):
     w = np.ones(shape, dtype=dtype) if w is None else w.astype(dtype)
-    return w, max(float(w.sum()), 1.0)
+    total = float(w.sum())
+    return w, total if total > 0 else 1.0
 
 
-def bce_with_logits(z: np.ndarray, y: np.ndarray, w: np.ndarray | None = None):
+def bce_with_logits(z: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, pos_weight: float = 1.0):
     """z, y, w of the same shape; returns (loss, dz)."""
     w, count = _weights(z.shape, w, z.dtype)
     y = y.astype(z.dtype)
-    per = -(y * log_sigmoid(z) + (1.0 - y) * log_sigmoid(-z))
+    if pos_weight == 1.0:  # the plain form, bit for bit as before pos_weight existed
+        per = -(y * log_sigmoid(z) + (1.0 - y) * log_sigmoid(-z))
+        dz = (sigmoid(z) - y) * w / count
+    else:
+        p = z.dtype.type(pos_weight)
+        per = -(p * y * log_sigmoid(z) + (1.0 - y) * log_sigmoid(-z))
+        dz = (sigmoid(z) * (1.0 - y + p * y) - p * y) * w / count
     loss = float((w * per).sum() / count)
-    dz = (sigmoid(z) - y) * w / count
     return loss, dz
 
 

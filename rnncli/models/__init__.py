@@ -33,10 +33,12 @@ def model_for(spec: ModelSpec) -> ModuleType:
 
 
 def loss_and_grads(params: dict, spec: ModelSpec, ids, mask, targets, state0=None, dropout_rng=None,
-                   record: dict | None = None, teacher_forcing: float = 1.0):
-    """One forward and backward pass of the model of ``spec``: (mean loss, grads, logits, cache)."""
+                   record: dict | None = None, teacher_forcing: float = 1.0, class_weights=None):
+    """One forward and backward pass of the model of ``spec``: (mean loss, grads, logits, cache).
+    ``class_weights`` (C,) weigh the sequence model's classes (``train.class_weights``)."""
+    extra = {} if class_weights is None else {"class_weights": class_weights}
     return model_for(spec).loss_and_grads(params, spec, ids, mask, targets, state0, dropout_rng, record,
-                                          teacher_forcing)
+                                          teacher_forcing, **extra)
 
 
 __all__ = ["CHOICES", "MODELS", "ModelSpec", "feature_param", "init_params", "loss_and_grads", "model_for",

@@ -149,41 +149,48 @@ def backward(head: dict, cache: ForwardCache, params: dict, spec: ModelSpec,
     return {k: grads[k] for k in params}
 
 
-def loss_from_logits(logits: np.ndarray, targets: np.ndarray, spec: ModelSpec, mask: np.ndarray | None = None):
+def loss_from_logits(logits: np.ndarray, targets: np.ndarray, spec: ModelSpec, mask: np.ndarray | None = None,
+                     class_weights: np.ndarray | None = None):
     """Mean loss and ∂loss/∂logits.
 
     targets: class indices (N,) for classify, numbers (N,) for regress, indices (N, T) for
-    tag and lm, where only positions with mask = 1 count.
+    tag and lm, where only positions with mask = 1 count. class_weights (C,): each term weighs
+    class_weights[target] and the mean is weighted (PyTorch's CrossEntropyLoss(weight=)); with one
+    sigmoid output, class_weights[1] / class_weights[0] is BCEWithLogitsLoss's pos_weight.
     """
     if spec.per_step:
-        return losses.softmax_cross_entropy(logits, targets, mask)
+        w = mask if class_weights is None else class_weights[targets] * mask
+        return losses.softmax_cross_entropy(logits, targets, w)
     if spec.output == "value":
         loss, dz = losses.mean_squared_error(logits[:, 0], targets)
         return loss, dz[:, None]
     if spec.num_outputs == 1:
-        loss, dz = losses.bce_with_logits(logits[:, 0], targets)
+        pos_weight = 1.0 if class_weights is None else float(class_weights[1] / class_weights[0])
+        loss, dz = losses.bce_with_logits(logits[:, 0], targets, pos_weight=pos_weight)
         return loss, dz[:, None]
-    return losses.softmax_cross_entropy(logits, targets)
+    return losses.softmax_cross_entropy(logits, targets, None if class_weights is None else class_weights[targets])
 
 
 def loss_and_grads(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, targets: np.ndarray,
-                   state0=None, dropout_rng=None, record: dict | None = None, teacher_forcing: float = 1.0):
+                   state0=None, dropout_rng=None, record: dict | None = None, teacher_forcing: float = 1.0,
+                   class_weights: np.ndarray | None = None):
     """One forward and backward pass: returns (mean loss, grads, logits, cache).
 
     record: optional dict for the per-step gradient norms (see :func:`backward`). ``teacher_forcing`` is
-    the encoder–decoder's (the same signature serves both models) and means nothing here."""
+    the encoder–decoder's (the same signature serves both models) and means nothing here; class_weights
+    see :func:`loss_from_logits`."""
     logits, cache = forward(params, spec, ids, mask, state0, dropout_rng)
-    loss, d_logits = loss_from_logits(logits, targets, spec, mask)
+    loss, d_logits = loss_from_logits(logits, targets, spec, mask, class_weights)
     head = head_backward(d_logits, cache, params, spec)
     del d_logits  # BPTT's memory peak comes next: keep only what it needs
     return loss, backward(head, cache, params, spec, record), logits, cache
 
 
 def loss(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, targets: np.ndarray, dropout_rng=None,
-         teacher_forcing: float = 1.0, cache=None) -> float:
+         teacher_forcing: float = 1.0, cache=None, class_weights: np.ndarray | None = None) -> float:
     """The loss alone (finite differences: ``rnn gradcheck``)."""
     logits, _ = forward(params, spec, ids, mask, dropout_rng=dropout_rng)
-    return loss_from_logits(logits, targets, spec, mask)[0]
+    return loss_from_logits(logits, targets, spec, mask, class_weights)[0]
 
 
 def probabilities(logits: np.ndarray, spec: ModelSpec) -> np.ndarray:

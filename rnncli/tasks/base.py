@@ -91,6 +91,7 @@ class Task:
     causal: ClassVar[bool] = False  # generates text, so model.bidirectional must be false
     attention: ClassVar[bool] = False  # model.attention: a decoder attends over an encoder
     conditioned: ClassVar[bool] = False  # model.feed_condition: the output starts from a condition
+    class_weighted: ClassVar[bool] = False  # train.class_weights: its loss is over the labels
 
     # What the task asks of its model (:class:`rnncli.models.ModelSpec`).
     architecture: ClassVar[str] = "sequence"  # input → recurrent stack → head

@@ -21,6 +21,7 @@ class Classify(ManyToOne):
     columns, right = ("text", "label", "probability"), {1, 2}
     accuracy = True
     monitors = ("dev_loss", "dev_accuracy")
+    class_weighted = True
 
     def gradcheck_spec(self, cell, activation, bidirectional, layers, onehot, **extra):
         # two classes (one sigmoid output) with one layer, three (softmax) with two

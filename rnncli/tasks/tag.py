@@ -21,6 +21,7 @@ class Tag(Task):
     sequence_targets = True
     monitors = ("dev_loss", "dev_accuracy")
     reads_words = True
+    class_weighted = True
     per_step = True
 
     def gradcheck_cases(self, cells) -> tuple[list, list]:

@@ -34,6 +34,7 @@ class Prepared:
     word_features: WordFeatures | None = None
     skipped: dict = field(default_factory=dict)  # file -> messages of malformed rows left out (data.on_error: skip)
     target_vocab: Vocab | None = None  # seq2seq: the target side's tokens, with <bos> and <eos>
+    class_weights: np.ndarray | None = None  # train.class_weights: the weight of each label, in label order
     vectors: Vectors | None = None  # model.embeddings.path: the pretrained vectors of the vocabulary's words
     coverage: Coverage | None = None  # how much of the vocabulary and of the training tokens they cover
 
@@ -85,6 +86,24 @@ def model_spec(cfg: Config, vocab_size: int, labels: LabelVocab, feature_dim: in
         word_feature_dim=m.word_feature_dim, attention=m.attention, max_target_length=max_target_length,
         feed_condition=m.feed_condition, **task.spec_fields(labels),
     )
+
+
+def class_weights(cfg: Config, labels: LabelVocab, targets) -> np.ndarray | None:
+    """The weight of each label (``train.class_weights``): balanced = n / (C · n_c) over the training targets
+    (scikit-learn's "balanced"), or the mapping's weights (1 for the labels it leaves out)."""
+    given = cfg.train.class_weights
+    if given is None:
+        return None
+    names = labels.to_dict()["labels"]
+    if given == "balanced":
+        flat = np.concatenate([np.ravel(t) for t in targets]) if isinstance(targets, list) else np.ravel(targets)
+        counts = np.bincount(flat.astype(np.int64), minlength=len(names)).astype(np.float64)
+        return np.where(counts > 0, len(flat) / (len(names) * np.maximum(counts, 1)), 0.0)
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise ConfigError(f"train.class_weights names {', '.join(map(repr, unknown))}, which the training data does "
+                          f"not have as a label.", hint="the labels are " + ", ".join(map(repr, names)) + ".")
+    return np.array([given.get(name, 1.0) for name in names])
 
 
 def initial_params(cfg: Config, spec: ModelSpec, prepared: Prepared | None = None) -> dict[str, np.ndarray]:
@@ -148,6 +167,7 @@ def prepare(cfg: Config, vocab: Vocab | None = None, labels: LabelVocab | None =
     spec = model_spec(cfg, len(vocab), labels, train_set.feature_dim, word_features, target_vocab,
                       task.longest_target(cfg, train_raw))
     found, coverage = pretrained(cfg, vocab, train_raw) if not resumed else (None, None)
+    weights = class_weights(cfg, labels, train_set.targets)
     return Prepared(vocab, labels, train_set, dev_set, test_set, spec, word_features=word_features,
                     target_vocab=target_vocab, skipped={path: msgs for path, msgs in skipped.items() if msgs},
-                    vectors=found, coverage=coverage)
+                    class_weights=weights, vectors=found, coverage=coverage)

@@ -89,6 +89,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
     if data.coverage is not None and saved is None:
         progress("vectors", data.coverage.to_dict())
     frozen = frozen_params(cfg)
+    weights = None if data.class_weights is None else data.class_weights.astype(np.dtype(t.dtype))
     trainable = {k: p for k, p in params.items() if k not in frozen}  # the same arrays
     optimizer = make_optimizer(t.optimizer, trainable, t.lr, t.momentum, t.nesterov, t.weight_decay)
     label_names = data.labels.to_dict()["labels"]
@@ -128,7 +129,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
                     with divergence.trap():  # an overflow anywhere in the step is divergence (rule 1)
                         loss, grads, logits, cache = loss_and_grads(
                             params, spec, batch.ids, batch.mask, batch.targets, state.carry if batch.carry else None,
-                            rngs["dropout"], teacher_forcing=t.teacher_forcing)
+                            rngs["dropout"], teacher_forcing=t.teacher_forcing, class_weights=weights)
                         for name in frozen:  # as a parameter without requires_grad in PyTorch: no step, no clipping
                             del grads[name]
                         if t.clip_value:
