@@ -19,7 +19,8 @@ vocabulary, weights and metrics.jsonl, so evaluate and predict need nothing else
 epoch's row is printed as the epoch ends. After every epoch (and every
 train.checkpoint_every steps) it also saves a checkpoint; Ctrl-C saves one after the current
 step and exits with 130, SIGTERM likewise with 143. --resume RUN continues a run from its
-checkpoint, with RUN/config.yaml, and ends bit for bit where an uninterrupted run would. A
+checkpoint, with RUN/config.yaml, and ends bit for bit where an uninterrupted run would;
+--init-from RUN starts a new run from RUN's weights and vocabulary (fine-tuning). A
 diverging run (an overflow, a NaN, a loss above 1e4 x its first step's) stops with exit 6.
 With a dev set the best epoch by train.monitor is kept as weights-best.npz, and
 train.patience stops early.
@@ -27,6 +28,7 @@ train.patience stops early.
 \b
 Examples:  rnn train --config configs/sentiment-toy.yaml --set train.epochs=10
            rnn train --resume runs/sentiment-toy --set train.epochs=40
+           rnn train --config configs/sentiment-toy.yaml --init-from runs/sentiment-toy --set train.lr=0.001
 """)
 def train(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file (not needed with --resume)."),
@@ -34,6 +36,9 @@ def train(
     resume: Optional[Path] = typer.Option(
         None, "--resume", metavar="RUN", help="Continue the run in RUN from its last checkpoint, with RUN/config.yaml; "
         "--set may change only train.epochs, train.patience and train.checkpoint_every."),
+    init_from: Optional[Path] = typer.Option(
+        None, "--init-from", metavar="RUN", help="Start from RUN's weights and vocabulary (train.init_from): fine-tune "
+        "or warm-start a new run with this config's data, learning rate and epochs."),
     force: bool = typer.Option(False, "--force", help="Overwrite the run directory if it exists."),
     json_: bool = typer.Option(False, "--json", help="Print one JSON object per epoch (JSON Lines), then a summary line."),
     grad_norms: bool = typer.Option(False, "--grad-norms", help="After every epoch, record ‖∂L/∂h_t‖ per timestep in "
@@ -50,7 +55,14 @@ def train(
     if resume is None and config is None:
         raise UsageError("rnn train needs --config FILE to start a run, or --resume RUN to continue one.",
                          hint="e.g. rnn train --config configs/sentiment-toy.yaml")
+    if resume is not None and init_from is not None:
+        raise UsageError("--resume continues a run; --init-from starts a new one from a run's weights. Pass one of them.",
+                         hint=f"rnn train --config FILE --init-from {init_from}")
     cfg = resume_config(resume, config, set_ or []) if resume is not None else load_config(config, set_ or [])
+    if init_from is not None:
+        from rnncli.config import replace_in
+
+        cfg = replace_in(cfg, "train.init_from", str(init_from))
     if grad_norms:
         from rnncli.config import replace_in
 

@@ -123,6 +123,7 @@ class TrainConfig(_Section):
     bptt: int = opt(100, "task lm: truncated BPTT window in tokens; the hidden state carries across windows", ge=1)
     teacher_forcing: float = opt(1.0, "task seq2seq: the share of decoder inputs that are the gold previous token; the rest are the model's own argmax prediction (scheduled sampling; no gradient through the choice). 1 = always gold, and the decoder runs as one pass over the target", ge=0, le=1)
     seed: int = opt(0, "seed of every random choice (initial weights, shuffling)")
+    init_from: str | None = opt(None, "start from the weights of this trained run (its best epoch's when it kept them) and its vocabularies (unless vocab.path gives one), with this config's data, learning rate and epochs: fine-tuning or a warm start; the model keys must give the run's parameter shapes. Unlike rnn train --resume, a new run")
     bucket: bool = opt(True, "length bucketing: each batch holds texts of similar length (batches still shuffled), which cuts padding; false = plain shuffling")
     shuffle: bool = opt(True, "shuffle the training data before every epoch")
     clip_norm: float | None = opt(None, "rescale gradients whose global L2 norm exceeds this; null = no clipping", gt=0)

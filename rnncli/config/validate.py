@@ -201,6 +201,8 @@ def _cross_checks(cfg: Config) -> Problems:
         problems.append(("vocab.from_embeddings", "takes the words of model.embeddings.path: set it"))
     elif cfg.vocab.from_embeddings and cfg.vocab.path:
         problems.append(("vocab.from_embeddings", "and vocab.path both give the vocabulary: keep one"))
+    if cfg.train.init_from and vectors.path:
+        problems.append(("model.embeddings.path", "and train.init_from both set the starting weights: keep one"))
     if word_features and vectors.freeze:
         problems.append(("model.embeddings.freeze", "is not available with word features (model.prefix/suffix/shape), "
                                                     "whose tables learn next to it; set it to false"))

@@ -119,6 +119,38 @@ def initial_params(cfg: Config, spec: ModelSpec, prepared: Prepared | None = Non
     return params
 
 
+def warm_start(cfg: Config):
+    """The run ``train.init_from`` names (:class:`rnncli.rundir.Run`), checked against the config's task."""
+    from rnncli.rundir import load_run
+
+    run = load_run(cfg.train.init_from)
+    if run.spec.task != cfg.task:
+        raise ConfigError(f"train.init_from is {run.path}, a {run.spec.task} model; this config trains task {cfg.task}.",
+                          hint="start from a run of the same task, or leave train.init_from out.")
+    return run
+
+
+def warm_vocabularies(cfg: Config, run) -> tuple:
+    """What ``prepare`` takes from the run: its vocabulary (unless vocab.path gives one), labels, target
+    vocabulary and word features, so that its weights mean the same tokens."""
+    return (None if cfg.vocab.path else run.vocab), run.labels, run.target_vocab, run.word_features
+
+
+def warm_params(cfg: Config, spec: ModelSpec, run) -> dict[str, np.ndarray]:
+    """A copy of the run's weights, in train.dtype; every name and shape must be the config's model's."""
+    expected = spec.param_shapes()
+    problems = [f"{k} is missing from the run" for k in expected if k not in run.params]
+    problems += [f"the run has {k}, which this model has not" for k in run.params if k not in expected]
+    problems += [f"{k} is {'×'.join(map(str, run.params[k].shape))} in the run but {'×'.join(map(str, s))} here"
+                 for k, s in expected.items() if k in run.params and run.params[k].shape != s]
+    if problems:
+        raise ConfigError(f"this config's model does not have the shapes of {run.path}: " + "; ".join(problems) + ".",
+                          hint=f"set the model keys as the run has them (rnn summary --model {run.path} lists them), "
+                               "and keep its vocabulary (no vocab.path).")
+    dtype = np.dtype(cfg.train.dtype)
+    return {k: np.array(run.params[k], dtype=dtype) for k in expected}
+
+
 def frozen_params(cfg: Config) -> tuple[str, ...]:
     """The parameters training leaves as they are (model.embeddings.freeze)."""
     return ("embedding.weight",) if cfg.model.embeddings.freeze else ()

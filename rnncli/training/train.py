@@ -36,7 +36,7 @@ from rnncli.rundir import RunDir, run_meta
 from rnncli.tasks import task_of
 from rnncli.tools import diagnostics
 from rnncli.training import divergence, resume
-from rnncli.training.prepare import frozen_params, initial_params, prepare
+from rnncli.training.prepare import frozen_params, initial_params, prepare, warm_params, warm_start, warm_vocabularies
 from rnncli.training.signals import InterruptGuard
 from rnncli.training.state import TrainState, epoch_batches
 
@@ -80,12 +80,13 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
     run from its checkpoint instead (``cfg`` is then :func:`rnncli.training.resume.resume_config`'s)."""
     progress = progress or (lambda event, info: None)
     saved = resume.load(resume_dir) if resume_dir is not None else None
-    data = prepare(cfg, *(saved.vocabularies() if saved else ()))
+    warm = warm_start(cfg) if cfg.train.init_from and saved is None else None
+    data = prepare(cfg, *(saved.vocabularies() if saved else warm_vocabularies(cfg, warm) if warm else ()))
     for path, messages in data.skipped.items():
         progress("skipped", {"file": path, "rows": len(messages), "first": messages[0]})
     spec, t, task = data.spec, cfg.train, task_of(cfg.task)
     rngs = {"shuffle": np.random.default_rng([t.seed, 1]), "dropout": np.random.default_rng([t.seed, 2])}
-    params = initial_params(cfg, spec, data)
+    params = warm_params(cfg, spec, warm) if warm else initial_params(cfg, spec, data)
     if data.coverage is not None and saved is None:
         progress("vectors", data.coverage.to_dict())
     frozen = frozen_params(cfg)
