@@ -919,8 +919,11 @@ def test_config_show_json_and_yaml_agree(cli, workspace):
     rows = cli("config", "keys", "--json").json()
     expected: dict = {}
     for row in rows:
-        section, _, leaf = row["key"].rpartition(".")
-        (expected.setdefault(section, {}) if section else expected)[leaf] = row["default"]
+        *sections, leaf = row["key"].split(".")  # model.embeddings.path: a section within a section
+        target = expected
+        for section in sections:
+            target = target.setdefault(section, {})
+        target[leaf] = row["default"]
     for section, values in yaml.safe_load((REPO / TOY_CONFIG).read_text()).items():
         if isinstance(values, dict):
             expected[section].update(values)

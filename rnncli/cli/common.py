@@ -131,3 +131,49 @@ def heatmap(series: list[tuple[str, list]], what: str) -> None:
     digits = 1 if hi - lo >= 1 else 3  # a narrow range needs more digits to say anything
     render.heatmap([(label, row) for (label, _), row in zip(series, grid)], lo, hi,
                    f"{what}{per}; log10 norm from {lo:.{digits}f} (▁) to {hi:.{digits}f} (█)")
+
+
+def write_predictions(run, data: Path, out: Path | None, fmt: str | None, top_k: int | None, threshold: float | None,
+                      beam: int = 1, max_length: int | None = None, correct: bool = False) -> int:
+    """Predictions for every example of ``data``, written atomically to ``out`` (or stdout); returns the rows."""
+    import io
+    import sys
+
+    from rnncli.data.readers import resolve_format
+    from rnncli.errors import UsageError
+    from rnncli.data.rows import OUTPUT_FORMATS, RowWriter
+    from rnncli.evaluation.predict_file import predict_file
+    from rnncli.fileio import atomic_write
+
+    if out is not None:
+        fmt = OUTPUT_FORMATS.get(out.suffix.lower())
+        if fmt is None:
+            raise UsageError(f"cannot tell the format of {out} from its extension.",
+                             hint="name the output .csv, .tsv or .jsonl")
+        if out.is_dir() or not out.parent.is_dir():
+            raise UsageError(f"cannot write {out}.", hint="give a file name in an existing folder")
+    elif fmt is None:
+        own = resolve_format(data, run.config.data.format if run.config.data.format != "features" else "auto")
+        fmt = own if own in ("csv", "tsv", "jsonl") else "tsv"
+    with render.progress_bar("predicting") as update:
+        def progress(done: int) -> None:
+            update(total=None, completed=done, description=f"{done:,} examples")
+
+        if out is None:
+            rows = predict_file(run, str(data), RowWriter(sys.stdout, fmt), top_k, threshold, beam, max_length,
+                                correct, progress)
+        else:
+            counted = {}
+
+            def write(f) -> None:
+                text = io.TextIOWrapper(f, encoding="utf-8", newline="")
+                counted["rows"] = predict_file(run, str(data), RowWriter(text, fmt), top_k, threshold, beam,
+                                               max_length, correct, progress)
+                text.flush()
+                text.detach()
+
+            atomic_write(out, write)
+            rows = counted["rows"]
+    if out is not None:
+        render.note(f"wrote {out} ({rows:,} rows)")
+    return rows

@@ -9,7 +9,7 @@ import typer
 
 from rnncli.cli import render
 from rnncli.cli.app import JSON, app
-from rnncli.cli.common import BEAM, LAST, MAX_LENGTH, check_decoding, open_run
+from rnncli.cli.common import BEAM, LAST, MAX_LENGTH, check_decoding, open_run, write_predictions
 
 
 @app.command(help="""Score a trained model on a data file in its task's format.
@@ -20,10 +20,12 @@ in nats per token, perplexity and bits per token; seq2seq: the teacher-forced lo
 target token, and token accuracy, exact match and corpus BLEU-4 of the decoded outputs
 (greedy, or beam search with --beam K). The file is read with the run's data
 settings (format, columns, tokenizer). A run that kept its best epoch's weights
-(weights-best.npz) is scored with them, unless --last.
+(weights-best.npz) is scored with them, unless --last. --predictions OUT also writes every
+example (tag: every token) with its original columns, the prediction and "correct", for error
+analysis (.csv, .tsv or .jsonl).
 
 \b
-Example:  rnn evaluate --model runs/sentiment-toy --data datasets/toy/sentiment-dev.tsv
+Example:  rnn evaluate --model runs/sentiment-toy --data datasets/toy/sentiment-dev.tsv --predictions errors.csv
 """)
 def evaluate(
     data: Path = typer.Option(..., "--data", "-d", help="Data file in the run format (TSV/CSV, CoNLL-U, text)."),
@@ -31,6 +33,8 @@ def evaluate(
     last: bool = LAST,
     beam: int = BEAM,
     max_length: Optional[int] = MAX_LENGTH,
+    predictions: Optional[Path] = typer.Option(None, "--predictions", metavar="OUT", help="Also write each example with "
+                                               "its prediction and whether it is correct (.csv, .tsv or .jsonl)."),
     json_: bool = JSON,
 ) -> None:
     from rnncli.evaluation.evaluate import evaluate as run_evaluation
@@ -38,6 +42,8 @@ def evaluate(
     run = open_run(model, last)
     check_decoding(run, beam, max_length)
     result = run_evaluation(run, data, beam, max_length)
+    if predictions is not None:
+        write_predictions(run, data, predictions, None, None, None, beam, max_length, correct=True)
     epoch = run.best["epoch"] if run.best else run.meta.get("epochs_done")
     if json_:
         render.print_json({"model": str(run.path), "weights": run.weights, "epoch": epoch, **result.to_dict()})

@@ -10,7 +10,7 @@ import typer
 
 from rnncli.cli import render
 from rnncli.cli.app import app
-from rnncli.cli.common import BEAM, LAST, MAX_LENGTH, check_decoding, input_batches, open_run
+from rnncli.cli.common import BEAM, LAST, MAX_LENGTH, check_decoding, input_batches, open_run, write_predictions
 from rnncli.errors import UsageError
 
 
@@ -24,14 +24,27 @@ classify {"text", "tokens", "ids", "unknown", "label", "scores": {label: probabi
 tasks' keys. With '-' each line of stdin is answered as it arrives. A run that kept its
 best epoch's weights (weights-best.npz) predicts with them, unless --last.
 
+With --data FILE it predicts every example of FILE (read as the run's training data: its format and
+columns, .gz too) and writes each row with all its columns plus "predicted" and "probability" (regress:
+"predicted"; seq2seq: "predicted" and "log_probability"; --top-k K adds "top_k"; a tagged file gives
+a row per token), as CSV, TSV or JSON Lines by --out's extension, or to stdout in the file's format.
+
 \b
 Examples:  rnn predict "movie was good"
+           rnn predict --model runs/sst2-bilstm --data datasets/sst2/dev.tsv.gz --out dev-predictions.csv
            cat reviews.txt | rnn predict - --json --model runs/sentiment-toy
            rnn predict --model runs/dates-seq2seq --beam 4 "march 3rd 1998"
 """)
 def predict(
-    texts: list[str] = typer.Argument(..., metavar="TEXT", help="Texts to classify, or '-' to read lines from stdin."),
+    texts: Optional[list[str]] = typer.Argument(None, metavar="TEXT", help="Texts to classify, or '-' to read lines from stdin."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Run directory (default: the newest under ./runs)."),
+    data: Optional[Path] = typer.Option(None, "--data", "-d", help="Predict every example of this file (the run's "
+                                        "training format and columns); its rows are written with the predictions."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="With --data: write to this .csv, .tsv or .jsonl "
+                                       "(default: stdout, in the file's own format)."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="With --data: also the k best labels, as a list."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, max=1.0,
+                                              help="With --data: leave 'predicted' empty below this probability."),
     last: bool = LAST,
     beam: int = BEAM,
     max_length: Optional[int] = MAX_LENGTH,
@@ -39,6 +52,18 @@ def predict(
 ) -> None:
     from rnncli.evaluation.predict import predict as run_prediction
 
+    if data is not None:
+        if texts:
+            raise UsageError("give TEXT arguments or --data FILE, not both.", hint="e.g. rnn predict --data FILE --out OUT.csv")
+        run = open_run(model, last)
+        check_decoding(run, beam, max_length)
+        write_predictions(run, data, out, "jsonl" if json_ else None, top_k, threshold, beam, max_length)
+        return
+    if out is not None or top_k is not None or threshold is not None:
+        raise UsageError("--out, --top-k and --threshold apply to --data FILE.", hint="e.g. rnn predict --data FILE --out OUT.csv")
+    if not texts:
+        raise UsageError("rnn predict needs TEXT arguments, '-' for stdin, or --data FILE.",
+                         hint='e.g. rnn predict "movie was good"')
     batches = input_batches(texts)
     first = next(batches, None)
     if first is None:

@@ -20,6 +20,8 @@ from rnncli.rundir import Run
 from rnncli.tasks import task_of
 
 
-def predict(run: Run, texts: Sequence[str], beam: int = 1, max_length: int | None = None) -> list[dict]:
-    """Predictions for ``texts``; seq2seq decodes with ``beam`` (1: greedy) up to ``max_length`` tokens."""
-    return task_of(run.spec.task).predict(run, texts, beam, max_length)
+def predict(run: Run, texts: Sequence[str], beam: int = 1, max_length: int | None = None,
+            tokens: list[list[str]] | None = None) -> list[dict]:
+    """Predictions for ``texts``; seq2seq decodes with ``beam`` (1: greedy) up to ``max_length`` tokens.
+    ``tokens``: the texts' tokens, when a file gives them."""
+    return task_of(run.spec.task).predict(run, texts, beam, max_length, tokens)

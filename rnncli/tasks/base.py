@@ -23,7 +23,7 @@ from rnncli.data.batching import by_length
 from rnncli.data.features import pad_features, parse_all
 from rnncli.data.subwords import WordFeatures, feature_names
 from rnncli.data.vocab import BOS, EOS, SPECIALS
-from rnncli.errors import DataError
+from rnncli.errors import DataError, UsageError
 from rnncli.models import ModelSpec
 from rnncli.models.sequence import forward, loss_from_logits, probabilities
 
@@ -284,12 +284,14 @@ class Task:
 
     # --------------------------------------------------------------------------- predictions
 
-    def predict(self, run, texts: Sequence[str], beam: int = 1, max_length: int | None = None) -> list[dict]:
+    def predict(self, run, texts: Sequence[str], beam: int = 1, max_length: int | None = None,
+                tokens: list[list[str]] | None = None) -> list[dict]:
         """What `rnn predict --json` prints for each of ``texts`` with a trained ``run``
         (:class:`rnncli.rundir.Run`): the text, its tokens, their ids and how many are <unk>, and
-        the task's prediction (:meth:`prediction`). ``beam`` and ``max_length`` are for tasks that decode."""
-        inputs = token_inputs(run, texts)
-        extra = [run.word_features.encode(tokenize(text, run.tokenizer, False)) for text in texts] \
+        the task's prediction (:meth:`prediction`). ``beam`` and ``max_length`` are for tasks that decode;
+        ``tokens`` are the texts' tokens when a file gives them (a tagged file), instead of the tokenizer's."""
+        inputs = token_inputs(run, texts, tokens)
+        extra = [run.word_features.encode(t) for t in tokens or (tokenize(text, run.tokenizer, False) for text in texts)] \
             if run.word_features else None
         data = Dataset(ids=[p["ids"] for p in inputs], word_features=extra)
         labels = run.labels.to_dict()["labels"]
@@ -299,6 +301,12 @@ class Task:
     def prediction(self, output, labels: list[str]) -> dict:
         """The task's part of one prediction, from its scored output."""
         raise NotImplementedError
+
+    def prediction_columns(self, prediction: dict, top_k: int | None, threshold: float | None) -> list[dict]:
+        """The columns one prediction adds to its example's rows in `rnn predict --data` (one dict per row:
+        one row per example, or per token). ``top_k``: also the k best, as a list; ``threshold``: leave
+        ``predicted`` empty when its probability is lower."""
+        raise UsageError(f"rnn predict --data does not apply to task {self.name}.", hint=self.try_command("RUN"))
 
     def row(self, prediction: dict) -> list:
         """A prediction as a row of `rnn predict`'s table, under :attr:`columns`."""
@@ -316,11 +324,12 @@ class ManyToOne(Task):
     def targets(self, raw, labels: LabelVocab, path) -> np.ndarray:
         raise NotImplementedError
 
-    def predict(self, run, texts: Sequence[str], beam: int = 1, max_length: int | None = None) -> list[dict]:
+    def predict(self, run, texts: Sequence[str], beam: int = 1, max_length: int | None = None,
+                tokens: list[list[str]] | None = None) -> list[dict]:
         """With ``model.input: features`` each text is timesteps of comma-separated numbers
         ("0.31,0 0.77,1 …"): {"text", "steps", …} instead of tokens and ids."""
         if run.spec.input != "features":
-            return super().predict(run, texts, beam, max_length)
+            return super().predict(run, texts, beam, max_length, tokens)
         arrays = parse_all(texts, "input", run.spec.feature_dim)
         data = Dataset(ids=arrays, feature_dim=run.spec.feature_dim)
         labels = run.labels.to_dict()["labels"]
@@ -340,12 +349,16 @@ class ManyToOne(Task):
 # ------------------------------------------------------------------------------- shared helpers
 
 
-def token_inputs(run, texts: Sequence[str]) -> list[dict]:
+def token_inputs(run, texts: Sequence[str], given: list[list[str]] | None = None) -> list[dict]:
     """Each text with its tokens, their ids (unknown tokens have the <unk> id 1) and how many are unknown,
-    tokenized as the run's training data was; a text without tokens is an error."""
+    tokenized as the run's training data was (or the ``given`` tokens, lowercased as it was); a text
+    without tokens is an error."""
     inputs = []
     for i, text in enumerate(texts):
-        tokens = tokenize(text, run.tokenizer, run.lowercase)
+        if given is not None:
+            tokens = [t.lower() for t in given[i]] if run.lowercase else list(given[i])
+        else:
+            tokens = tokenize(text, run.tokenizer, run.lowercase)
         if not tokens:
             raise DataError(f"input {i + 1} ({text!r}) has no tokens, so there is nothing to predict from.",
                             hint="pass non-empty text; with `-`, blank lines on stdin are skipped.")

@@ -52,6 +52,14 @@ class Classify(ManyToOne):
     def export_settings(self) -> dict:
         return {"predicts": "label"}
 
+    def prediction_columns(self, prediction: dict, top_k: int | None, threshold: float | None) -> list[dict]:
+        ranked = sorted(prediction["scores"].items(), key=lambda kv: -kv[1])
+        label, probability = ranked[0]
+        columns = {"predicted": label if probability >= (threshold or 0.0) else "", "probability": probability}
+        if top_k:
+            columns["top_k"] = [{"label": lab, "probability": p} for lab, p in ranked[:top_k]]
+        return [columns]
+
     def prediction(self, output, labels: list[str]) -> dict:
         return {"label": labels[int(output.argmax())], "scores": {lab: float(q) for lab, q in zip(labels, output)}}
 

@@ -97,7 +97,7 @@ class Generate(Task):
     def metrics(self, targets, scored: Scored, labels: list[str], full: bool = False) -> dict:
         return {"loss": scored.loss, "perplexity": float(np.exp(min(scored.loss, 700.0)))}
 
-    def predict(self, run, texts, beam: int = 1, max_length: int | None = None) -> list[dict]:
+    def predict(self, run, texts, beam: int = 1, max_length: int | None = None, tokens=None) -> list[dict]:
         raise UsageError(f"{run.path} generates text from a label; it does not read texts.",
                          hint=f"sample from it with `rnn generate --model {run.path} --condition LABEL`.")
 

@@ -72,7 +72,15 @@ class LM(Task):
     def export_settings(self) -> dict:
         return {"predicts": "next", "top_k": TOP_K_NEXT}
 
-    def predict(self, run, texts, beam: int = 1, max_length: int | None = None) -> list[dict]:
+    def prediction_columns(self, prediction: dict, top_k: int | None, threshold: float | None) -> list[dict]:
+        best = prediction["next"][0]
+        columns = {"predicted": best["token"] if best["probability"] >= (threshold or 0.0) else "",
+                   "probability": best["probability"]}
+        if top_k:
+            columns["top_k"] = prediction["next"][:top_k]
+        return [columns]
+
+    def predict(self, run, texts, beam: int = 1, max_length: int | None = None, tokens=None) -> list[dict]:
         """The TOP_K_NEXT likeliest tokens to follow each text."""
         predictions = []
         for p in token_inputs(run, texts):

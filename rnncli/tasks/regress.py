@@ -43,6 +43,9 @@ class Regress(ManyToOne):
     def export_settings(self) -> dict:
         return {"predicts": "value"}
 
+    def prediction_columns(self, prediction: dict, top_k: int | None, threshold: float | None) -> list[dict]:
+        return [{"predicted": prediction["value"]}]
+
     def prediction(self, output, labels: list[str]) -> dict:
         return {"value": float(output)}
 

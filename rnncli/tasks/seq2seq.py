@@ -119,7 +119,10 @@ class Seq2Seq(Task):
         outputs = [tokens for tokens, _ in decode_all(params, spec, data.ids, batch_size, max_length, beam)]
         return Scored(total / max(terms, 1), terms, outputs)
 
-    def predict(self, run, texts, beam: int = 1, max_length: int | None = None) -> list[dict]:
+    def prediction_columns(self, prediction: dict, top_k: int | None, threshold: float | None) -> list[dict]:
+        return [{"predicted": prediction["output"], "log_probability": prediction["log_prob"]}]
+
+    def predict(self, run, texts, beam: int = 1, max_length: int | None = None, tokens=None) -> list[dict]:
         """Each text decoded with ``beam`` (1: greedy) up to ``max_length`` tokens: the output (tokens joined
         without spaces for the char tokenizer, else with one), its tokens and its log-probability."""
         inputs = token_inputs(run, texts)

@@ -60,6 +60,10 @@ class Tag(Task):
     def export_settings(self) -> dict:
         return {"predicts": "tags"}
 
+    def prediction_columns(self, prediction: dict, top_k: int | None, threshold: float | None) -> list[dict]:
+        return [{"predicted": tag if score >= (threshold or 0.0) else "", "probability": score}
+                for tag, score in zip(prediction["tags"], prediction["scores"])]
+
     def prediction(self, output, labels: list[str]) -> dict:
         return {"tags": [labels[c] for c in output.argmax(axis=-1)], "scores": [float(q) for q in output.max(axis=-1)]}
 
