@@ -90,7 +90,7 @@ TIERS = {
     "rnncli.models": 2,
     "rnncli.tasks": 3,
     "rnncli.config": 4, "rnncli.rundir": 4, "rnncli.training": 4, "rnncli.evaluation": 4, "rnncli.tools": 4,
-    "rnncli.cli": 5, "rnncli.__main__": 5, "rnncli": 5,
+    "rnncli.cli": 5, "rnncli.api": 5, "rnncli.__main__": 5, "rnncli": 5,
 }
 
 

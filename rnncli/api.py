@@ -1,0 +1,119 @@
+"""The Python API: train, load and use models without the shell.
+
+    import rnncli
+
+    run = rnncli.train("configs/sentiment-toy.yaml", overrides={"train.epochs": 5, "run.dir": "runs/api"})
+    run = rnncli.load("runs/api")
+    run.predict(["movie was good"])          # the objects `rnn predict --json` prints
+    run.evaluate("datasets/toy/sentiment-dev.tsv")   # the object `rnn evaluate --json` prints
+    run.generate(prime="ROMEO:", length=50)  # task lm; task generate: condition=LABEL, num=N
+
+``progress`` (of :func:`train`) is called as ``progress(event, info)`` for every step and epoch: the hook for
+experiment trackers (MLflow, Weights & Biases, Ray Tune's ``tune.report``). Events: "epoch_start",
+"batch", "epoch_end" (info: the epoch's metrics, as a row of metrics.jsonl), "skipped", "vectors", "resume".
+Errors are :class:`rnncli.errors.RnncliError` subclasses with ``message``, ``hint`` and ``exit_code``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+Progress = Callable[[str, dict], None]
+
+
+class Run:
+    """A trained model and its run directory."""
+
+    def __init__(self, loaded) -> None:
+        self._run = loaded  # rnncli.rundir.Run
+
+    def __repr__(self) -> str:
+        return f"rnncli.Run({str(self.path)!r}, task={self.task!r})"
+
+    @property
+    def path(self) -> Path:
+        return self._run.path
+
+    @property
+    def task(self) -> str:
+        return self._run.spec.task
+
+    @property
+    def labels(self) -> list[str]:
+        return self._run.labels.to_dict()["labels"]
+
+    @property
+    def config(self) -> dict:
+        """The run's resolved config, as plain data."""
+        return self._run.config.to_dict()
+
+    @property
+    def params(self) -> dict:
+        """The weights, by name (NumPy arrays; see `rnn summary --model RUN`)."""
+        return self._run.params
+
+    def predict(self, texts: Sequence[str] | str, beam: int = 1, max_length: int | None = None) -> list[dict]:
+        """One object per text, as `rnn predict --json` prints it."""
+        from rnncli.evaluation.predict import predict
+
+        return predict(self._run, [texts] if isinstance(texts, str) else list(texts), beam, max_length)
+
+    def evaluate(self, data: str | Path, beam: int = 1, max_length: int | None = None) -> dict:
+        """The metrics of a data file, as `rnn evaluate --json` prints them."""
+        from rnncli.evaluation.evaluate import evaluate
+
+        epoch = self._run.best["epoch"] if self._run.best else self._run.meta.get("epochs_done")
+        return {"model": str(self.path), "weights": self._run.weights, "epoch": epoch,
+                **evaluate(self._run, data, beam, max_length).to_dict()}
+
+    def generate(self, prime: str | None = None, condition: str | None = None, num: int = 1,
+                 length: int | None = None, temperature: float = 1.0, top_k: int | None = None,
+                 seed: int | None = None) -> dict | list[dict]:
+        """A language model's text after ``prime`` ({"prime", "text", "tokens"}), or a generator's ``num``
+        texts for ``condition`` ([{"condition", "text", "tokens"}, …]), as `rnn generate --json` prints."""
+        from rnncli.evaluation.generate import generate, generate_from
+
+        if condition is not None or self._run.spec.architecture == "generator":
+            if condition is None:
+                from rnncli.errors import UsageError
+
+                raise UsageError(f"{self.path} generates text from a label: pass condition=LABEL.",
+                                 hint="its labels: " + ", ".join(map(repr, self.labels)) + ".")
+            return generate_from(self._run, condition, num, 100 if length is None else length, temperature, top_k, seed)
+        prime = "\n" if prime is None else prime
+        tokens = list(generate(self._run, prime, 500 if length is None else length, temperature, top_k, seed))
+        sep = "" if self._run.tokenizer == "char" else " "
+        return {"prime": prime, "text": sep.join(tokens), "tokens": len(tokens)}
+
+
+def load(run_dir: str | Path, last: bool = False) -> Run:
+    """A trained run: its best epoch's weights when it kept them, unless ``last``."""
+    from rnncli.rundir import load_run
+
+    return Run(load_run(run_dir, last=last))
+
+
+def train(config: str | Path | Mapping[str, Any], overrides: Mapping[str, Any] | None = None,
+          progress: Progress | None = None, force: bool = False) -> Run:
+    """Train the model a config describes (a YAML file's path, or the same keys as a nested dict) with dotted
+    ``overrides`` such as {"train.epochs": 5}, write its run directory, and return the trained run."""
+    from rnncli.config import config_from_dict, load_config, replace_in
+    from rnncli.training.train import train as run_training
+
+    if isinstance(config, Mapping):
+        cfg = config_from_dict(dict(config))
+        for key, value in (overrides or {}).items():
+            cfg = replace_in(cfg, key, value)
+    else:
+        cfg = load_config(config, [f"{key}={_yaml(value)}" for key, value in (overrides or {}).items()])
+    result = run_training(cfg, force=force, progress=progress)
+    return load(result.run_dir)
+
+
+def _yaml(value: Any) -> str:
+    """A value as --set reads it (YAML flow style)."""
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value)

@@ -1,0 +1,64 @@
+"""The Python API, through its public names only: rnncli.train, rnncli.load, rnncli.Run and its methods."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import rnncli
+from rnncli.errors import RnncliError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_train_load_predict_evaluate(workspace):
+    events = []
+    run = rnncli.train("configs/sentiment-toy.yaml", overrides={"train.epochs": 3, "run.dir": "runs/api"},
+                       progress=lambda event, info: events.append((event, info)))
+    assert isinstance(run, rnncli.Run) and run.task == "classify" and run.labels == ["0", "1"]
+    assert [info["epoch"] for event, info in events if event == "epoch_end"] == [1, 2, 3]
+    assert run.config["train"]["epochs"] == 3 and "embedding.weight" in run.params
+    (prediction,) = run.predict("movie was good")
+    assert {"text", "tokens", "ids", "unknown", "label", "scores"} == set(prediction)
+    again = rnncli.load("runs/api")
+    assert again.predict(["movie was good"])[0]["scores"] == prediction["scores"]
+    result = again.evaluate("datasets/toy/sentiment-dev.tsv")
+    assert result["n"] == 36 and 0 <= result["accuracy"] <= 1 and result["model"] == "runs/api"
+
+
+def test_a_dict_config_and_generation(workspace):
+    run = rnncli.train({"task": "lm", "data": {"train": "datasets/toy/shakespeare-tiny.txt", "tokenizer": "char"},
+                        "model": {"cell": "gru", "hidden_size": 16}, "train": {"epochs": 1}},
+                       overrides={"run.dir": "runs/lm"})
+    out = run.generate(prime="ROMEO:", length=20, seed=3)
+    assert out["prime"] == "ROMEO:" and out["tokens"] == 20 and out == run.generate(prime="ROMEO:", length=20, seed=3)
+    gen = rnncli.train("configs/sentiment-toy-generate.yaml", overrides={"train.epochs": 1, "run.dir": "runs/gen"})
+    texts = gen.generate(condition="1", num=2, seed=0)
+    assert [t["condition"] for t in texts] == ["1", "1"]
+
+
+def test_errors_are_rnncli_errors(workspace):
+    with pytest.raises(RnncliError) as err:
+        rnncli.load("runs/none")
+    assert err.value.exit_code == 5 and err.value.hint
+    with pytest.raises(RnncliError, match="unknown key 'train.epoch'"):
+        rnncli.train("configs/sentiment-toy.yaml", overrides={"train.epoch": 3})
+
+
+def test_the_docs_example_runs(workspace):
+    page = (REPO / "docs/python-api.md").read_text()
+    code = re.search(r"```python\n(.*?)```", page, re.S).group(1)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=workspace)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "rnncli.Run('runs/api-toy', task='classify')" and lines[1].startswith("[(10, ")
+
+
+def test_rnn_does_not_import_the_api():
+    proc = subprocess.run([sys.executable, "-c", "import sys, rnncli.cli; print('rnncli.api' in sys.modules)"],
+                          capture_output=True, text=True)
+    assert proc.stdout.strip() == "False"
