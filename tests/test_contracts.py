@@ -230,6 +230,11 @@ def test_json_other_commands(cli, workspace, toy_run):
                                             "ratio", "rate", "verdict", "summary_layer", "thresholds", "layers", "params"})
     assert_documented("rnn grad-norms", n["layers"][0], {"layer", "direction", "ratio", "rate", "verdict", "h", "examples"})
     assert_documented("rnn grad-norms", n["params"][0], {"name", "grad_norm", "param_norm", "ratio"})
+    runs_list = run("runs", str(Path(toy_run).parent))
+    assert_documented("rnn runs", runs_list[0], {"path", "status", "task", "cell", "hidden", "epochs", "best", "last",
+                                                 "bytes", "written", "latest"})
+    curve = run("plot", runs_list[0]["path"])[0]
+    assert_documented("rnn plot", curve, {"run", "metric", "epochs", "values"})
     j = run("jacobian", "--config", TOY)
     assert_documented("rnn jacobian", j, {"source", "data", "task", "cell", "layer", "direction", "state", "state_size",
                                           "examples", "steps", "lyapunov", "lyapunov_std", "lyapunov_examples",

@@ -1,4 +1,4 @@
-"""Images for ``rnn grad-norms --plot`` and ``rnn jacobian --plot`` (optional: needs matplotlib, ``pip install 'rnncli[plot]'``)."""
+"""Images for ``rnn grad-norms --plot``, ``rnn jacobian --plot`` and ``rnn plot --out`` (optional: needs matplotlib, ``pip install 'rnncli[plot]'``)."""
 
 from __future__ import annotations
 
@@ -95,5 +95,21 @@ def plot_jacobian(report, path: Path) -> None:
     right.grid(True, alpha=0.3)
     fig.suptitle(f"{report.cell}, {report.task}, {report.name}: λ_1 = {report.lyapunov[0]:+.4f} "
                  f"(e^λ_1 = {math.exp(report.lyapunov[0]):.3f} per step), {report.verdict}", fontsize=10)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_curves(curves, path: Path) -> None:
+    """Learning curves: one line per run and metric, against the epoch; one panel per metric."""
+    plt = require_matplotlib()
+    metrics = list(dict.fromkeys(c.metric for c in curves))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for c in (c for c in curves if c.metric == metric):
+            ax.plot(c.epochs, [float("nan") if v is None else v for v in c.values], marker="o", markersize=3, label=c.run)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
     _save(fig, path)
     plt.close(fig)
