@@ -1020,7 +1020,8 @@ USAGE_ERRORS = {
     "unknown-option": (["train", "--config", TOY_CONFIG, "--bogus"], "No such option: --bogus"),
     "missing-option": (["evaluate"], "Missing option '--data'"),
     "train-without-config": (["train"], "rnn train needs --config FILE to start a run, or --resume RUN"),
-    "missing-argument": (["predict"], "Missing argument"),
+    "missing-argument": (["export", "--format", "torch", "--out", "m.npz"], "Missing argument 'RUN'"),
+    "predict-without-input": (["predict"], "rnn predict needs TEXT arguments, '-' for stdin, or --data FILE"),
     "unknown-command": (["trian"], "No such command 'trian'"),
     "bad-int": (["vocab", "build", "x.tsv", "--out", "v.json", "--min-freq", "zero"], "--min-freq"),
 }

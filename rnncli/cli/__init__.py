@@ -28,7 +28,7 @@ COMMAND_MODULES = {
     "config": "config_cmd", "data": "data_cmd", "evaluate": "evaluate_cmd", "export": "export_cmd",
     "generate": "generate_cmd", "grad-norms": "grad_norms_cmd", "gradcheck": "gradcheck_cmd",
     "jacobian": "jacobian_cmd", "plot": "plot_cmd", "predict": "predict_cmd", "runs": "runs_cmd",
-    "serve": "serve_cmd", "summary": "summary_cmd", "train": "train_cmd", "vocab": "vocab_cmd",
+    "serve": "serve_cmd", "summary": "summary_cmd", "sweep": "sweep_cmd", "train": "train_cmd", "vocab": "vocab_cmd",
 }
 
 

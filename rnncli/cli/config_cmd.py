@@ -30,8 +30,9 @@ def show(
         render.out().print(config_to_yaml(cfg), markup=False, end="")
 
 
-@config_app.command("validate", help="""Check config files; every problem of each file is reported at once.
+@config_app.command("validate", help="""Check config files and sweep files; every problem of each file is reported at once.
 
+A file with the keys base and space is read as a sweep file (rnn sweep), its base config with it.
 Exits 0 when all are valid, 3 (invalid config) otherwise.
 
 \b
@@ -41,13 +42,17 @@ def validate(
     configs: list[Path] = typer.Argument(..., help="YAML config files."),
     json_: bool = JSON,
 ) -> int:
-    from rnncli.config import load_config
+    from rnncli.config import load_config, read_yaml
+    from rnncli.config.sweep import is_sweep, load_sweep
     from rnncli.errors import ConfigError, ExitCode
 
     results = []
     for path in configs:
         try:
-            load_config(path)
+            if is_sweep(read_yaml(path)):
+                load_sweep(path)
+            else:
+                load_config(path)
             results.append({"config": str(path), "valid": True, "problems": []})
         except ConfigError as exc:
             problems = [{"key": k, "problem": p} for k, p in exc.problems] or [{"key": None, "problem": exc.message}]

@@ -1,0 +1,108 @@
+"""rnn sweep (local backend): trials, ranking, best.yaml and best/, resume, failing trials, ASHA, validation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from rnncli.config.sweep import load_sweep
+from rnncli.errors import ConfigError, ExitCode
+
+SWEEP = {
+    "base": "configs/sentiment-toy.yaml",
+    "method": "grid",
+    "metric": "dev_accuracy",
+    "mode": "max",
+    "max_concurrent": 2,
+    "space": {"train.lr": [0.001, 0.01], "model.hidden_size": [4, 16]},
+}
+
+
+def _write(workspace, name="toy-sweep", **changes):
+    path = workspace / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({**SWEEP, **changes}, sort_keys=False))
+    return path
+
+
+def test_four_trials_ranked_with_the_best_kept(cli, workspace):
+    path = _write(workspace, base={"data": {"train": "datasets/toy/sentiment.tsv", "dev": "datasets/toy/sentiment-dev.tsv"},
+                                   "train": {"epochs": 4}})
+    r = cli("sweep", "--config", str(path), "--json")
+    assert r.code == 0, r.err
+    trials = r.jsonl()
+    assert sorted(t["trial"] for t in trials) == ["trial-000", "trial-001", "trial-002", "trial-003"]
+    assert {json.dumps(t["params"], sort_keys=True) for t in trials} == {
+        json.dumps({"train.lr": lr, "model.hidden_size": h}, sort_keys=True) for lr in (0.001, 0.01) for h in (4, 16)}
+    metrics = [t["metric"] for t in trials]
+    assert metrics == sorted(metrics, reverse=True) and all(t["status"] == "done" for t in trials)
+    folder = workspace / "runs/toy-sweep"
+    best = yaml.safe_load((folder / "best.yaml").read_text())
+    assert best["train"]["lr"] == trials[0]["params"]["train.lr"] and best["run"]["dir"] == "runs/toy-sweep/" + trials[0]["trial"]
+    assert cli("predict", "--model", str(folder / "best"), "movie was good").code == 0
+    journal = [json.loads(x) for x in (folder / "sweep.jsonl").read_text().splitlines()]
+    assert len(journal) == 4
+    assert cli("sweep", "--config", str(path)).code == ExitCode.CONFIG  # a second sweep in the same folder
+
+
+def test_a_failing_trial_and_resume(cli, workspace):
+    path = _write(workspace, space={"train.epochs": [1, 2], "data.train": ["datasets/toy/sentiment.tsv", "missing.tsv"]})
+    r = cli("sweep", "--config", str(path), "--json")
+    assert r.code == 0, r.err
+    trials = {t["trial"]: t for t in r.jsonl()}
+    failed = [t for t in trials.values() if t["status"] == "failed"]
+    assert len(failed) == 2 and all("missing.tsv: no such file" in t["error"] for t in failed)
+    assert "failed: Error: missing.tsv" in r.err
+    folder = workspace / "runs/toy-sweep"
+    journal = (folder / "sweep.jsonl").read_text().splitlines()
+    (folder / "sweep.jsonl").write_text("\n".join(journal[:2]) + "\n")  # as if stopped after two trials
+    again = cli("sweep", "--resume", str(folder), "--json")
+    assert again.code == 0, again.err
+    assert len((folder / "sweep.jsonl").read_text().splitlines()) == 4
+    assert sorted(t["trial"] for t in again.jsonl()) == sorted(trials)
+
+
+def test_random_search_is_the_same_for_the_same_seed(workspace):
+    path = _write(workspace, method="random", num_trials=5, seed=3,
+                  space={"train.lr": {"loguniform": [0.001, 0.1]}, "model.dropout": {"uniform": [0.0, 0.5]},
+                         "train.batch_size": {"randint": [4, 16]}, "model.cell": {"choice": ["rnn", "gru"]}})
+    first, second = load_sweep(path).trials(), load_sweep(path).trials()
+    assert first == second and len(first) == 5
+    assert all(0.001 <= t["train.lr"] <= 0.1 and 4 <= t["train.batch_size"] <= 16 for t in first)
+    other = _write(workspace, name="other", method="random", num_trials=5, seed=4, space=yaml.safe_load(path.read_text())["space"])
+    assert load_sweep(other).trials() != first
+
+
+def test_asha_stops_trailing_trials(cli, workspace):
+    path = _write(workspace, scheduler="asha", max_concurrent=1, metric="dev_loss", mode="min",
+                  space={"train.lr": [0.01, 0.0001, 0.00001, 0.000001]},
+                  base={"data": {"train": "datasets/toy/sentiment.tsv", "dev": "datasets/toy/sentiment-dev.tsv"},
+                        "train": {"epochs": 9}})
+    r = cli("sweep", "--config", str(path), "--json")
+    assert r.code == 0, r.err
+    trials = {t["params"]["train.lr"]: t for t in r.jsonl()}
+    assert trials[0.01]["status"] == "done" and trials[0.01]["epochs"] == 9
+    assert any(t["status"] == "stopped" and t["epochs"] < 9 for t in trials.values())
+
+
+def test_validation_reports_every_problem(workspace, cli):
+    path = _write(workspace, method="randm", metrc="dev_loss", space={"train.lrr": [1], "model.hidden_size": {"uniform": [1, 2]},
+                                                                     "model.cell": {"choise": ["rnn"]}})
+    with pytest.raises(ConfigError) as err:
+        load_sweep(path)
+    problems = dict(err.value.problems)
+    assert problems["metrc"] == "unknown sweep key (did you mean 'metric'?)"
+    assert problems["method"] == "must be 'grid' or 'random'; got 'randm'"
+    assert problems["space.train.lrr"] == "unknown config key (did you mean 'train.lr'?)"
+    assert "unknown distribution 'choise' (did you mean 'choice'?)" == problems["space.model.cell"]
+    r = cli("config", "validate", str(path))
+    assert r.code == ExitCode.CONFIG
+    good = _write(workspace, name="good")
+    assert cli("config", "validate", str(good), "configs/sentiment-toy.yaml").code == 0
+
+
+def test_usage(cli, workspace):
+    assert cli("sweep").code == ExitCode.USAGE
+    r = cli("sweep", "--resume", "runs/none")
+    assert r.code == ExitCode.USAGE and "is not a sweep folder" in r.err
