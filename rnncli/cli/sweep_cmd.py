@@ -32,7 +32,10 @@ Example:  rnn sweep --config configs/sentiment-toy-sweep.yaml
 def sweep(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="The sweep file (YAML)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder of the sweep (default: runs/<sweep file name>)."),
-    resume: Optional[Path] = typer.Option(None, "--resume", metavar="DIR", help="Finish the sweep in DIR."),
+    resume: Optional[Path] = typer.Option(None, "--resume", metavar="DIR", help="Finish the sweep in DIR (local backend)."),
+    backend: str = typer.Option("local", "--backend", help="local (worker processes here) or ray (Ray Tune: pip install 'rnncli[ray]')."),
+    address: Optional[str] = typer.Option(None, "--address", help="ray: the cluster to join (auto, or HOST:PORT); default: a Ray of this machine."),
+    storage: Optional[str] = typer.Option(None, "--storage", help="ray: where trials' run directories are kept (a folder every node reaches, or s3://…); default DIR/ray."),
     force: bool = typer.Option(False, "--force", help="Start over in a folder that already holds a sweep."),
     json_: bool = JSON,
 ) -> None:
@@ -43,6 +46,13 @@ def sweep(
     if (config is None) == (resume is None):
         raise UsageError("rnn sweep needs --config SWEEP.yaml, or --resume DIR to finish a sweep.",
                          hint="e.g. rnn sweep --config configs/sentiment-toy-sweep.yaml")
+    if backend not in ("local", "ray"):
+        raise UsageError(f"--backend must be local or ray; got {backend!r}.", hint="e.g. --backend ray")
+    if backend != "ray" and (address or storage):
+        raise UsageError("--address and --storage apply to --backend ray.", hint="add --backend ray")
+    if backend == "ray" and resume is not None:
+        raise UsageError("--resume continues a sweep of the local backend.",
+                         hint="with Ray, run the sweep again: Tune's storage keeps the finished trials' runs")
     if resume is not None:
         spec = load_sweep(sweeps.check_resume(resume))
         folder = resume
@@ -50,14 +60,25 @@ def sweep(
         spec = load_sweep(config)
         folder = sweeps.sweep_folder(spec, out)
         sweeps.check_fresh(folder, force)
-    runner = sweeps.LocalSweep(spec, folder)
-    trials = runner.prepare(resume is not None)
-    render.note(f"sweep {spec.name}: {len(trials)} trials ({spec.method}), up to {spec.max_concurrent} at once with "
-                f"{sweeps.threads_per_worker(min(spec.max_concurrent, len(trials)))} thread(s) each, in {folder}")
-    with Live(spec) as live:
-        runner.on_change = live.update
-        runner.run()
-    best = runner.finish()
+    if backend == "ray":
+        from rnncli.tools.sweep_ray import require_ray, run_ray
+
+        require_ray()
+        render.note(f"sweep {spec.name}: {len(spec.trials())} trials ({spec.method}) on Ray Tune, "
+                    f"up to {spec.max_concurrent} at once, in {folder}")
+        import contextlib
+
+        with Live(spec) as live, contextlib.redirect_stdout(sys.stderr):  # Tune's own messages: stdout is the results'
+            trials, best = run_ray(spec, folder, address, storage, live.update)
+    else:
+        runner = sweeps.LocalSweep(spec, folder)
+        trials = runner.prepare(resume is not None)
+        render.note(f"sweep {spec.name}: {len(trials)} trials ({spec.method}), up to {spec.max_concurrent} at once with "
+                    f"{sweeps.threads_per_worker(min(spec.max_concurrent, len(trials)))} thread(s) each, in {folder}")
+        with Live(spec) as live:
+            runner.on_change = live.update
+            runner.run()
+        best = runner.finish()
     ranked = sweeps.ranked_trials(trials, spec)
     if json_:
         for t in ranked:

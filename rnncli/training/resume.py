@@ -126,7 +126,7 @@ class Checkpoint:
                 saved = self.arrays.get(f"param/{k}")
                 if saved is None or saved.shape != p.shape or saved.dtype != p.dtype:
                     raise _bad(where, f"{CHECKPOINT} does not match the model (tensor {k})")
-                params[k] = saved.copy()
+                np.copyto(params[k], saved)  # in place: the optimiser holds these very arrays
             optimizer.load_state_dict({k[6:]: v for k, v in self.arrays.items() if k.startswith("optim/")})
             for name, rng in rngs.items():
                 rng.bit_generator.state = meta["rng"][name]
