@@ -52,3 +52,9 @@ def test_bench_serve_smoke():
     for level in d["levels"]:
         assert level["requests"] == 40 and level["failed"] == 0 and level["p50_ms"] > 0
     assert d["cold_predict_s"]["median"] > 0 and isinstance(d["pass"], bool)
+
+
+def test_bench_sweep_smoke():
+    d = _run(str(BENCH / "bench_sweep.py"), "--quick", "--json", "--no-ray")
+    assert [r["backend"] for r in d["rows"]] == ["one at a time", "local pool"]
+    assert all(r["trials"] == 4 and r["seconds"] > 0 for r in d["rows"]) and isinstance(d["pass"], bool)
