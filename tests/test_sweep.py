@@ -106,3 +106,37 @@ def test_usage(cli, workspace):
     assert cli("sweep").code == ExitCode.USAGE
     r = cli("sweep", "--resume", "runs/none")
     assert r.code == ExitCode.USAGE and "is not a sweep folder" in r.err
+
+
+def _default_sigint():
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a background job's SIGINT may be ignored: ask for the default
+
+
+@pytest.mark.parametrize("signum,code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_stops_the_running_trials_and_keeps_the_finished(workspace, signum, code):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    path = _write(workspace, name="slow", max_concurrent=1,
+                  space={"train.lr": [0.001, 0.002, 0.003, 0.004, 0.005, 0.006], "train.epochs": [200]})
+    rnn = Path(sys.executable).parent / "rnn"
+    proc = subprocess.Popen([str(rnn), "sweep", "--config", str(path)], cwd=workspace, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
+    journal = workspace / "runs/slow/sweep.jsonl"
+    deadline = time.monotonic() + 120
+    while not (journal.is_file() and journal.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(getattr(signal, signum))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    finished = journal.read_text().splitlines()
+    assert 1 <= len(finished) < 6 and "Traceback" not in err
+    assert all(json.loads(line)["status"] == "done" for line in finished)
+    time.sleep(0.5)
+    running = subprocess.run(["pgrep", "-f", str(workspace / "runs/slow")], capture_output=True, text=True).stdout
+    assert running.strip() == ""  # no trial left running

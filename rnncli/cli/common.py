@@ -177,3 +177,27 @@ def write_predictions(run, data: Path, out: Path | None, fmt: str | None, top_k:
     if out is not None:
         render.note(f"wrote {out} ({rows:,} rows)")
     return rows
+
+
+def check_source(command: str, config: Path | None, model: Path | None, sets: list[str] | None) -> None:
+    """A diagnostic measures a config at initialisation or a trained run: exactly one of them."""
+    from rnncli.errors import UsageError
+
+    if (config is None) == (model is None):
+        raise UsageError(f"{command} needs exactly one of --config FILE or --model RUN_DIR.",
+                         hint=f"e.g. rnn {command} --config configs/adding-rnn.yaml")
+    if sets and config is None:
+        raise UsageError("--set changes a config; it applies with --config only.",
+                         hint="a trained run's config is fixed; measure a changed model with --config FILE --set KEY=VALUE.")
+
+
+def diagnostic_probe(command: str, config: Path | None, model: Path | None, sets: list[str] | None, data: str | None,
+                     batches: int, batch_size: int | None, last: bool):
+    """The model (a config at initialisation, or a trained run) and the batches a diagnostic measures."""
+    from rnncli.tools import diagnostics
+
+    if config is not None:
+        from rnncli.config import load_config
+
+        return diagnostics.probe_config(load_config(config, sets or []), data, batches, batch_size, command)
+    return diagnostics.probe_run(open_run(model, last), data, batches, batch_size, command)

@@ -9,7 +9,7 @@ import typer
 
 from rnncli.cli import render
 from rnncli.cli.app import JSON, SET, app
-from rnncli.cli.common import LAST, heatmap, open_run, rows_to_show, sci, write_outputs
+from rnncli.cli.common import LAST, check_source, diagnostic_probe, heatmap, rows_to_show, sci, write_outputs
 
 
 @app.command("grad-norms", help="""Measure the gradient ‖∂L/∂h_t‖ at every timestep: watch it vanish or explode.
@@ -53,12 +53,7 @@ def grad_norms(
     from rnncli.tools import diagnostics
     from rnncli.errors import UsageError
 
-    if (config is None) == (model is None):
-        raise UsageError("grad-norms needs exactly one of --config FILE or --model RUN_DIR.",
-                         hint="e.g. rnn grad-norms --config configs/adding-rnn.yaml")
-    if set_ and config is None:
-        raise UsageError("--set changes a config; it applies with --config only.",
-                         hint="a trained run's config is fixed; measure a changed model with --config FILE --set KEY=VALUE.")
+    check_source("grad-norms", config, model, set_)
     if history and model is None:
         raise UsageError("--history reads a trained run's metrics.jsonl; it needs --model RUN_DIR.",
                          hint="e.g. rnn grad-norms --model runs/adding-lstm --history")
@@ -82,12 +77,7 @@ def grad_norms(
             _render_history(hist)
         return
 
-    if config is not None:
-        from rnncli.config import load_config
-
-        report = diagnostics.measure(diagnostics.probe_config(load_config(config, set_ or []), data, batches, batch_size))
-    else:
-        report = diagnostics.measure(diagnostics.probe_run(open_run(model, last), data, batches, batch_size))
+    report = diagnostics.measure(diagnostic_probe("grad-norms", config, model, set_, data, batches, batch_size, last))
     write_outputs(report.csv_rows(), csv_, plot, lambda: plotter.plot_report(report, plot))
     if json_:
         render.print_json(report.to_dict())

@@ -10,7 +10,7 @@ import typer
 
 from rnncli.cli import render
 from rnncli.cli.app import JSON, SET, app
-from rnncli.cli.common import LAST, heatmap, open_run, rows_to_show, sci, write_outputs
+from rnncli.cli.common import LAST, check_source, diagnostic_probe, heatmap, rows_to_show, sci, write_outputs
 
 
 @app.command("jacobian", help="""See why gradients vanish or explode: per-step Jacobians and the Lyapunov spectrum.
@@ -52,15 +52,9 @@ def jacobian(
     json_: bool = JSON,
 ) -> None:
     from rnncli.errors import UsageError
-    from rnncli.tools import diagnostics
     from rnncli.tools import jacobian as jac
 
-    if (config is None) == (model is None):
-        raise UsageError("jacobian needs exactly one of --config FILE or --model RUN_DIR.",
-                         hint="e.g. rnn jacobian --config configs/adding-rnn.yaml")
-    if set_ and config is None:
-        raise UsageError("--set changes a config; it applies with --config only.",
-                         hint="a trained run's config is fixed; measure a changed model with --config FILE --set KEY=VALUE.")
+    check_source("jacobian", config, model, set_)
     if direction not in jac.DIRECTION_FLAGS:
         raise UsageError(f"--direction must be fwd or bwd; got {direction!r}.", hint="e.g. --direction bwd")
     plotter = None
@@ -68,12 +62,7 @@ def jacobian(
         from rnncli.cli import plot as plotter
 
         plotter.require_matplotlib()
-    if config is not None:
-        from rnncli.config import load_config
-
-        probe = diagnostics.probe_config(load_config(config, set_ or []), data, batches, batch_size, "jacobian")
-    else:
-        probe = diagnostics.probe_run(open_run(model, last), data, batches, batch_size, "jacobian")
+    probe = diagnostic_probe("jacobian", config, model, set_, data, batches, batch_size, last)
     report = jac.measure_probe(probe, layer, jac.DIRECTION_FLAGS[direction], top)
     write_outputs(report.csv_rows(), csv_, plot, lambda: plotter.plot_jacobian(report, plot))
     if json_:

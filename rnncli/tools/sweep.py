@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,16 +105,21 @@ class LocalSweep:
         workers = min(self.sweep.max_concurrent, max(1, len(pending)))
         env = {**os.environ, **{v: str(threads_per_worker(workers)) for v in THREAD_VARIABLES}}
         self.on_change(self.trials)
+        pool = ThreadPoolExecutor(max_workers=workers)
         try:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                for future in [pool.submit(self._run_trial, t, env) for t in pending]:
+            futures = [pool.submit(self._run_trial, t, env) for t in pending]
+            while futures:  # a timed wait, so that Ctrl-C and SIGTERM reach this thread
+                done, futures = wait(futures, timeout=0.2)
+                for future in done:
                     future.result()
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C, SIGTERM, or a bug: stop the running trials, keep the finished ones
             self.stopping = True
             for t in self.trials:
                 if t.process is not None and t.process.poll() is None:
                     t.process.terminate()
             raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         return self.trials
 
     def _run_trial(self, trial: Trial, env: dict) -> None:
