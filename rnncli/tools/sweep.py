@@ -81,7 +81,7 @@ class LocalSweep:
                         done[record["trial"]] = record
         else:
             self.out.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.out / "sweep.yaml", lambda f: f.write(_yaml(self.sweep.raw).encode("utf-8")))
+            atomic_write(self.out / "sweep.yaml", lambda f: f.write(sweep_yaml(self.sweep.raw).encode("utf-8")))
             journal.unlink(missing_ok=True)
         self.trials = []
         for i, params in enumerate(self.sweep.trials()):
@@ -214,7 +214,8 @@ def ranked_trials(trials: list[Trial], sweep: Sweep) -> list[Trial]:
     return scored + [t for t in trials if t not in scored]
 
 
-def _yaml(data: dict) -> str:
+def sweep_yaml(data: dict) -> str:
+    """A sweep file's content as YAML (sweep.yaml of the sweep's folder)."""
     import yaml
 
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
