@@ -221,6 +221,19 @@ def _json_example(path: Path, line: int, raw: str, fields) -> Example:
 # ---------------------------------------------------------------- reading bytes
 
 
+def open_binary(path: Path, what: str, hint: str):
+    """``path`` opened to be read as it goes (a binary file object, gunzipped when the file starts with the
+    gzip magic bytes); DataError naming ``what`` the file is when it cannot be opened."""
+    try:
+        with path.open("rb") as raw:
+            compressed = raw.read(2) == _GZIP_MAGIC
+        return gzip.open(path, "rb") if compressed else path.open("rb")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such {what}.", hint=hint) from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read it ({exc.strerror or exc}).", hint=hint) from None
+
+
 def _read_text(path: Path) -> str:
     """Read ``path`` as UTF-8 text (gunzipping if needed); DataError on any problem."""
     try:

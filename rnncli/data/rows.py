@@ -10,7 +10,6 @@ per row; lists and dicts as JSON text) or JSON Lines.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rnncli.data.readers import resolve_format
+from rnncli.data.readers import open_binary, resolve_format
 from rnncli.errors import DataError
 
 CONLLU_COLUMNS = {"upos": 3, "xpos": 4, "deprel": 7}
@@ -34,14 +33,7 @@ class Example:
 
 
 def _lines(path: Path) -> Iterator[str]:
-    try:
-        raw = path.open("rb")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file.", hint="check the path given to --data.") from None
-    with raw:
-        head = raw.read(2)
-        raw.seek(0)
-        stream = gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw
+    with open_binary(path, "file", "check the path given to --data.") as stream:
         try:
             yield from io.TextIOWrapper(stream, encoding="utf-8", newline="")
         except UnicodeDecodeError as exc:

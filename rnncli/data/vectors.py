@@ -16,7 +16,6 @@ to it, when the file has no vector for it exactly (files list frequent forms fir
 
 from __future__ import annotations
 
-import gzip
 import io
 import math
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnncli.data.readers import open_binary
 from rnncli.errors import DataError
 
 FORMATS = ("auto", "glove", "word2vec", "word2vec_binary")
@@ -41,15 +41,7 @@ class Vectors:
 
 
 def _open(path: Path):
-    try:
-        raw = path.open("rb")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such vectors file.", hint="check model.embeddings.path.") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read it ({exc.strerror or exc}).", hint="check model.embeddings.path.") from None
-    head = raw.read(2)
-    raw.seek(0)
-    return gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw
+    return open_binary(path, "vectors file", "check model.embeddings.path.")
 
 
 def _resolve(path: Path, fmt: str) -> str:
