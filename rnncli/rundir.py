@@ -52,6 +52,8 @@ WEIGHTS, BEST_WEIGHTS = "weights.npz", "weights-best.npz"
 WORD_FEATURES = "word-features.json"
 TARGET_VOCAB = "target-vocab.json"
 CONFIG, VOCAB, RUN_JSON, METRICS, CHECKPOINT = "config.yaml", "vocab.json", "run.json", "metrics.jsonl", "checkpoint.npz"
+SEEDS = "seeds.json"  # rnn train --seeds: in the directory that holds the seeds' runs
+RESULTS = "results.json"  # the scores of data.dev (holdout selection) and data.test after training
 REQUIRED_FILES = (RUN_JSON, CONFIG, VOCAB, WEIGHTS)
 
 
@@ -142,6 +144,24 @@ class RunDir:
         write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in records))
         write_text(self.path / RUN_JSON, json.dumps(meta, indent=2) + "\n")
 
+    def read_selected_weights(self, spec: ModelSpec) -> dict[str, np.ndarray]:
+        """The best epoch's weights when the run kept them, else the last epoch's."""
+        best = self.path / BEST_WEIGHTS
+        return load_weights(best if best.is_file() else self.path / WEIGHTS, spec)
+
+    def write_results(self, results: dict) -> None:
+        """After training: what was scored once, with which weights (results.json)."""
+        write_text(self.path / RESULTS, json.dumps(results, indent=2) + "\n")
+
+    def read_results(self) -> dict | None:
+        path = self.path / RESULTS
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            raise RunError(f"{path} is not JSON.", hint="the run directory is corrupt; retrain.") from None
+
     def read_metrics(self) -> list[dict]:
         """metrics.jsonl: one record per finished epoch."""
         path = self.path / METRICS
@@ -211,6 +231,11 @@ class Run:
     @property
     def lowercase(self) -> bool:
         return self.meta["data"]["lowercase"]
+
+
+def write_seed_summary(group: Path, summary: dict) -> None:
+    """``rnn train --seeds``: the runs' results and their spread, beside the seed-<s> run directories."""
+    write_text(Path(group) / SEEDS, json.dumps(summary, indent=2) + "\n")
 
 
 def run_meta(spec: ModelSpec, labels: LabelVocab, cfg, epochs_done: int, dtype: str, step: int = 0,

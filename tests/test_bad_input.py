@@ -181,7 +181,7 @@ MATRIX: dict[str, Case] = {
                              extra=["model.pooling   applies to task classify or regress only; task is 'tag'"]),
     "patience-without-dev": Case(["train", "--config", "configs/seed-params.yaml", "--set", "train.patience=2"],
                                  C.CONFIG, "Error: configs/seed-params.yaml is invalid (1 problem)",
-                                 extra=["train.patience   needs a dev set to monitor"]),
+                                 extra=["train.patience   needs a set to monitor: set data.dev"]),
     "accuracy-monitor-for-lm": Case(["train", "--config", "configs/char-lm-toy.yaml", "--set", "train.monitor=dev_accuracy"],
                                     C.CONFIG, "Error: configs/char-lm-toy.yaml is invalid (1 problem)",
                                     extra=["dev_accuracy applies to task classify, tag or seq2seq; task is 'lm'"]),

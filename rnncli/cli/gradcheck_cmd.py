@@ -42,8 +42,8 @@ def gradcheck(
         from rnncli.config import load_config
         from rnncli.training.prepare import spec_from_config
 
-        spec = spec_from_config(load_config(config, set_ or []))
-        results = gc.check_spec_from_config(spec, seed, tolerance)
+        cfg = load_config(config, set_ or [])
+        results = gc.check_spec_from_config(spec_from_config(cfg), seed, tolerance, cfg.train.label_smoothing)
     failed = [r for r in results if not r.passed]
     if json_:
         render.print_json({"tolerance": tolerance, "passed": not failed, "cases": [r.to_dict() for r in results]})

@@ -23,12 +23,15 @@ checkpoint, with RUN/config.yaml, and ends bit for bit where an uninterrupted ru
 --init-from RUN starts a new run from RUN's weights and vocabulary (fine-tuning). A
 diverging run (an overflow, a NaN, a loss above 1e4 x its first step's) stops with exit 6.
 With a dev set the best epoch by train.monitor is kept as weights-best.npz, and
-train.patience stops early.
+train.patience stops early. --seeds N trains the config with N seeds (train.seed, +1, …) into
+run.dir/seed-S and prints each run's selected epoch with the mean ± standard deviation over the
+seeds (also in run.dir/seeds.json).
 
 \b
 Examples:  rnn train --config configs/sentiment-toy.yaml --set train.epochs=10
            rnn train --resume runs/sentiment-toy --set train.epochs=40
            rnn train --config configs/sentiment-toy.yaml --init-from runs/sentiment-toy --set train.lr=0.001
+           rnn train --config configs/sst2-bilstm.yaml --seeds 3
 """)
 def train(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file (not needed with --resume)."),
@@ -43,6 +46,9 @@ def train(
     json_: bool = typer.Option(False, "--json", help="Print one JSON object per epoch (JSON Lines), then a summary line."),
     grad_norms: bool = typer.Option(False, "--grad-norms", help="After every epoch, record ‖∂L/∂h_t‖ per timestep in "
                                     "metrics.jsonl (train.log_grad_norms); see rnn grad-norms --history."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", min=1, metavar="N", help="Train N runs with the seeds "
+                                        "train.seed … train.seed + N - 1 into run.dir/seed-S, and report the mean ± "
+                                        "std of their results (run.dir/seeds.json)."),
 ) -> None:
     from rnncli.config import load_config
     from rnncli.errors import UsageError
@@ -55,6 +61,9 @@ def train(
     if resume is None and config is None:
         raise UsageError("rnn train needs --config FILE to start a run, or --resume RUN to continue one.",
                          hint="e.g. rnn train --config configs/sentiment-toy.yaml")
+    if resume is not None and seeds is not None:
+        raise UsageError("--resume continues one run; --seeds starts several.",
+                         hint=f"continue one seed's run with rnn train --resume RUN_DIR/seed-S")
     if resume is not None and init_from is not None:
         raise UsageError("--resume continues a run; --init-from starts a new one from a run's weights. Pass one of them.",
                          hint=f"rnn train --config FILE --init-from {init_from}")
@@ -94,12 +103,35 @@ def train(
                             f"({info['type_share']:.1%}) have a {info['dim']}-dimensional vector in {info['file']}{tokens}; "
                             "the others start random")
 
-        result = run_training(cfg, force=force, progress=progress, resume_dir=resume)
+        if seeds is not None:
+            from rnncli.training.seeds import train_seeds
+
+            def seed_progress(event: str, info: dict) -> None:
+                nonlocal rows
+                if event == "seed_start":
+                    rows = render.RowStream(title=f"Training {cfg.name}, seed {info['seed']} "
+                                                  f"({info['index'] + 1} of {info['count']}) → {info['run_dir']}")
+                    watch.__init__(cfg.train.epochs)
+                elif event == "seed_end":
+                    if json_:
+                        render.print_jsonl({"event": "seed", **info})
+                else:
+                    progress(event, info)
+
+            group = train_seeds(cfg, seeds, force=force, progress=seed_progress)
+        else:
+            result = run_training(cfg, force=force, progress=progress, resume_dir=resume)
+    if seeds is not None:
+        return show_seeds(group, json_)
     if json_:
         render.print_jsonl({"event": "done", **{k: v for k, v in result.to_dict().items() if k != "epochs"}})
         return
-    if result.test is not None:
-        render.line(f"test ({cfg.data.test}): " + ", ".join(f"{k} {render.fmt(v)}" for k, v in result.test.items()))
+    weights = f"epoch {result.best['epoch']}'s weights" if cfg.train.monitor.startswith("holdout_") and result.best \
+        else "the last epoch's weights"
+    for name, scores in (("dev", result.dev), ("test", result.test)):
+        if scores is not None:
+            render.line(f"{name} ({getattr(cfg.data, name)}, scored once with {weights}): "
+                        + ", ".join(f"{k} {render.fmt(v)}" for k, v in scores.items()))
     best = result.best
     if result.stopped_early:
         render.line(f"Stopped early after epoch {result.epochs[-1]['epoch']}: {best['monitor']} has not improved "
@@ -111,6 +143,20 @@ def train(
 
     render.line(f"Saved {result.run_dir} ({result.num_params:,} parameters, {result.seconds:.1f} s). "
                 f"Next: {task_of(cfg.task).try_command(result.run_dir)}")
+
+
+def show_seeds(group, json_: bool) -> None:
+    """The runs of --seeds, one row each (its selected epoch), then mean ± std over them."""
+    if json_:
+        render.print_jsonl({"event": "done", **group.to_dict()})
+        return
+    keys = list(group.summary)
+    rows = [[h["seed"], h["epoch"], *(h.get(k) for k in keys)] for h in group.headlines]
+    spread = [f"{s['mean']:.4f} ± {s['std']:.4f}" if k != "seconds" else f"{s['mean']:.1f} ± {s['std']:.1f}"
+              for k, s in group.summary.items()]
+    render.table(["seed", "epoch", *keys], rows + [["mean ± std", "", *spread]],
+                 title=f"{len(group.seeds)} seeds (the selected epoch of each run)")
+    render.line(f"Saved {len(group.seeds)} runs in {group.group}/seed-S and the summary in {group.group}/seeds.json.")
 
 
 def epoch_row(record: dict) -> dict:

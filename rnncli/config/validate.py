@@ -183,7 +183,7 @@ def _cross_checks(cfg: Config) -> Problems:
         problems.append(("data.format", f"must be 'features' (or 'auto') with model.input: features; got {show(data.format)}"))
     elif data.format == "features" and model.input != "features":
         problems.append(("model.input", f"must be 'features' with data.format: features; got {show(model.input)}"))
-    word_features = [k for k in ("prefix", "suffix", "shape") if getattr(model, k)]
+    word_features = [k for k in ("prefix", "suffix", "shape", "char_hidden_size") if getattr(model, k)]
     if word_features and (not task.reads_words or model.input != "embedding" or data.tokenizer == "char"):
         why = (f"task is {show(cfg.task)}" if not task.reads_words else f"model.input is {show(model.input)}"
                if model.input != "embedding" else "data.tokenizer is 'char'")
@@ -206,12 +206,33 @@ def _cross_checks(cfg: Config) -> Problems:
     if word_features and vectors.freeze:
         problems.append(("model.embeddings.freeze", "is not available with word features (model.prefix/suffix/shape), "
                                                     "whose tables learn next to it; set it to false"))
+    if model.input == "onehot" and model.input_dropout:
+        problems.append(("model.input_dropout", "drops out features of an embedding; with model.input: onehot use "
+                                                "model.word_dropout"))
+    if model.input == "features" and model.word_dropout:
+        problems.append(("model.word_dropout", "replaces tokens by <unk>; model.input: features has no tokens "
+                                               "(use model.input_dropout)"))
     train = cfg.train
-    if train.patience is not None and not data.dev and not data.dev_split:
-        problems.append(("train.patience", "needs a dev set to monitor: set data.dev or data.dev_split"))
-    if train.monitor not in task.monitors:
-        problems.append(("train.monitor", f"{train.monitor} applies to task {tasks_where(lambda t: train.monitor in t.monitors)}; "
-                                          f"task is {show(cfg.task)} (use dev_loss)"))
+    if train.label_smoothing and task.output == "value":
+        problems.append(("train.label_smoothing", f"smooths class labels; task {cfg.task} predicts a number"))
+    elif train.label_smoothing and train.class_weights is not None:
+        problems.append(("train.label_smoothing", "and train.class_weights together are not supported: keep one"))
+    selection = train.monitor.partition("_")[0]  # "dev" or "holdout"
+    if train.patience is not None and not data.dev and not data.dev_split and not data.holdout_split:
+        problems.append(("train.patience", "needs a set to monitor: set data.dev, data.dev_split or data.holdout_split"))
+    if "dev_" + train.monitor.partition("_")[2] not in task.monitors:
+        problems.append(("train.monitor", f"{train.monitor} applies to task "
+                                          f"{tasks_where(lambda t: 'dev_' + train.monitor.partition('_')[2] in t.monitors)}; "
+                                          f"task is {show(cfg.task)} (use {selection}_loss)"))
+    elif selection == "holdout" and not data.holdout_split:
+        problems.append(("train.monitor", f"{train.monitor} is scored on data.holdout_split's part of the training "
+                                          "data: set data.holdout_split (e.g. 0.1)"))
+    elif selection == "dev" and data.holdout_split:
+        problems.append(("data.holdout_split", f"holds out data to select on, but train.monitor is {train.monitor}: "
+                                               f"monitor holdout_{train.monitor.partition('_')[2]}"))
+    if data.holdout_split and data.dev_split and not data.dev:
+        problems.append(("data.holdout_split", "and data.dev_split both cut the training data: set data.dev instead "
+                                               "of data.dev_split"))
     if data.text_field == data.label_field:
         problems.append(("data.label_field", f"must differ from data.text_field; both are {show(data.text_field)}"))
     if data.header is False:

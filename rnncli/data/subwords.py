@@ -9,6 +9,9 @@ tagger embeds NORM, PREFIX, SUFFIX and SHAPE):
     suffix{k}   the last k characters, lowercased        "Unfriendly" → "dly"   (model.suffix: k)
     shape       letters → X/x, digits → d, other characters kept, runs of one kind cut
                 at 4                                     "Zagreb" → "Xxxxx", "1998-03" → "dddd-dd"
+    chars{k}    every character, case kept, for the character encoder (model.char_hidden_size;
+                :mod:`rnncli.models.chars`): not one id but one per character, at most k (a
+                longer word keeps its first and last k/2)  "Zagreb" → Z a g r e b
 
 A word shorter than k gives the whole word. Each feature has its own vocabulary built from
 the training tokens (``<pad>`` = 0, ``<unk>`` = 1, ``vocab.min_freq`` applies), saved in the
@@ -29,7 +32,7 @@ from rnncli.errors import DataError
 
 FORMAT = "rnncli-word-features"
 VERSION = 1
-_NAME = re.compile(r"(prefix|suffix)[1-9][0-9]*|shape")
+_NAME = re.compile(r"(prefix|suffix|chars)[1-9][0-9]*|shape")
 SHAPE_RUN = 4  # longer runs of one character class are cut: "xxxxxxx" → "xxxx"
 
 
@@ -45,9 +48,16 @@ def word_shape(token: str) -> str:
     return "".join(out)
 
 
-def feature_names(prefix: int, suffix: int, shape: bool) -> list[str]:
-    """The features a model config asks for, in the order their embeddings are concatenated."""
-    return ([f"prefix{prefix}"] if prefix else []) + ([f"suffix{suffix}"] if suffix else []) + (["shape"] if shape else [])
+def feature_names(prefix: int, suffix: int, shape: bool, chars: int = 0) -> list[str]:
+    """The features a model config asks for, in the order their embeddings are concatenated (the characters,
+    ``chars`` of them at most, last: their columns are the rest of a token's ids)."""
+    return ([f"prefix{prefix}"] if prefix else []) + ([f"suffix{suffix}"] if suffix else []) + \
+        (["shape"] if shape else []) + ([f"chars{chars}"] if chars else [])
+
+
+def word_chars(token: str, k: int) -> str:
+    """The characters the character encoder reads: all of them, or the first and last k/2 of a longer word."""
+    return token if len(token) <= k else token[: k // 2] + token[len(token) - (k - k // 2):]
 
 
 def kind_of(name: str) -> str:
@@ -73,6 +83,11 @@ class WordFeatures:
     def names(self) -> list[str]:
         return list(self.vocabs)
 
+    @property
+    def chars(self) -> int:
+        """k of a ``chars{k}`` feature (0 without one)."""
+        return next((int(name[5:]) for name in self.vocabs if kind_of(name) == "chars"), 0)
+
     def sizes(self) -> tuple[tuple[str, int], ...]:
         return tuple((name, len(v)) for name, v in self.vocabs.items())
 
@@ -80,12 +95,26 @@ class WordFeatures:
     def build(cls, names: Sequence[str], token_lists: Iterable[Sequence[str]], min_freq: int = 1) -> "WordFeatures":
         token_lists = list(token_lists)
         return cls({name: Vocab.build(([feature_value(name, t) for t in toks] for toks in token_lists), min_freq)
+                    if kind_of(name) != "chars" else
+                    Vocab.build((list(word_chars(t, int(name[5:]))) for toks in token_lists for t in toks), min_freq)
                     for name in names})
 
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
-        """ids (T, K) int64: column k holds feature k of every token (<unk> = 1 when unseen)."""
-        cols = [v.encode(feature_value(name, t) for t in tokens) for name, v in self.vocabs.items()]
-        return np.asarray(cols, dtype=np.int64).reshape(len(cols), len(tokens)).T
+        """ids (T, K) int64: column k holds feature k of every token (<unk> = 1 when unseen); with a ``chars{k}``
+        feature, its columns come last: (T, K - 1 + L), the character ids of each token, 0-padded to the
+        sentence's longest word (L ≤ k characters)."""
+        names = [name for name in self.vocabs if kind_of(name) != "chars"]
+        cols = [self.vocabs[name].encode(feature_value(name, t) for t in tokens) for name in names]
+        ids = np.asarray(cols, dtype=np.int64).reshape(len(cols), len(tokens)).T
+        k = self.chars
+        if not k:
+            return ids
+        vocab = self.vocabs[f"chars{k}"]
+        words = [vocab.encode(word_chars(t, k)) for t in tokens]
+        chars = np.zeros((len(tokens), max((len(w) for w in words), default=0)), dtype=np.int64)
+        for i, w in enumerate(words):
+            chars[i, : len(w)] = w
+        return np.concatenate([ids, chars], axis=1)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, WordFeatures) and self.vocabs == other.vocabs

@@ -3,6 +3,9 @@
 Embedding   X = E[ids]              E (V, D), ids (N, T) int  ->  X (N, T, D)
             dE[v] = Σ_{(n,t): ids[n,t]=v} dX[n, t]
 Linear      Y = X W^T + b           W (O, F), b (O,), X (..., F)  ->  Y (..., O)
+Dropout     Y = X ⊙ keep / (1 - p)   keep ~ Bernoulli(1 - p), training only (inverted: nothing to undo
+            at evaluation); dX = dY ⊙ keep / (1 - p)
+Word dropout  each real token id becomes <unk> with probability p, training only (no gradient: ids)
 """
 
 from __future__ import annotations
@@ -74,3 +77,31 @@ def linear_backward(dY: np.ndarray, X: np.ndarray, W: np.ndarray):
     dW = np.dot(dY2.T, X.reshape(-1, F))
     db = dY2.sum(axis=0)
     return np.dot(dY2, W).reshape(X.shape), dW, db
+
+
+def dropout_mask(rng: np.random.Generator, shape: tuple, p: float, dtype, variational: bool = False) -> np.ndarray:
+    """The multiplier keep / (1 - p) of inverted dropout for an array of ``shape``.
+
+    variational: for (N, T, F) sequences, one mask per sequence and feature, (N, 1, F), which
+    broadcasts over the T timesteps (Gal & Ghahramani 2016); an (N, F) array has no time axis,
+    and its mask is the same either way.
+    """
+    dtype = np.dtype(dtype)
+    draw = (shape[0], 1, shape[2]) if variational and len(shape) == 3 else shape
+    return (rng.random(draw) >= p).astype(dtype) / dtype.type(1.0 - p)
+
+
+def word_dropout(ids: np.ndarray, p: float, rng: np.random.Generator, unk: int = 1, first: int = 2) -> np.ndarray:
+    """A copy of ``ids`` in which each id ≥ ``first`` (a real token: not <pad>, <unk> or another special
+    below it) becomes ``unk`` with probability p; padding and specials are never touched."""
+    drop = (rng.random(ids.shape) < p) & (ids >= first)
+    return np.where(drop, unk, ids)
+
+
+def output_dropout(features: np.ndarray, spec, rng: np.random.Generator | None):
+    """The head's input after ``spec.output_dropout`` (training only: ``rng`` given), and the multiplier
+    (None when nothing was dropped): (features ⊙ keep, keep)."""
+    if rng is None or not spec.output_dropout:
+        return features, None
+    keep = dropout_mask(rng, features.shape, spec.output_dropout, features.dtype, spec.variational)
+    return features * keep, keep

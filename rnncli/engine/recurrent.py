@@ -30,8 +30,11 @@ and the vocabulary is small against the batch (characters), the same idea applie
 gathered from the projected table E W_ih^T + b, and ∂L/∂A is summed per id before the
 weight gradients (``_project``, ``_project_backward``).
 
-Between layers, inverted dropout (training only, as PyTorch's ``dropout``) multiplies each
-layer's outputs but the last's by a mask keep/(1-p), keep ~ Bernoulli(1-p).
+Dropout (training only) is inverted: x ⊙ keep/(1-p), keep ~ Bernoulli(1-p). ``dropout`` acts
+between layers, on each layer's outputs but the last's (PyTorch's ``dropout``), and
+``input_dropout`` on layer 0's input (dense features or embeddings, not one-hot ids). With
+``variational`` each mask is drawn once per sequence and feature, (N, 1, F), and shared by every
+timestep (Gal & Ghahramani 2016); otherwise each entry (N, T, F) has its own.
 
 Parameter names (``prefix`` = "rnn"): ``rnn.l{k}[_reverse].W_ih`` (G·H, D_k),
 ``.W_hh`` (G·H, H), ``.b`` (G·H) for RNN/LSTM, or ``.b_ih`` and ``.b_hh`` for GRU; with a
@@ -64,6 +67,8 @@ class StackSpec:
     onehot: bool = False  # layer 0 receives int ids instead of features
     dropout: float = 0.0  # between layers, training only
     learn_h0: bool = False  # initial state is a parameter instead of zeros
+    input_dropout: float = 0.0  # on layer 0's input (not one-hot), training only
+    variational: bool = False  # dropout masks shared over time: one per sequence and feature
 
     @property
     def directions(self) -> int:
@@ -230,6 +235,7 @@ class StackCache(NamedTuple):
     keep: list  # per layer below the top: inverted-dropout multiplier, or None
     learned_state0: bool  # state0 came from the .h0/.c0 parameters
     embedding: tuple | None = None  # (name, ids) when layer 0's input was params[name][ids] (see stack_forward)
+    keep_in: np.ndarray | None = None  # input dropout's multiplier of layer 0's input, or None
 
 
 def _bias(params: dict, name: str, cell: Cell) -> np.ndarray:
@@ -331,7 +337,12 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
     cell = spec.cell_type
     N, T = mask.shape
     dtype = params[f"{prefix}.l0.W_hh"].dtype
-    embedded = None if embedding is None else (embedding[1], params[embedding[0]])
+    keep_in = None
+    if dropout_rng is not None and spec.input_dropout > 0 and not spec.onehot:
+        keep_in = layers.dropout_mask(dropout_rng, x.shape, spec.input_dropout, dtype, spec.variational)
+        x = x * keep_in
+    # x is no longer a row of the table once dropped out: project it as features
+    embedded = None if embedding is None or keep_in is not None else (embedding[1], params[embedding[0]])
     learned = state0 is None and spec.learn_h0
     if state0 is None:
         state0 = learned_state(params, spec, N, prefix) if learned else zero_state(spec, N, dtype)
@@ -360,11 +371,10 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
         if k < spec.num_layers - 1:
             keep = None
             if dropout_rng is not None and spec.dropout > 0:
-                p = spec.dropout
-                keep = (dropout_rng.random(layer_in.shape) >= p).astype(dtype) / dtype.type(1.0 - p)
+                keep = layers.dropout_mask(dropout_rng, layer_in.shape, spec.dropout, dtype, spec.variational)
                 layer_in = layer_in * keep
             keeps.append(keep)
-    return layer_in, finals, StackCache(inputs, dir_caches, masks, keeps, learned, embedding)
+    return layer_in, finals, StackCache(inputs, dir_caches, masks, keeps, learned, embedding, keep_in)
 
 
 def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: StackSpec, prefix: str = "rnn",
@@ -387,7 +397,9 @@ def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: Stack
     H = spec.hidden_size
     grads: dict[str, np.ndarray] = {}
     d_state0 = [[None] * spec.directions for _ in range(spec.num_layers)]
-    embedded = None if cache.embedding is None else (cache.embedding[1], params[cache.embedding[0]])
+    embedded = None
+    if cache.embedding is not None and cache.keep_in is None:
+        embedded = (cache.embedding[1], params[cache.embedding[0]])
     per_id = _sums_per_id(embedded, *cache.masks[0].shape)
     d_layer_out = d_out
     del d_out  # d_layer_out moves on to each layer's dx: the top gradient must not outlive the top layer
@@ -435,12 +447,13 @@ def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: Stack
                     d_x = dx
                 else:
                     d_x += dx
-        if k > 0 and cache.keep[k - 1] is not None:
-            d_x = d_x * cache.keep[k - 1]  # layer_in = outputs ⊙ keep
+        keep = cache.keep[k - 1] if k > 0 else cache.keep_in
+        if keep is not None and d_x is not None:
+            d_x = d_x * keep  # layer_in = outputs ⊙ keep (or x ⊙ keep_in)
         d_layer_out = d_o = dA = dx = None  # freed before the next layer's (or the embedding's) buffers
-        if k == 0 and embedded is not None:  # summed per id, d_x already is ∂L/∂E
-            ids, E = embedded
-            grads[cache.embedding[0]] = d_x if per_id else layers.embedding_backward(d_x, ids, E.shape[0])
+        if k == 0 and cache.embedding is not None:  # summed per id, d_x already is ∂L/∂E
+            name, ids = cache.embedding
+            grads[name] = d_x if per_id else layers.embedding_backward(d_x, ids, params[name].shape[0])
             d_x = None
         d_layer_out = d_x
     return grads, d_layer_out, d_state0

@@ -4,8 +4,9 @@ Each model is a module with the same functions (the engine's one time loop under
 
     param_shapes(spec) -> {name: shape}
     loss_and_grads(params, spec, ids, mask, targets, state0=None, dropout_rng=None, record=None,
-                   teacher_forcing=1.0) -> (mean loss, grads with the keys of params, logits, cache)
-    loss(params, spec, ids, mask, targets, dropout_rng=None, teacher_forcing=1.0, cache=None) -> float
+                   teacher_forcing=1.0, label_smoothing=0.0) -> (mean loss, grads with the keys of params, logits, cache)
+    loss(params, spec, ids, mask, targets, dropout_rng=None, teacher_forcing=1.0, cache=None,
+         label_smoothing=0.0) -> float
 
 ``sequence``         input → recurrent stack → head: classify, regress, tag, lm
 ``encoder_decoder``  an encoder stack, a bridge, a decoder stack with optional attention: seq2seq
@@ -33,10 +34,14 @@ def model_for(spec: ModelSpec) -> ModuleType:
 
 
 def loss_and_grads(params: dict, spec: ModelSpec, ids, mask, targets, state0=None, dropout_rng=None,
-                   record: dict | None = None, teacher_forcing: float = 1.0, class_weights=None):
+                   record: dict | None = None, teacher_forcing: float = 1.0, class_weights=None,
+                   label_smoothing: float = 0.0):
     """One forward and backward pass of the model of ``spec``: (mean loss, grads, logits, cache).
-    ``class_weights`` (C,) weigh the sequence model's classes (``train.class_weights``)."""
+    ``class_weights`` (C,) weigh the sequence model's classes (``train.class_weights``); ``label_smoothing``
+    smooths every softmax (or sigmoid) target (``train.label_smoothing``)."""
     extra = {} if class_weights is None else {"class_weights": class_weights}
+    if label_smoothing:
+        extra["label_smoothing"] = label_smoothing
     return model_for(spec).loss_and_grads(params, spec, ids, mask, targets, state0, dropout_rng, record,
                                           teacher_forcing, **extra)
 

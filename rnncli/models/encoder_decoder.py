@@ -41,12 +41,12 @@ from rnncli.engine.recurrent import StackSpec, stack_backward, stack_forward
 def encoder_spec(spec) -> StackSpec:
     return StackSpec(cell=spec.cell, input_size=spec.embedding_dim, hidden_size=spec.hidden_size,
                      num_layers=spec.num_layers, bidirectional=spec.bidirectional, activation=spec.activation,
-                     dropout=spec.dropout, learn_h0=spec.learn_h0)
+                     learn_h0=spec.learn_h0, **spec.stack_dropout())
 
 
 def decoder_spec(spec) -> StackSpec:
     return StackSpec(cell=spec.cell, input_size=spec.embedding_dim, hidden_size=spec.hidden_size,
-                     num_layers=spec.num_layers, activation=spec.activation, dropout=spec.dropout)
+                     num_layers=spec.num_layers, activation=spec.activation, **spec.stack_dropout())
 
 
 def param_shapes(spec) -> dict[str, tuple[int, ...]]:
@@ -99,6 +99,8 @@ def select_state(state: list, rows: np.ndarray) -> list:
 
 
 def encode(params: dict, spec, src_ids: np.ndarray, src_mask: np.ndarray, dropout_rng=None) -> Encoded:
+    if dropout_rng is not None and spec.word_dropout > 0:
+        src_ids = layers.word_dropout(src_ids, spec.word_dropout, dropout_rng)
     X = layers.embedding_forward(params["src_embedding.weight"], src_ids)
     Y, finals, cache = stack_forward(X, src_mask, params, encoder_spec(spec), prefix="encoder", dropout_rng=dropout_rng,
                                      embedding=("src_embedding.weight", src_ids))
@@ -141,8 +143,9 @@ def encode_backward(d_state0: list, dY: np.ndarray, dK, enc: Encoded, params: di
 class ChunkCache(NamedTuple):
     ids: np.ndarray  # (N, T) decoder input ids
     stack: object  # decoder StackCache
-    features: np.ndarray  # (N, T, H [+ F]) head input
+    features: np.ndarray  # (N, T, H [+ F]) head input, after output dropout
     attention: object  # AttentionCache or None
+    keep_out: np.ndarray | None = None  # output dropout's multiplier, or None
 
 
 def decoder_forward(params: dict, spec, enc: Encoded, ids: np.ndarray, mask: np.ndarray, state0: list,
@@ -157,8 +160,9 @@ def decoder_forward(params: dict, spec, enc: Encoded, ids: np.ndarray, mask: np.
         c, att = attention.attention_forward(h, enc.K, enc.Y, enc.mask, params["attn.W_q"], params["attn.b"],
                                              params["attn.v"])
         features = np.concatenate([h, c], axis=2)
+    features, keep_out = layers.output_dropout(features, spec, dropout_rng)
     logits = layers.linear_forward(features, params["head.W"], params["head.b"])
-    return logits, finals, ChunkCache(ids, stack_cache, features, att)
+    return logits, finals, ChunkCache(ids, stack_cache, features, att, keep_out)
 
 
 def decoder_backward(d_logits, d_finals, cache: ChunkCache, enc: Encoded, params: dict, spec, grads: dict,
@@ -166,6 +170,8 @@ def decoder_backward(d_logits, d_finals, cache: ChunkCache, enc: Encoded, params
     """Backward of :func:`decoder_forward`; adds into ``grads`` and ``d_enc`` ({"Y", "K"}), returns d_state0."""
     H = spec.hidden_size
     d_features, dW, db = layers.linear_backward(d_logits, cache.features, params["head.W"])
+    if cache.keep_out is not None:
+        d_features *= cache.keep_out
     _add(grads, "head.W", dW)
     _add(grads, "head.b", db)
     d_h = d_features[:, :, :H]
@@ -247,25 +253,25 @@ def backward(d_logits: np.ndarray, cache: Seq2SeqCache, params: dict, spec) -> d
     return {k: grads[k] for k in params}
 
 
-def target_loss(logits: np.ndarray, targets: np.ndarray):
+def target_loss(logits: np.ndarray, targets: np.ndarray, label_smoothing: float = 0.0):
     """Mean cross-entropy over the real target tokens (targets ≠ <pad>), and ∂loss/∂logits."""
-    return losses.softmax_cross_entropy(logits, targets, targets != 0)
+    return losses.softmax_cross_entropy(logits, targets, targets != 0, label_smoothing)
 
 
 def loss_and_grads(params: dict, spec, src_ids, src_mask, targets, state0=None, dropout_rng=None,
-                   record: dict | None = None, teacher_forcing: float = 1.0):
+                   record: dict | None = None, teacher_forcing: float = 1.0, label_smoothing: float = 0.0):
     """Mean loss, gradients, logits and cache of one batch. ``state0`` and ``record`` are the sequence
     model's (the same signature serves both models): the encoder starts from its own initial state, and
     per-step gradient norms are not recorded here."""
     logits, cache = forward(params, spec, src_ids, src_mask, targets, dropout_rng, teacher_forcing)
-    batch_loss, d_logits = target_loss(logits, targets)
+    batch_loss, d_logits = target_loss(logits, targets, label_smoothing)
     return batch_loss, backward(d_logits, cache, params, spec), logits, cache
 
 
 def loss(params: dict, spec, src_ids, src_mask, targets, dropout_rng=None, teacher_forcing: float = 1.0,
-         cache: Seq2SeqCache | None = None) -> float:
+         cache: Seq2SeqCache | None = None, label_smoothing: float = 0.0) -> float:
     """The loss alone (finite differences: ``rnn gradcheck``), with the decoder inputs that ``cache``'s pass
     sampled, not new argmaxes."""
     logits, _ = forward(params, spec, src_ids, src_mask, targets, dropout_rng, teacher_forcing,
                         cache.inputs if cache is not None else None)
-    return target_loss(logits, targets)[0]
+    return target_loss(logits, targets, label_smoothing)[0]

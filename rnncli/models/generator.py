@@ -38,7 +38,7 @@ NEVER_SAMPLED = (0, 1, BOS_ID)  # <pad>, <unk> and <bos> are never generated
 def stack_spec(spec) -> StackSpec:
     E = spec.embedding_dim
     return StackSpec(cell=spec.cell, input_size=2 * E if spec.feed_condition else E, hidden_size=spec.hidden_size,
-                     num_layers=spec.num_layers, activation=spec.activation, dropout=spec.dropout)
+                     num_layers=spec.num_layers, activation=spec.activation, **spec.stack_dropout())
 
 
 def _parts(stack: StackSpec) -> tuple[str, ...]:
@@ -66,8 +66,9 @@ class GeneratorCache(NamedTuple):
     c: np.ndarray  # (N, E) condition embeddings
     state0: list  # [layer][0] tuples of s_0 (N, H)
     stack: StackCache
-    outputs: np.ndarray  # (N, M+1, H)
+    outputs: np.ndarray  # (N, M+1, H), after output dropout: the head's input
     finals: list
+    keep_out: np.ndarray | None = None  # output dropout's multiplier, or None
 
 
 def start_state(params: dict, spec, c: np.ndarray) -> list:
@@ -89,18 +90,23 @@ def forward(params: dict, spec, ids: np.ndarray, mask: np.ndarray, dropout_rng=N
     conditions = ids[:, 0]
     inputs = ids.copy()
     inputs[:, 0] = BOS_ID
+    if dropout_rng is not None and spec.word_dropout > 0:  # <bos> and <eos> are never dropped
+        inputs = layers.word_dropout(inputs, spec.word_dropout, dropout_rng, first=EOS_ID + 1)
     c = layers.embedding_forward(params["condition_embedding.weight"], conditions)
     state0 = start_state(params, spec, c)
     outputs, finals, cache = stack_forward(_inputs(params, spec, inputs, c), mask, params, stack_spec(spec), state0,
                                            dropout_rng=dropout_rng)
+    outputs, keep_out = layers.output_dropout(outputs, spec, dropout_rng)
     logits = layers.linear_forward(outputs, params["head.W"], params["head.b"])
-    return logits, GeneratorCache(conditions, inputs, c, state0, cache, outputs, finals)
+    return logits, GeneratorCache(conditions, inputs, c, state0, cache, outputs, finals, keep_out)
 
 
 def backward(d_logits: np.ndarray, cache: GeneratorCache, params: dict, spec) -> dict[str, np.ndarray]:
     E = spec.embedding_dim
     stack = stack_spec(spec)
     d_out, dW_head, db_head = layers.linear_backward(d_logits, cache.outputs, params["head.W"])
+    if cache.keep_out is not None:
+        d_out *= cache.keep_out
     grads, dx, d_state0 = stack_backward(d_out, None, cache.stack, params, stack, overwrite_d_out=True)
     dc = np.zeros_like(cache.c)
     for k in range(spec.num_layers):
@@ -119,19 +125,20 @@ def backward(d_logits: np.ndarray, cache: GeneratorCache, params: dict, spec) ->
 
 
 def loss_and_grads(params: dict, spec, ids, mask, targets, state0=None, dropout_rng=None,
-                   record: dict | None = None, teacher_forcing: float = 1.0):
+                   record: dict | None = None, teacher_forcing: float = 1.0, label_smoothing: float = 0.0):
     """Mean loss over real target tokens, gradients, logits and cache. ``state0``, ``record`` and
     ``teacher_forcing`` belong to the other models (one signature serves all): the start state comes
     from the condition, and the inputs are always the gold tokens."""
     logits, cache = forward(params, spec, ids, mask, dropout_rng)
-    batch_loss, d_logits = losses.softmax_cross_entropy(logits, targets, mask)
+    batch_loss, d_logits = losses.softmax_cross_entropy(logits, targets, mask, label_smoothing)
     return batch_loss, backward(d_logits, cache, params, spec), logits, cache
 
 
-def loss(params: dict, spec, ids, mask, targets, dropout_rng=None, teacher_forcing: float = 1.0, cache=None) -> float:
+def loss(params: dict, spec, ids, mask, targets, dropout_rng=None, teacher_forcing: float = 1.0, cache=None,
+         label_smoothing: float = 0.0) -> float:
     """The loss alone (finite differences: ``rnn gradcheck``; scoring a data set)."""
     logits, _ = forward(params, spec, ids, mask, dropout_rng)
-    return losses.softmax_cross_entropy(logits, targets, mask)[0]
+    return losses.softmax_cross_entropy(logits, targets, mask, label_smoothing)[0]
 
 
 def sample(params: dict, spec, condition: int, num: int, max_length: int, temperature: float = 1.0,

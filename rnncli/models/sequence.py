@@ -1,8 +1,9 @@
 """The sequence model: input encoding → recurrent stack → a linear head (classify, regress, tag, lm).
 
     ids (N, T) ──embedding E (V, D)──► X (N, T, D)     one-hot input: ids go straight to layer 0
-    word features (rnncli.data.subwords): X_t = [E[word_t], P[prefix_t], S[suffix_t], Z[shape_t]],
-        each feature embedding (size_k, E), so D grows by E per feature
+    word features (rnncli.data.subwords): X_t = [E[word_t], P[prefix_t], S[suffix_t], Z[shape_t], R_t],
+        each feature embedding (size_k, E), so D grows by E per feature, and R_t the word's vector from
+        its characters (:mod:`rnncli.models.chars`, model.char_hidden_size), 2·H_c more
     features input: X (N, T, D) real-valued, D = feature_dim, given directly (no vocabulary)
     X ──recurrent stack──► outputs Y (N, T, F) and final states,   F = H · directions
 
@@ -16,6 +17,11 @@ many-to-many (task tag, lm): z_t = y_t W^T + b at every step, softmax cross-entr
     tokens; tag predicts one of C tags per token, lm the next token (O = V).
 (many-to-many with unequal lengths, task seq2seq, is the encoder–decoder's: :mod:`rnncli.models.encoder_decoder`.)
 
+Regularisation, training only (``dropout_rng`` given): word dropout turns real word ids into <unk>
+before the lookup; the stack drops out its input and the outputs between layers; output dropout
+multiplies the head's input (the summary s, or every y_t) by keep / (1 - p). With
+``spec.variational`` the masks of sequences are one per sequence and feature, shared over time.
+
 Parameter names: see :mod:`rnncli.models.spec`.
 """
 
@@ -28,6 +34,7 @@ import numpy as np
 from rnncli.engine import layers, losses
 from rnncli.engine.functional import sigmoid, softmax
 from rnncli.engine.recurrent import StackCache, stack_backward, stack_forward
+from rnncli.models import chars
 from rnncli.models.spec import ModelSpec, feature_param
 
 
@@ -35,8 +42,10 @@ def param_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
     shapes: dict[str, tuple[int, ...]] = {}
     if spec.input == "embedding":
         shapes["embedding.weight"] = (spec.vocab_size, spec.embedding_dim)
-    for name, size in spec.word_features:
+    for name, size in spec.table_features:
         shapes[feature_param(name)] = (size, spec.word_feature_dim)
+    if spec.char_vocab_size:
+        shapes.update(chars.param_shapes(spec))
     shapes.update(spec.stack.param_shapes())
     shapes["head.W"] = (spec.num_outputs, spec.stack.output_size)
     shapes["head.b"] = (spec.num_outputs,)
@@ -53,6 +62,8 @@ class ForwardCache(NamedTuple):
     features: np.ndarray  # head input: summary (N, F) or outputs (N, T, F)
     pool_index: np.ndarray | None  # max pooling: argmax over time (N, F)
     finals: list  # [layer][direction] final state tuples (carried across lm windows)
+    chars: chars.CharCache | None = None  # the character encoder's, when the model has one
+    keep_out: np.ndarray | None = None  # output dropout's multiplier of the head's input
 
 
 def _summary(outputs, finals, mask, spec: ModelSpec):
@@ -79,15 +90,23 @@ def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, st
     cast to the parameters' dtype.
     state0 overrides the initial states (lm windows carry them); dropout_rng enables dropout.
     """
-    embedding = None  # (name, ids) when x = E[ids]: the stack may project E instead of x (see recurrent._project)
+    if dropout_rng is not None and spec.word_dropout > 0 and spec.input != "features":
+        ids = ids.copy()
+        words = ids[..., 0] if spec.word_features else ids  # a view: the word column only
+        words[...] = layers.word_dropout(words, spec.word_dropout, dropout_rng)
+    embedding, char_cache = None, None  # (name, ids) when x = E[ids]: the stack may project E instead of x (see recurrent._project)
     if spec.input == "onehot":
         x = ids
     elif spec.input == "features":
         x = np.asarray(ids, dtype=params["head.W"].dtype)
-    elif spec.word_features:  # ids (N, T, 1 + K): the word, then its K feature ids
-        x = np.concatenate([layers.embedding_forward(params["embedding.weight"], ids[..., 0])] + [
+    elif spec.word_features:  # ids (N, T, 1 + K [+ L]): the word, its K feature ids [, its L characters' ids]
+        parts = [layers.embedding_forward(params["embedding.weight"], ids[..., 0])] + [
             layers.embedding_forward(params[feature_param(name)], ids[..., 1 + k])
-            for k, (name, _) in enumerate(spec.word_features)], axis=-1)
+            for k, (name, _) in enumerate(spec.table_features)]
+        if spec.char_vocab_size:
+            R, char_cache = chars.forward(params, spec, ids[..., 1 + len(spec.table_features):], mask)
+            parts.append(R)
+        x = np.concatenate(parts, axis=-1)
     else:
         x = layers.embedding_forward(params["embedding.weight"], ids)
         embedding = ("embedding.weight", ids)
@@ -97,8 +116,9 @@ def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, st
         features, index = outputs, None
     else:
         features, index = _summary(outputs, finals, mask, spec)
+    features, keep_out = layers.output_dropout(features, spec, dropout_rng)
     logits = layers.linear_forward(features, params["head.W"], params["head.b"])
-    return logits, ForwardCache(ids, mask, stack_cache, features, index, finals)
+    return logits, ForwardCache(ids, mask, stack_cache, features, index, finals, char_cache, keep_out)
 
 
 def head_backward(d_logits: np.ndarray, cache: ForwardCache, params: dict, spec: ModelSpec) -> dict:
@@ -108,6 +128,8 @@ def head_backward(d_logits: np.ndarray, cache: ForwardCache, params: dict, spec:
     stack_spec = spec.stack
     H = spec.hidden_size
     d_features, dW, db = layers.linear_backward(d_logits, cache.features, params["head.W"])
+    if cache.keep_out is not None:
+        d_features *= cache.keep_out
     d_outputs, d_finals = None, None
     if spec.per_step:
         d_outputs = d_features
@@ -142,55 +164,60 @@ def backward(head: dict, cache: ForwardCache, params: dict, spec: ModelSpec,
     if spec.word_features:
         D, E = spec.embedding_dim, spec.word_feature_dim
         grads["embedding.weight"] = layers.embedding_backward(dx[..., :D], cache.ids[..., 0], spec.vocab_size)
-        for k, (name, size) in enumerate(spec.word_features):
+        for k, (name, size) in enumerate(spec.table_features):
             grads[feature_param(name)] = layers.embedding_backward(
                 dx[..., D + k * E : D + (k + 1) * E], cache.ids[..., 1 + k], size)
+        if cache.chars is not None:
+            grads.update(chars.backward(dx[..., D + len(spec.table_features) * E :], cache.chars, params, spec))
     grads["head.W"], grads["head.b"] = head["head.W"], head["head.b"]
     return {k: grads[k] for k in params}
 
 
 def loss_from_logits(logits: np.ndarray, targets: np.ndarray, spec: ModelSpec, mask: np.ndarray | None = None,
-                     class_weights: np.ndarray | None = None):
+                     class_weights: np.ndarray | None = None, label_smoothing: float = 0.0):
     """Mean loss and ∂loss/∂logits.
 
     targets: class indices (N,) for classify, numbers (N,) for regress, indices (N, T) for
     tag and lm, where only positions with mask = 1 count. class_weights (C,): each term weighs
     class_weights[target] and the mean is weighted (PyTorch's CrossEntropyLoss(weight=)); with one
     sigmoid output, class_weights[1] / class_weights[0] is BCEWithLogitsLoss's pos_weight.
+    label_smoothing ε: the target distribution is (1 - ε) onehot(y) + ε/C (see ``engine/losses.py``).
     """
     if spec.per_step:
         w = mask if class_weights is None else class_weights[targets] * mask
-        return losses.softmax_cross_entropy(logits, targets, w)
+        return losses.softmax_cross_entropy(logits, targets, w, label_smoothing)
     if spec.output == "value":
         loss, dz = losses.mean_squared_error(logits[:, 0], targets)
         return loss, dz[:, None]
     if spec.num_outputs == 1:
         pos_weight = 1.0 if class_weights is None else float(class_weights[1] / class_weights[0])
-        loss, dz = losses.bce_with_logits(logits[:, 0], targets, pos_weight=pos_weight)
+        loss, dz = losses.bce_with_logits(logits[:, 0], targets, pos_weight=pos_weight, smoothing=label_smoothing)
         return loss, dz[:, None]
-    return losses.softmax_cross_entropy(logits, targets, None if class_weights is None else class_weights[targets])
+    return losses.softmax_cross_entropy(logits, targets, None if class_weights is None else class_weights[targets],
+                                        label_smoothing)
 
 
 def loss_and_grads(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, targets: np.ndarray,
                    state0=None, dropout_rng=None, record: dict | None = None, teacher_forcing: float = 1.0,
-                   class_weights: np.ndarray | None = None):
+                   class_weights: np.ndarray | None = None, label_smoothing: float = 0.0):
     """One forward and backward pass: returns (mean loss, grads, logits, cache).
 
     record: optional dict for the per-step gradient norms (see :func:`backward`). ``teacher_forcing`` is
     the encoder–decoder's (the same signature serves both models) and means nothing here; class_weights
-    see :func:`loss_from_logits`."""
+    and label_smoothing see :func:`loss_from_logits`."""
     logits, cache = forward(params, spec, ids, mask, state0, dropout_rng)
-    loss, d_logits = loss_from_logits(logits, targets, spec, mask, class_weights)
+    loss, d_logits = loss_from_logits(logits, targets, spec, mask, class_weights, label_smoothing)
     head = head_backward(d_logits, cache, params, spec)
     del d_logits  # BPTT's memory peak comes next: keep only what it needs
     return loss, backward(head, cache, params, spec, record), logits, cache
 
 
 def loss(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, targets: np.ndarray, dropout_rng=None,
-         teacher_forcing: float = 1.0, cache=None, class_weights: np.ndarray | None = None) -> float:
+         teacher_forcing: float = 1.0, cache=None, class_weights: np.ndarray | None = None,
+         label_smoothing: float = 0.0) -> float:
     """The loss alone (finite differences: ``rnn gradcheck``)."""
     logits, _ = forward(params, spec, ids, mask, dropout_rng=dropout_rng)
-    return loss_from_logits(logits, targets, spec, mask, class_weights)[0]
+    return loss_from_logits(logits, targets, spec, mask, class_weights, label_smoothing)[0]
 
 
 def probabilities(logits: np.ndarray, spec: ModelSpec) -> np.ndarray:

@@ -43,10 +43,16 @@ class ModelSpec:
     feature_dim: int = 0  # input "features": D, the number of features per timestep
     attention: bool = False  # seq2seq: additive attention over the encoder outputs
     max_target_length: int = 0  # seq2seq: the longest training target in tokens (sets the decoding limit)
-    word_features: tuple = ()  # ((name, vocabulary size), …), e.g. (("suffix3", 812), ("shape", 95))
+    word_features: tuple = ()  # ((name, vocabulary size), …), e.g. (("suffix3", 812), ("shape", 95), ("chars20", 90))
     word_feature_dim: int = 16  # E, the embedding size of each word feature
+    char_embedding_dim: int = 0  # with a chars{k} word feature: the character embedding's size
+    char_hidden_size: int = 0  # … and the hidden size of each direction of the character encoder
     num_conditions: int = 0  # generate: how many conditions (labels) there are
     feed_condition: bool = False  # generate: the condition's embedding is also an input at every step
+    input_dropout: float = 0.0  # dropout on the recurrent stack's input (embeddings, word features)
+    output_dropout: float = 0.0  # dropout on what the output layer reads
+    word_dropout: float = 0.0  # probability that a real input token becomes <unk> (training only)
+    variational: bool = False  # every dropout mask is shared over time: one per sequence and feature
     # What the task asks of the model; the task sets them (``Task.model_spec``), run.json does not store them.
     architecture: str = "sequence"  # the model that computes it (:func:`rnncli.models.model_for`)
     per_step: bool = False  # many-to-many: a prediction at every timestep
@@ -54,7 +60,8 @@ class ModelSpec:
 
     # Written to run.json and checkpoints only when set, so that runs written before these keys existed
     # describe the same model (a resume compares the descriptions).
-    OPTIONAL = {"num_conditions": 0, "feed_condition": False}
+    OPTIONAL = {"num_conditions": 0, "feed_condition": False, "char_embedding_dim": 0, "char_hidden_size": 0, "input_dropout": 0.0, "output_dropout": 0.0,
+                "word_dropout": 0.0, "variational": False}
     DERIVED = ("architecture", "per_step", "output")
 
     def __post_init__(self):  # run.json gives lists; keep the spec hashable and comparable
@@ -69,10 +76,30 @@ class ModelSpec:
         return self.num_classes
 
     @property
+    def table_features(self) -> tuple:
+        """The word features embedded by a table of their own (all but the characters)."""
+        return tuple(f for f in self.word_features if not f[0].startswith("chars"))
+
+    @property
+    def char_vocab_size(self) -> int:
+        """The size of the character vocabulary (0 without the character encoder)."""
+        return next((size for name, size in self.word_features if name.startswith("chars")), 0)
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether training draws random masks (any dropout)."""
+        return any((self.dropout, self.input_dropout, self.output_dropout, self.word_dropout))
+
+    def stack_dropout(self) -> dict:
+        """The StackSpec fields of dropout: between layers, on the input, and whether variational."""
+        return {"dropout": self.dropout, "input_dropout": self.input_dropout, "variational": self.variational}
+
+    @property
     def stack(self) -> StackSpec:
         onehot = self.input == "onehot"
         input_size = {"onehot": self.vocab_size - ONEHOT_OFFSET, "features": self.feature_dim}.get(
-            self.input, self.embedding_dim + len(self.word_features) * self.word_feature_dim)
+            self.input, self.embedding_dim + len(self.table_features) * self.word_feature_dim
+            + (2 * self.char_hidden_size if self.char_vocab_size else 0))
         return StackSpec(
             cell=self.cell,
             input_size=input_size,
@@ -81,8 +108,8 @@ class ModelSpec:
             bidirectional=self.bidirectional,
             activation=self.activation,
             onehot=onehot,
-            dropout=self.dropout,
             learn_h0=self.learn_h0,
+            **self.stack_dropout(),
         )
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -95,6 +122,9 @@ class ModelSpec:
         d = {**asdict(self), "word_features": [list(f) for f in self.word_features]}
         return {k: v for k, v in d.items()
                 if k not in self.DERIVED and (k not in self.OPTIONAL or v != self.OPTIONAL[k])}
+
+
+CHAR_PREFIX = "char"  # the character encoder's stack: char.l0.W_ih, char.l0_reverse.W_ih, …
 
 
 def feature_param(name: str) -> str:
@@ -130,6 +160,7 @@ def init_params(spec: ModelSpec, rng: np.random.Generator, dtype=np.float32, ini
     fan_in = {"head": shapes["head.W"][1], "attn": H, "bridge": 2 * H}
     for name, shape in shapes.items():
         leaf = name.rsplit(".", 1)[1]
+        H = spec.char_hidden_size if name.startswith(CHAR_PREFIX + ".") else spec.hidden_size
         if name.endswith("embedding.weight"):
             p = rng.standard_normal(shape)
         elif leaf in ("h0", "c0"):

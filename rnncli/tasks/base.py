@@ -50,6 +50,9 @@ class Scored:
     #                                    seq2seq: greedily decoded target ids per example (no <eos>)
 
 
+# The gradcheck cases' regularised model: every dropout at once, with masks shared over time.
+REGULARISED = {"dropout": 0.3, "input_dropout": 0.3, "output_dropout": 0.3, "word_dropout": 0.3, "variational": True}
+
 EVAL_BATCH_SIZE = 256  # examples per forward pass when scoring
 
 
@@ -375,17 +378,19 @@ def output_vocabulary(cfg, token_lists: list[list[str]]) -> Vocab:
     return Vocab([*SPECIALS, BOS, EOS, *tokens], {t: counted.counts[t] for t in tokens})
 
 
-def split_off_dev(raw, fraction: float):
+def split_off_dev(raw, fraction: float, key: str = "data.dev_split"):
     """Hold out the final ``fraction`` of the training data (examples, or tokens for lm)."""
     cut = len(raw) - int(round(len(raw) * fraction))
     if cut <= 0 or cut >= len(raw):
-        raise DataError(f"data.dev_split = {fraction} leaves no training or no dev data ({len(raw)} items).",
-                        hint="choose a fraction between 0 and 1 that keeps both parts non-empty, or set data.dev.")
+        raise DataError(f"{key} = {fraction} leaves no training or no held-out data ({len(raw)} items).",
+                        hint="choose a fraction between 0 and 1 that keeps both parts non-empty"
+                             + (", or set data.dev." if key == "data.dev_split" else "."))
     return raw[:cut], raw[cut:]
 
 
 def word_feature_names(cfg) -> list[str]:
-    return feature_names(cfg.model.prefix, cfg.model.suffix, cfg.model.shape)
+    m = cfg.model
+    return feature_names(m.prefix, m.suffix, m.shape, m.char_max_length if m.char_hidden_size else 0)
 
 
 def label_id(labels: LabelVocab, label: str, i: int, path, what: str = "example") -> int:
@@ -402,8 +407,10 @@ def pad_inputs(data: Dataset, idx) -> tuple[np.ndarray, np.ndarray]:
         return pad_features([data.ids[i] for i in idx], data.feature_dim)
     ids, mask = pad_batch([data.ids[i] for i in idx])
     if data.word_features is not None:  # (N, T, 1 + K): the word id, then its feature ids (0 at padding)
-        extra = np.zeros(ids.shape + (data.word_features[0].shape[1] if len(data.word_features) else 0,), ids.dtype)
+        # (characters make K differ between sentences: the batch takes the widest)
+        extra = np.zeros(ids.shape + (max((data.word_features[i].shape[1] for i in idx), default=0),), ids.dtype)
         for n, i in enumerate(idx):
-            extra[n, : len(data.word_features[i])] = data.word_features[i]
+            rows, cols = data.word_features[i].shape
+            extra[n, :rows, :cols] = data.word_features[i]
         ids = np.concatenate([ids[..., None], extra], axis=-1)
     return ids, mask

@@ -13,7 +13,7 @@ import numpy as np
 from rnncli.data import LabelVocab
 from rnncli.errors import DataError
 from rnncli.tasks.metrics import label_metrics
-from rnncli.tasks.base import Batch, ManyToOne, label_id
+from rnncli.tasks.base import REGULARISED, Batch, ManyToOne, label_id
 
 
 class Classify(ManyToOne):
@@ -29,10 +29,13 @@ class Classify(ManyToOne):
                        num_classes=2 if layers == 1 else 3)
 
     def gradcheck_cases(self, cells) -> tuple[list, list]:
-        """Besides the matrix: mean and max pooling, a learned initial state and dropout, for every cell."""
+        """Besides the matrix: mean and max pooling, a learned initial state, dropout between layers, and every
+        dropout at once (masks per entry, and per sequence with pooling max), for every cell."""
         matrix, _ = super().gradcheck_cases(cells)
+        every = {**REGULARISED, "variational": False}
         extras = [(self.gradcheck_spec(cell, act, True, 2, False, **extra), True) for cell, act in cells
-                  for extra in ({"pooling": "mean"}, {"pooling": "max"}, {"learn_h0": True}, {"dropout": 0.5})]
+                  for extra in ({"pooling": "mean"}, {"pooling": "max"}, {"learn_h0": True}, {"dropout": 0.5}, every,
+                                {**REGULARISED, "pooling": "max"})]
         return matrix, extras
 
     def labels(self, cfg, raw) -> LabelVocab:

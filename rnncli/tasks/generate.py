@@ -17,7 +17,7 @@ from rnncli.data.subwords import WordFeatures
 from rnncli.data.vocab import EOS_ID
 from rnncli.errors import DataError, UsageError, show
 from rnncli.models import model_for
-from rnncli.tasks.base import EVAL_BATCH_SIZE, Batch, Dataset, Scored, Task, by_length, label_id, output_vocabulary
+from rnncli.tasks.base import EVAL_BATCH_SIZE, REGULARISED, Batch, Dataset, Scored, Task, by_length, label_id, output_vocabulary
 
 
 class Generate(Task):
@@ -115,10 +115,12 @@ class Generate(Task):
         return super().gradcheck_spec(cell, activation, bidirectional, layers, False, **extra)
 
     def gradcheck_cases(self, cells) -> tuple[list, list]:
-        """The matrix (unidirectional), and the condition fed at every step, for every cell."""
+        """The matrix (unidirectional), and the condition fed at every step, without and with every dropout,
+        for every cell."""
         matrix = [(self.gradcheck_spec(cell, act, False, layers, False), padded)
                   for (cell, act), layers, padded in itertools.product(cells, [1, 2], [True, False])]
-        return matrix, [(self.gradcheck_spec(cell, act, False, 2, False, feed_condition=True), True) for cell, act in cells]
+        return matrix, [(self.gradcheck_spec(cell, act, False, 2, False, feed_condition=True, **extra), True)
+                        for cell, act in cells for extra in ({}, REGULARISED)]
 
     def random_inputs(self, spec, rng, ids: np.ndarray) -> np.ndarray:
         ids = ids.copy()

@@ -15,7 +15,7 @@ from rnncli.data import LabelVocab, Vocab, read_text, tokenize
 from rnncli.data.subwords import WordFeatures
 from rnncli.errors import DataError
 from rnncli.models.sequence import forward, loss_from_logits, probabilities
-from rnncli.tasks.base import EVAL_BATCH_SIZE, Batch, Dataset, Scored, Task, token_inputs
+from rnncli.tasks.base import EVAL_BATCH_SIZE, REGULARISED, Batch, Dataset, Scored, Task, token_inputs
 
 TOP_K_NEXT = 5  # `rnn predict` shows this many likeliest next tokens
 EVAL_BPTT = 256  # window length when scoring: longer than training's, as no gradient is kept
@@ -30,6 +30,11 @@ class LM(Task):
 
     gradcheck_classes = 8  # the vocabulary
     gradcheck_bidirectional = False  # a language model reads left to right
+
+    def gradcheck_cases(self, cells) -> tuple[list, list]:
+        """Besides the matrix: every dropout at once, for every cell."""
+        matrix, _ = super().gradcheck_cases(cells)
+        return matrix, [(self.gradcheck_spec(cell, act, False, 2, False, **REGULARISED), True) for cell, act in cells]
 
     def random_targets(self, spec, rng, mask, padded) -> np.ndarray:
         return rng.integers(0, spec.num_classes, size=mask.shape) * mask

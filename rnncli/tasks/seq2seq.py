@@ -18,7 +18,7 @@ from rnncli.tasks.seqmetrics import sequence_scores
 from rnncli.models import encoder_decoder
 from rnncli.models.decoding import decode_all
 from rnncli.data.batching import by_length
-from rnncli.tasks.base import EVAL_BATCH_SIZE, Batch, Dataset, Scored, Task, output_vocabulary, pad_inputs, token_inputs
+from rnncli.tasks.base import EVAL_BATCH_SIZE, REGULARISED, Batch, Dataset, Scored, Task, output_vocabulary, pad_inputs, token_inputs
 
 
 class Seq2Seq(Task):
@@ -42,6 +42,9 @@ class Seq2Seq(Task):
                                             f"target columns); got {show(cfg.data.format)}"))
         if cfg.train.log_grad_norms:
             problems.append(("train.log_grad_norms", "applies to tasks with one recurrent stack; task seq2seq has two"))
+        if cfg.model.variational_dropout and cfg.train.teacher_forcing < 1:
+            problems.append(("model.variational_dropout", "needs the decoder run as one pass (train.teacher_forcing: 1); "
+                                                          "run step by step, each step would draw its own masks"))
         if cfg.vocab.path:
             problems.append(("vocab.path", "applies to tasks with one vocabulary; seq2seq builds its source and "
                                            "target vocabularies from data.train"))
@@ -50,15 +53,17 @@ class Seq2Seq(Task):
     gradcheck_classes = 7  # the target vocabulary
 
     def gradcheck_cases(self, cells) -> tuple[list, list]:
-        """Every cell × {uni, bi} encoder × {1, 2} layers on padded pairs, with attention in half of them."""
+        """Every cell × {uni, bi} encoder × {1, 2} layers on padded pairs, with attention in half of them, and
+        with attention and every dropout, for every cell."""
         return [], [(self.gradcheck_spec(cell, act, bi, layers, False, attention=(layers + bi) % 2 == 1), True)
-                    for (cell, act), bi, layers in itertools.product(cells, [False, True], [1, 2])]
+                    for (cell, act), bi, layers in itertools.product(cells, [False, True], [1, 2])] + [
+            (self.gradcheck_spec(cell, act, True, 2, False, attention=True, **REGULARISED), True) for cell, act in cells]
 
     def gradcheck_sampling_cases(self, cells) -> list:
-        """Sampled decoder inputs (teacher forcing 0.5, the decoder run step by step), attention, dropout
-        and the encoder's learned initial state, for every cell."""
-        return [(self.gradcheck_spec(cell, act, True, 2, False, attention=True, dropout=0.3, learn_h0=True), True, 0.5)
-                for cell, act in cells]
+        """Sampled decoder inputs (teacher forcing 0.5, the decoder run step by step), attention, every dropout
+        (masks per entry) and the encoder's learned initial state, for every cell."""
+        return [(self.gradcheck_spec(cell, act, True, 2, False, attention=True, learn_h0=True,
+                                     **{**REGULARISED, "variational": False}), True, 0.5) for cell, act in cells]
 
     def random_targets(self, spec, rng, mask, padded) -> np.ndarray:
         """Target lengths 1 … T+1, independent of the source's."""

@@ -11,7 +11,7 @@ import numpy as np
 from rnncli.data import LabelVocab, Vocab, read_tagged
 from rnncli.data.subwords import WordFeatures
 from rnncli.tasks.metrics import label_metrics
-from rnncli.tasks.base import Batch, Dataset, Task, label_id
+from rnncli.tasks.base import REGULARISED, Batch, Dataset, Task, label_id
 
 
 class Tag(Task):
@@ -25,11 +25,15 @@ class Tag(Task):
     per_step = True
 
     def gradcheck_cases(self, cells) -> tuple[list, list]:
-        """Besides the matrix: word features (prefix, suffix and shape), for every cell."""
+        """Besides the matrix: word features (prefix, suffix and shape), without and with every dropout, and the
+        character encoder (words of 1–4 characters) with a suffix, for every cell."""
         matrix, _ = super().gradcheck_cases(cells)
-        features = (("prefix1", 5), ("suffix2", 6), ("shape", 4))
-        return matrix, [(self.gradcheck_spec(cell, act, True, 1, False, word_features=features, word_feature_dim=2), True)
-                        for cell, act in cells]
+        features = {"word_features": (("prefix1", 5), ("suffix2", 6), ("shape", 4)), "word_feature_dim": 2}
+        chars = {"word_features": (("suffix2", 6), ("chars4", 7)), "word_feature_dim": 2, "char_embedding_dim": 2,
+                 "char_hidden_size": 2}
+        return matrix, [(self.gradcheck_spec(cell, act, True, layers, False, **features, **extra), True)
+                        for cell, act in cells for layers, extra in ((1, {}), (2, REGULARISED))] + [
+            (self.gradcheck_spec(cell, act, True, 1, False, **chars), padded) for cell, act in cells for padded in (True, False)]
 
     def random_targets(self, spec, rng, mask, padded) -> np.ndarray:
         return rng.integers(0, spec.num_classes, size=mask.shape) * mask

@@ -31,6 +31,16 @@ class CaseResult:
         return dict(self.__dict__)
 
 
+DROPOUTS = (("dropout", "dropout"), ("input-dropout", "input_dropout"), ("output-dropout", "output_dropout"),
+            ("word-dropout", "word_dropout"))
+
+
+def _regularised(spec: ModelSpec) -> list[str]:
+    """The case-name words of a model's dropouts."""
+    words = [f"{name}-{getattr(spec, field):g}" for name, field in DROPOUTS if getattr(spec, field)]
+    return words + (["variational"] if spec.variational else [])
+
+
 def case_name(spec: ModelSpec, padded: bool, teacher_forcing: float = 1.0) -> str:
     act = f"-{spec.activation}" if spec.cell == "rnn" else ""
     direction = "bi" if spec.bidirectional else "uni"
@@ -38,10 +48,10 @@ def case_name(spec: ModelSpec, padded: bool, teacher_forcing: float = 1.0) -> st
         extras = (["attention"] if spec.attention else []) + (
             [f"teacher-forcing-{teacher_forcing:g}"] if teacher_forcing < 1 else [])
         return " ".join([spec.task, f"{spec.cell}{act}", f"{direction}-encoder", f"L{spec.num_layers}",
-                         "padded" if padded else "unpadded", *extras])
+                         "padded" if padded else "unpadded", *extras, *_regularised(spec)])
     extras = [f"pool-{spec.pooling}"] if spec.pooling != "last" else []
     extras += ["h0"] if spec.learn_h0 else []
-    extras += [f"dropout-{spec.dropout:g}"] if spec.dropout else []
+    extras += _regularised(spec)
     extras += ["+".join(name for name, _ in spec.word_features)] if spec.word_features else []
     extras += ["feed-condition"] if spec.feed_condition else []
     return " ".join([spec.task, f"{spec.cell}{act}", direction, f"L{spec.num_layers}", spec.input,
@@ -75,15 +85,22 @@ def random_batch(spec: ModelSpec, rng: np.random.Generator, N: int = 3, T: int =
         ids = rng.standard_normal((N, T, spec.feature_dim)) * mask[:, :, None]
     else:
         ids = rng.integers(1, spec.vocab_size, size=(N, T))  # includes <unk> = 1
-        if spec.word_features:  # (N, T, 1 + K): the word, then each feature's id
-            ids = np.stack([ids] + [rng.integers(1, size, size=(N, T)) for _, size in spec.word_features], axis=-1)
+        if spec.word_features:  # (N, T, 1 + K [+ L]): the word, then each feature's id [, its characters' ids]
+            columns = [ids] + [rng.integers(1, size, size=(N, T)) for _, size in spec.table_features]
+            if spec.char_vocab_size:  # words of 1 to 4 characters
+                chars = rng.integers(1, spec.char_vocab_size, size=(4, N, T))
+                columns += list(chars * (np.arange(4)[:, None, None] < rng.integers(1, 5, size=(N, T))))
+            ids = np.stack(columns, axis=-1)
         ids[~mask] = 0
     task = task_of(spec.task)
     return task.random_inputs(spec, rng, ids), mask, task.random_targets(spec, rng, mask, padded)
 
 
 def check_case(spec: ModelSpec, padded: bool, seed: int = 0, max_entries: int | None = None,
-               tolerance: float = DEFAULT_TOLERANCE, teacher_forcing: float = 1.0) -> CaseResult:
+               tolerance: float = DEFAULT_TOLERANCE, teacher_forcing: float = 1.0,
+               label_smoothing: float = 0.0) -> CaseResult:
+    """One model against finite differences; ``label_smoothing`` is train.label_smoothing's ε."""
+    smoothing = {"label_smoothing": label_smoothing} if label_smoothing else {}
     rng = np.random.default_rng(seed)
     params = init_params(spec, rng, np.float64)
     for name, p in params.items():
@@ -96,13 +113,13 @@ def check_case(spec: ModelSpec, padded: bool, seed: int = 0, max_entries: int | 
     ids, mask, targets = random_batch(spec, rng, padded=padded)
     # Dropout (and sampled decoder inputs) draw the same masks and choices in every evaluation:
     # a fresh generator with one seed.
-    random = spec.dropout or teacher_forcing < 1
+    random = spec.stochastic or teacher_forcing < 1
     dropout = (lambda: np.random.default_rng(seed + 1)) if random else (lambda: None)
     _, grads, _, cache = loss_and_grads(params, spec, ids, mask, targets, dropout_rng=dropout(),
-                                        teacher_forcing=teacher_forcing)
+                                        teacher_forcing=teacher_forcing, **smoothing)
 
     def loss() -> float:  # with the pass above's sampled decoder inputs (seq2seq), not new argmaxes
-        return model_for(spec).loss(params, spec, ids, mask, targets, dropout(), teacher_forcing, cache)
+        return model_for(spec).loss(params, spec, ids, mask, targets, dropout(), teacher_forcing, cache, **smoothing)
 
     worst, worst_name, checked = 0.0, "", 0
     for name, p in params.items():
@@ -111,9 +128,13 @@ def check_case(spec: ModelSpec, padded: bool, seed: int = 0, max_entries: int | 
         checked += idx.size
         if err >= worst:
             worst, worst_name = err, name
-    return CaseResult(case_name(spec, padded, teacher_forcing), worst, worst_name, checked, worst <= tolerance)
+    name = case_name(spec, padded, teacher_forcing) + (f" label-smoothing-{label_smoothing:g}" if label_smoothing else "")
+    return CaseResult(name, worst, worst_name, checked, worst <= tolerance)
 
 
-def check_spec_from_config(spec: ModelSpec, seed: int = 0, tolerance: float = DEFAULT_TOLERANCE) -> list[CaseResult]:
-    """The config's own architecture at its own sizes (up to 50 sampled entries per tensor), padded and not."""
-    return [check_case(spec, padded, seed, max_entries=50, tolerance=tolerance) for padded in (True, False)]
+def check_spec_from_config(spec: ModelSpec, seed: int = 0, tolerance: float = DEFAULT_TOLERANCE,
+                           label_smoothing: float = 0.0) -> list[CaseResult]:
+    """The config's own architecture at its own sizes (up to 50 sampled entries per tensor), padded and not,
+    with its dropouts and its train.label_smoothing."""
+    return [check_case(spec, padded, seed, max_entries=50, tolerance=tolerance, label_smoothing=label_smoothing)
+            for padded in (True, False)]

@@ -37,6 +37,7 @@ class Prepared:
     class_weights: np.ndarray | None = None  # train.class_weights: the weight of each label, in label order
     vectors: Vectors | None = None  # model.embeddings.path: the pretrained vectors of the vocabulary's words
     coverage: Coverage | None = None  # how much of the vocabulary and of the training tokens they cover
+    holdout: Dataset | None = None  # data.holdout_split: the held-out end of the training data, to select on
 
 
 def build_vocab(cfg: Config, train_raw) -> Vocab:
@@ -81,9 +82,12 @@ def model_spec(cfg: Config, vocab_size: int, labels: LabelVocab, feature_dim: in
         vocab_size=vocab_size, num_classes=task.num_classes(vocab_size, labels, target_vocab),
         cell=m.cell, activation=m.activation,
         input=m.input, embedding_dim=m.embedding_dim, hidden_size=m.hidden_size, num_layers=m.num_layers,
-        bidirectional=m.bidirectional, dropout=m.dropout, pooling=m.pooling, learn_h0=m.learn_h0,
+        bidirectional=m.bidirectional, dropout=m.dropout, input_dropout=m.input_dropout,
+        output_dropout=m.output_dropout, word_dropout=m.word_dropout, variational=m.variational_dropout,
+        pooling=m.pooling, learn_h0=m.learn_h0,
         feature_dim=feature_dim, word_features=word_features.sizes() if word_features else (),
-        word_feature_dim=m.word_feature_dim, attention=m.attention, max_target_length=max_target_length,
+        word_feature_dim=m.word_feature_dim, attention=m.attention,
+        char_embedding_dim=m.char_embedding_dim if m.char_hidden_size else 0, char_hidden_size=m.char_hidden_size, max_target_length=max_target_length,
         feed_condition=m.feed_condition, **task.spec_fields(labels),
     )
 
@@ -184,6 +188,9 @@ def prepare(cfg: Config, vocab: Vocab | None = None, labels: LabelVocab | None =
     dev_raw = task.read(cfg, cfg.data.dev, skipped[cfg.data.dev]) if cfg.data.dev else None
     if dev_raw is None and cfg.data.dev_split > 0:
         train_raw, dev_raw = split_off_dev(train_raw, cfg.data.dev_split)
+    holdout_raw = None
+    if cfg.data.holdout_split > 0:  # before the vocabulary: its words are as unseen as dev's
+        train_raw, holdout_raw = split_off_dev(train_raw, cfg.data.holdout_split, "data.holdout_split")
     resumed = vocab is not None  # its weights come from its checkpoint, not from the vectors
     vocab = vocab or build_vocab(cfg, train_raw)
     labels = labels or task.labels(cfg, train_raw)
@@ -192,6 +199,7 @@ def prepare(cfg: Config, vocab: Vocab | None = None, labels: LabelVocab | None =
     vocabs = {"word_features": word_features, "target_vocab": target_vocab}
     train_set = task.encode(cfg, train_raw, vocab, labels, cfg.data.train, **vocabs)
     dev_set = task.encode(cfg, dev_raw, vocab, labels, cfg.data.dev or cfg.data.train, **vocabs) if dev_raw else None
+    holdout = task.encode(cfg, holdout_raw, vocab, labels, cfg.data.train, **vocabs) if holdout_raw else None
     test_set = None
     if cfg.data.test:  # read now: a bad path must not surface only after training
         test_raw = task.read(cfg, cfg.data.test, skipped[cfg.data.test])
@@ -202,4 +210,4 @@ def prepare(cfg: Config, vocab: Vocab | None = None, labels: LabelVocab | None =
     weights = class_weights(cfg, labels, train_set.targets)
     return Prepared(vocab, labels, train_set, dev_set, test_set, spec, word_features=word_features,
                     target_vocab=target_vocab, skipped={path: msgs for path, msgs in skipped.items() if msgs},
-                    class_weights=weights, vectors=found, coverage=coverage)
+                    class_weights=weights, vectors=found, coverage=coverage, holdout=holdout)

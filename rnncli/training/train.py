@@ -49,7 +49,8 @@ class TrainResult:
     run_dir: Path
     num_params: int
     epochs: list[dict] = field(default_factory=list)
-    test: dict | None = None  # metrics on data.test after the last epoch
+    test: dict | None = None  # metrics on data.test after training (last epoch's weights; selected with holdout)
+    dev: dict | None = None  # holdout selection: data.dev scored once, with the selected epoch's weights
     seconds: float = 0.0
     resumed_from: dict | None = None  # {"epoch", "step"} of the checkpoint a resumed run started from
     best: dict | None = None  # {"epoch", "monitor", "value"}; None without a dev set
@@ -62,6 +63,7 @@ class TrainResult:
             "epochs": self.epochs,
             "final": self.epochs[-1] if self.epochs else None,
             "test": self.test,
+            "dev": self.dev,
             "best": self.best,
             "stopped_early": self.stopped_early,
             "resumed_from": self.resumed_from,
@@ -96,7 +98,8 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
     label_names = data.labels.to_dict()["labels"]
     info = {"model": spec.to_dict(), "labels": label_names, "config": cfg.name,
             "data": {"train": resume.fingerprint(data.train), "dev": resume.fingerprint(data.dev)}}
-    monitor = t.monitor if data.dev is not None else None
+    holdout = t.monitor.startswith("holdout_")  # select on the held-out training data; dev is scored once, after
+    monitor = t.monitor if (data.holdout if holdout else data.dev) is not None else None
 
     if saved is None:
         run, state = RunDir(cfg.run_dir()), TrainState()
@@ -130,7 +133,8 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
                     with divergence.trap():  # an overflow anywhere in the step is divergence (rule 1)
                         loss, grads, logits, cache = loss_and_grads(
                             params, spec, batch.ids, batch.mask, batch.targets, state.carry if batch.carry else None,
-                            rngs["dropout"], teacher_forcing=t.teacher_forcing, class_weights=weights)
+                            rngs["dropout"], teacher_forcing=t.teacher_forcing, class_weights=weights,
+                            label_smoothing=t.label_smoothing)
                         for name in frozen:  # as a parameter without requires_grad in PyTorch: no step, no clipping
                             del grads[name]
                         if t.clip_value:
@@ -162,9 +166,10 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
             record["grad_norm"] = state.grad_norm
             if probe:  # ‖∂L/∂h_t‖ on the first training batch, with this epoch's weights
                 record["grad_norms"] = diagnostics.grad_norms(params, spec, probe).epoch_record()
-            if data.dev is not None:
-                dev = task.metrics(data.dev.targets, task.score(params, spec, data.dev), label_names)
-                record.update({f"dev_{k}": v for k, v in dev.items()})
+            for name, scored in (("holdout", data.holdout), ("dev", None if holdout else data.dev)):
+                if scored is not None:
+                    values = task.metrics(scored.targets, task.score(params, spec, scored), label_names)
+                    record.update({f"{name}_{k}": v for k, v in values.items()})
             record["seconds"] = round(time.perf_counter() - t0, 4)
             check_weights(run, epoch, state, params, checkpointed)
             state.finish_epoch(record, monitor, t.patience)
@@ -175,8 +180,14 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
             if guard.requested is not None:
                 raise interrupted(run, state, len(batches), guard.requested)
     result.best, result.stopped_early = state.best, state.stopped_early
+    final = run.read_selected_weights(spec) if holdout else params
+    if holdout and data.dev is not None:
+        result.dev = task.metrics(data.dev.targets, task.score(final, spec, data.dev), label_names)
     if data.test is not None:
-        result.test = task.metrics(data.test.targets, task.score(params, spec, data.test), label_names)
+        result.test = task.metrics(data.test.targets, task.score(final, spec, data.test), label_names)
+    if result.dev is not None or result.test is not None:
+        run.write_results({"weights": "best" if holdout and state.best else "last", "epoch": (state.best or {}).get(
+            "epoch", state.epoch) if holdout else state.epoch, "dev": result.dev, "test": result.test})
     result.seconds = time.perf_counter() - started
     return result
 

@@ -1,0 +1,280 @@
+"""Regularisation for recurrent models: input, between-layer and output dropout (per entry or variational,
+one mask per sequence), word dropout and label smoothing; and model selection on held-out training data
+(data.holdout_split) with dev scored once, and rnn train --seeds."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from rnncli.engine import layers, losses
+from rnncli.engine.gradcheck import numeric_grad, rel_error
+from rnncli.engine.recurrent import StackSpec, stack_forward
+from rnncli.errors import ExitCode
+from rnncli.models import init_params, loss_and_grads
+from rnncli.models.sequence import forward
+from rnncli.models.sequence import loss as sequence_loss
+from rnncli.tasks import model_spec
+from rnncli.tools.gradcheck import check_case
+
+TOY = "configs/sentiment-toy.yaml"
+
+
+def batch(rng, N=4, T=6, V=9):
+    lengths = np.array([T, 3, 5, 1])[:N]
+    mask = np.arange(T)[None] < lengths[:, None]
+    ids = np.where(mask, rng.integers(2, V, size=(N, T)), 0)
+    return ids, mask
+
+
+# ------------------------------------------------------------------------------------ dropout
+
+
+def test_variational_mask_is_one_per_sequence_and_feature():
+    rng = np.random.default_rng(0)
+    keep = layers.dropout_mask(rng, (5, 7, 4), 0.5, np.float64, variational=True)
+    assert keep.shape == (5, 1, 4)  # broadcasts over the 7 timesteps
+    assert set(np.unique(keep)) <= {0.0, 2.0}  # inverted: kept entries are scaled by 1 / (1 - p)
+    assert layers.dropout_mask(rng, (5, 7, 4), 0.5, np.float64).shape == (5, 7, 4)
+    # the mean of many masks is 1: the expected activation is unchanged
+    assert layers.dropout_mask(np.random.default_rng(1), (200, 1, 500), 0.3, np.float64).mean() == pytest.approx(1, abs=0.01)
+
+
+def test_stack_draws_variational_masks_shared_over_time():
+    rng = np.random.default_rng(0)
+    spec = StackSpec("lstm", 5, 4, num_layers=2, bidirectional=True, dropout=0.5, input_dropout=0.5, variational=True)
+    params = {k: rng.standard_normal(s) * 0.3 for k, s in spec.param_shapes().items()}
+    x = rng.standard_normal((3, 6, 5))
+    mask = np.ones((3, 6), dtype=bool)
+    _, _, cache = stack_forward(x, mask, params, spec, dropout_rng=np.random.default_rng(1))
+    assert cache.keep_in.shape == (3, 1, 5) and cache.keep[0].shape == (3, 1, 8)
+    dropped = cache.inputs[1] == 0  # layer 1 reads layer 0's outputs ⊙ keep
+    assert (dropped == dropped[:, :1]).all()  # the same features are dropped at every timestep
+    assert dropped.any() and not dropped.all()
+    per_entry = replace(spec, variational=False)
+    _, _, cache = stack_forward(x, mask, params, per_entry, dropout_rng=np.random.default_rng(1))
+    assert cache.keep_in.shape == (3, 6, 5) and cache.keep[0].shape == (3, 6, 8)
+
+
+@pytest.mark.parametrize("task", ["classify", "tag", "lm"])
+def test_no_dropout_at_evaluation(task):
+    """Without a generator (evaluation, prediction) every dropout is off: the outputs are the plain model's."""
+    rng = np.random.default_rng(2)
+    plain = model_spec(dict(task=task, vocab_size=9, num_classes=9 if task == "lm" else 3, cell="gru",
+                            embedding_dim=4, hidden_size=5, num_layers=2, bidirectional=task != "lm", pooling="last"))
+    spec = replace(plain, dropout=0.5, input_dropout=0.5, output_dropout=0.5, word_dropout=0.5, variational=True)
+    params = init_params(plain, rng, np.float64)
+    ids, mask = batch(rng)
+    evaluated, _ = forward(params, spec, ids, mask)
+    np.testing.assert_array_equal(evaluated, forward(params, plain, ids, mask)[0])
+    trained, _ = forward(params, spec, ids, mask, dropout_rng=np.random.default_rng(3))
+    assert not np.allclose(trained, evaluated)
+
+
+def test_word_dropout_never_touches_padding_or_specials():
+    rng = np.random.default_rng(4)
+    ids = np.array([[5, 1, 7, 0, 0], [2, 3, 0, 0, 0], [9, 9, 9, 9, 9]])
+    dropped = layers.word_dropout(ids, 0.999, rng)
+    np.testing.assert_array_equal(dropped == 0, ids == 0)  # padding stays padding
+    assert (dropped[ids >= 2] == 1).all()  # real tokens became <unk>
+    kept = layers.word_dropout(ids, 0.999, rng, first=4)  # the generator's <bos> 2 and <eos> 3 stay
+    np.testing.assert_array_equal(kept[ids < 4], ids[ids < 4])
+    # through the model: a padded position reads <pad> whatever p is, and the mask still ends each sequence
+    spec = model_spec(dict(task="tag", vocab_size=10, num_classes=3, cell="lstm", embedding_dim=3, hidden_size=3,
+                           word_dropout=0.999))
+    params = init_params(spec, rng, np.float64)
+    mask = ids > 0
+    _, cache = forward(params, spec, ids, mask, dropout_rng=np.random.default_rng(5))
+    np.testing.assert_array_equal(cache.ids, np.where(mask, 1, 0))
+
+
+def test_word_dropout_with_word_features_drops_the_word_only():
+    rng = np.random.default_rng(6)
+    spec = model_spec(dict(task="tag", vocab_size=10, num_classes=3, cell="gru", embedding_dim=3, hidden_size=3,
+                           word_features=(("suffix2", 6),), word_feature_dim=2, word_dropout=0.999))
+    params = init_params(spec, rng, np.float64)
+    words, mask = batch(rng, V=10)
+    ids = np.stack([words, np.where(mask, 4, 0)], axis=-1)
+    _, cache = forward(params, spec, ids, mask, dropout_rng=np.random.default_rng(7))
+    np.testing.assert_array_equal(cache.ids[..., 0], np.where(mask, 1, 0))
+    np.testing.assert_array_equal(cache.ids[..., 1], ids[..., 1])  # the suffix still shows the word's form
+
+
+@pytest.mark.parametrize("variational", [False, True])
+def test_dropout_gradients_pass_finite_differences(variational):
+    spec = model_spec(dict(task="classify", vocab_size=8, num_classes=3, cell="lstm", embedding_dim=3, hidden_size=3,
+                           num_layers=2, bidirectional=True, pooling="mean", dropout=0.4, input_dropout=0.4,
+                           output_dropout=0.4, word_dropout=0.3, variational=variational))
+    result = check_case(spec, padded=True)
+    assert result.passed, result
+
+
+# ------------------------------------------------------------------------------ label smoothing
+
+
+def test_label_smoothing_equals_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    z = rng.standard_normal((2, 5, 4))
+    y = rng.integers(0, 4, size=(2, 5))
+    mask = np.array([[1, 1, 1, 1, 0], [1, 1, 0, 0, 0]], dtype=bool)
+    ours, dz = losses.softmax_cross_entropy(z, y, mask, smoothing=0.1)
+    zt = torch.tensor(z.reshape(-1, 4), requires_grad=True)
+    theirs = torch.nn.CrossEntropyLoss(label_smoothing=0.1)(zt, torch.tensor(np.where(mask, y, -100).reshape(-1)))
+    theirs.backward()
+    assert ours == pytest.approx(theirs.item(), rel=1e-12)
+    np.testing.assert_allclose(dz.reshape(-1, 4), zt.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_smoothed_sigmoid_equals_smoothed_two_class_softmax():
+    rng = np.random.default_rng(9)
+    z = rng.standard_normal(6)
+    y = rng.integers(0, 2, size=6)
+    ours, dz = losses.bce_with_logits(z, y, smoothing=0.2)
+    two = np.stack([np.zeros(6), z], axis=1)  # softmax over (0, z) gives σ(z) for class 1
+    theirs, dz2 = losses.softmax_cross_entropy(two, y, smoothing=0.2)
+    assert ours == pytest.approx(theirs, rel=1e-12)
+    np.testing.assert_allclose(dz, dz2[:, 1], rtol=1e-10)
+
+
+@pytest.mark.parametrize("task,classes", [("classify", 2), ("classify", 3), ("tag", 3), ("lm", 8)])
+def test_label_smoothing_gradients_pass_finite_differences(task, classes):
+    rng = np.random.default_rng(10)
+    spec = model_spec(dict(task=task, vocab_size=8, num_classes=classes, cell="gru", embedding_dim=3, hidden_size=3))
+    params = init_params(spec, rng, np.float64)
+    ids, mask = batch(rng, V=8)
+    targets = rng.integers(0, classes, size=ids.shape if spec.per_step else len(ids))
+    loss, grads, _, _ = loss_and_grads(params, spec, ids, mask, targets, label_smoothing=0.1)
+    assert loss != pytest.approx(loss_and_grads(params, spec, ids, mask, targets)[0])
+    for name, p in params.items():
+        _, numeric = numeric_grad(lambda: sequence_loss(params, spec, ids, mask, targets, label_smoothing=0.1), p)
+        assert rel_error(grads[name].reshape(-1), numeric) < 1e-6, name
+
+
+# ------------------------------------------------------------------ config keys, holdout, seeds
+
+
+def test_regularised_training_is_deterministic_and_resumes_the_masks(workspace, cli):
+    args = ["train", "--config", TOY, "--json", "--set", "model.input_dropout=0.3", "--set", "model.output_dropout=0.3",
+            "--set", "model.word_dropout=0.2", "--set", "model.variational_dropout=true",
+            "--set", "train.label_smoothing=0.1", "--set", "train.epochs=3"]
+    first = cli(*args, "--set", "run.dir=runs/a")
+    second = cli(*args, "--set", "run.dir=runs/b")
+    assert first.code == 0, first.err
+    losses_of = lambda r: [json.loads(line)["train_loss"] for line in r.out.splitlines()[:-1]]  # noqa: E731
+    assert losses_of(first) == losses_of(second)
+    spec = json.loads((workspace / "runs/a/run.json").read_text())["model"]
+    assert spec["variational"] is True and spec["word_dropout"] == 0.2
+    plain = cli("train", "--config", TOY, "--json", "--set", "train.epochs=3", "--set", "run.dir=runs/c")
+    assert losses_of(plain) != losses_of(first)
+    assert "variational" not in json.loads((workspace / "runs/c/run.json").read_text())["model"]  # old runs unchanged
+
+
+@pytest.mark.parametrize("sets,key", [
+    (["model.input=onehot", "model.input_dropout=0.2"], "model.input_dropout"),
+    (["task=regress", "train.label_smoothing=0.1", "data.label_field=label"], "train.label_smoothing"),
+    (["train.class_weights=balanced", "train.label_smoothing=0.1"], "train.label_smoothing"),
+    (["train.monitor=holdout_accuracy"], "train.monitor"),
+    (["data.holdout_split=0.2"], "data.holdout_split"),
+    (["data.holdout_split=0.2", "train.monitor=holdout_mae"], "train.monitor"),
+])
+def test_config_mistakes_are_named(workspace, cli, sets, key):
+    result = cli("train", "--config", TOY, *[a for s in sets for a in ("--set", s)])
+    assert result.code == ExitCode.CONFIG
+    assert key in result.err
+
+
+def test_holdout_selection_scores_dev_once(workspace, cli):
+    result = cli("train", "--config", TOY, "--json", "--set", "data.holdout_split=0.25", "--set",
+                 "train.monitor=holdout_accuracy", "--set", "data.test=datasets/toy/sentiment-dev.tsv",
+                 "--set", "train.epochs=4")
+    assert result.code == 0, result.err
+    lines = [json.loads(line) for line in result.out.splitlines()]
+    epochs, done = lines[:-1], lines[-1]
+    assert all("holdout_accuracy" in e and not any(k.startswith("dev_") for k in e) for e in epochs)
+    assert done["dev"] is not None and set(done["dev"]) == {"loss", "accuracy"}
+    saved = json.loads((workspace / "runs/sentiment-toy/results.json").read_text())
+    assert saved["weights"] == "best" and saved["epoch"] == done["best"]["epoch"]
+    # the dev score is the selected epoch's: rnn evaluate on the kept weights gives the same
+    evaluated = cli("evaluate", "--model", "runs/sentiment-toy", "--data", "datasets/toy/sentiment-dev.tsv", "--json")
+    assert json.loads(evaluated.out)["accuracy"] == pytest.approx(done["dev"]["accuracy"])
+    assert saved["test"] == pytest.approx(done["test"])
+
+
+def test_seeds_report_mean_and_std(workspace, cli):
+    result = cli("train", "--config", TOY, "--seeds", "3", "--json", "--set", "train.epochs=2")
+    assert result.code == 0, result.err
+    done = json.loads(result.out.splitlines()[-1])
+    assert done["seeds"] == [0, 1, 2] and len(done["runs"]) == 3
+    values = [run["dev_accuracy"] for run in done["runs"]]
+    summary = done["summary"]["dev_accuracy"]
+    assert summary["mean"] == pytest.approx(np.mean(values)) and summary["std"] == pytest.approx(np.std(values, ddof=1))
+    for seed in (0, 1, 2):
+        assert (workspace / f"runs/sentiment-toy/seed-{seed}/weights.npz").is_file()
+    assert json.loads((workspace / "runs/sentiment-toy/seeds.json").read_text())["summary"] == done["summary"]
+    again = cli("train", "--config", TOY, "--seeds", "2")
+    assert again.code == ExitCode.RUN and "--force" in again.err
+    table = cli("train", "--config", TOY, "--seeds", "2", "--force", "--set", "train.epochs=1")
+    assert "mean ± std" in table.out
+
+
+# ------------------------------------------------------------------------- character encoder
+
+
+def char_spec(cell="lstm"):
+    return model_spec(dict(task="tag", vocab_size=10, num_classes=4, cell=cell, embedding_dim=3, hidden_size=4,
+                           bidirectional=True, word_features=(("chars6", 9),), char_embedding_dim=3,
+                           char_hidden_size=2))
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_padded_batch_of_words_equals_each_word_alone(cell):
+    from rnncli.models import chars
+
+    spec = char_spec(cell)
+    params = init_params(spec, np.random.default_rng(11), np.float64)
+    words = [[3, 4, 5, 6, 2, 7], [8], [2, 2, 3]]  # characters of three words of a two-sentence batch
+    ids = np.zeros((2, 3, 6), dtype=np.int64)
+    for (n, t), w in zip([(0, 0), (0, 1), (1, 0)], words):
+        ids[n, t, : len(w)] = w
+    mask = np.array([[1, 1, 0], [1, 0, 0]], dtype=bool)
+    R, _ = chars.forward(params, spec, ids, mask)
+    assert (R[~mask] == 0).all()
+    for (n, t), w in zip([(0, 0), (0, 1), (1, 0)], words):
+        alone, _ = chars.forward(params, spec, np.array(w)[None, None, :], np.ones((1, 1), dtype=bool))
+        np.testing.assert_allclose(R[n, t], alone[0, 0], rtol=1e-12, atol=1e-14)
+
+
+def test_character_gradients_pass_finite_differences():
+    result = check_case(replace(char_spec("lstm"), word_dropout=0.3, input_dropout=0.2, variational=True), padded=True)
+    assert result.passed, result
+
+
+def test_chars_feature_encodes_each_word_and_cuts_long_ones():
+    from rnncli.data.subwords import WordFeatures, word_chars
+
+    assert word_chars("internationalisation", 6) == "intion"
+    features = WordFeatures.build(["suffix2", "chars6"], [["The", "cat"], ["sat"]])
+    ids = features.encode(["The", "internationally", "x"])
+    assert ids.shape == (3, 1 + 6)  # the suffix, then up to 6 characters
+    chars = features.vocabs["chars6"]
+    assert list(ids[0, 1:4]) == chars.encode("The") and (ids[0, 4:] == 0).all()
+    assert (ids[2, 1:] == [1, 0, 0, 0, 0, 0]).all()  # an unseen character is <unk>
+    assert features.chars == 6 and WordFeatures.from_dict(features.to_dict()) == features
+
+
+def test_character_tagger_trains_predicts_and_reloads(workspace, cli):
+    result = cli("train", "--config", "configs/tagging-toy.yaml", "--json", "--set", "model.char_hidden_size=8",
+                 "--set", "model.char_embedding_dim=6", "--set", "train.epochs=3", "--set", "data.lowercase=false")
+    assert result.code == 0, result.err
+    meta = json.loads((workspace / "runs/tagging-toy/run.json").read_text())["model"]
+    assert meta["char_hidden_size"] == 8 and meta["word_features"][0][0] == "chars20"
+    predicted = cli("predict", "--model", "runs/tagging-toy", "--json", "the Zyxwv runs")
+    assert predicted.code == 0, predicted.err
+    assert len(json.loads(predicted.out)["tags"]) == 3
+    wrong = cli("train", "--config", "configs/sentiment-toy.yaml", "--set", "task=lm", "--set",
+                "model.char_hidden_size=8", "--set", "run.dir=runs/x")
+    assert wrong.code == ExitCode.CONFIG and "model.char_hidden_size" in wrong.err
