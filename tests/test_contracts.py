@@ -130,7 +130,7 @@ def assert_documented(command: str, obj, keys: set[str]) -> None:
 
 
 EPOCH = {"event", "epoch", "step", "lr", "train_loss", "train_accuracy", "grad_norm", "dev_loss", "dev_accuracy", "seconds"}
-DONE = {"event", "run_dir", "num_params", "final", "test", "best", "stopped_early", "resumed_from", "seconds"}
+DONE = {"event", "run_dir", "num_params", "final", "test", "dev", "best", "stopped_early", "resumed_from", "seconds"}
 
 
 def test_json_train(trained_toy):

@@ -278,3 +278,17 @@ def test_character_tagger_trains_predicts_and_reloads(workspace, cli):
     wrong = cli("train", "--config", "configs/sentiment-toy.yaml", "--set", "task=lm", "--set",
                 "model.char_hidden_size=8", "--set", "run.dir=runs/x")
     assert wrong.code == ExitCode.CONFIG and "model.char_hidden_size" in wrong.err
+
+
+def test_sweep_ranks_on_the_set_the_config_selects_on(workspace, cli):
+    base = (workspace / "configs/sentiment-toy.yaml").read_text()
+    (workspace / "holdout.yaml").write_text(base.replace("\ntrain:", "\ntrain:\n  monitor: holdout_accuracy", 1)
+                                            .replace("\ndata:", "\ndata:\n  holdout_split: 0.2", 1))
+    (workspace / "s.yaml").write_text("base: holdout.yaml\nmetric: dev_accuracy\nmode: max\nspace:\n  train.lr: [0.01]\n")
+    result = cli("sweep", "--config", "s.yaml")
+    assert result.code == ExitCode.CONFIG and "holdout_accuracy" in result.err
+    (workspace / "s.yaml").write_text("base: holdout.yaml\nmetric: holdout_accuracy\nmode: max\nmax_concurrent: 1\n"
+                                      "space:\n  train.epochs: [2]\n")
+    result = cli("sweep", "--config", "s.yaml", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)[0]["status"] == "done"

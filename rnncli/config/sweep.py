@@ -137,6 +137,18 @@ def is_sweep(data: Any) -> bool:
     return isinstance(data, dict) and "space" in data and "base" in data
 
 
+def _selection_problems(metric: str, base) -> list[tuple[str, str]]:
+    """A sweep ranks trials on the set its base config selects epochs on: the holdout (data.holdout_split)
+    or dev, never one for the epoch and the other for the settings."""
+    kind = metric.partition("_")[0]
+    if base.data.holdout_split and kind == "dev":
+        return [("metric", f"the base config selects on data.holdout_split's part of the training data and scores dev "
+                           f"only after training; rank the trials on it too: holdout_{metric.partition('_')[2]}")]
+    if kind == "holdout" and not base.data.holdout_split:
+        return [("metric", f"{metric} needs data.holdout_split in the base config")]
+    return []
+
+
 def sweep_from_dict(data: Any, path: Path) -> Sweep:
     problems: list[tuple[str, str]] = []
     if not isinstance(data, dict):
@@ -182,6 +194,9 @@ def sweep_from_dict(data: Any, path: Path) -> Sweep:
                 problems.append(("base", f"must be a config file's path or a mapping; got {show(base_raw)}"))
         except ConfigError as exc:
             problems += [(f"base.{k}" if k else "base", p) for k, p in (exc.problems or [("", exc.message)])]
+    metric = data.get("metric", "dev_loss")
+    if base is not None and isinstance(metric, str):
+        problems += _selection_problems(metric, base)
     if problems:
         raise ConfigError(format_problems(str(path), problems),
                           hint="fix the keys listed above; docs/sweeps.md describes them", problems=problems)
