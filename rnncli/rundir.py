@@ -390,9 +390,11 @@ def load_weights(file: Path, spec: ModelSpec) -> dict[str, np.ndarray]:
 
 
 def find_latest_run(root: str | Path = "runs") -> Path:
-    """The most recently written run under ``root`` (by the time of its weights.npz)."""
+    """The most recently written run under ``root`` (by the time of its weights.npz), one or two levels down
+    (``rnn train --seeds`` and ``rnn sweep`` keep their runs in a folder of their own)."""
     root = Path(root)
-    candidates = [p.parent for p in root.glob("*/weights.npz")] if root.is_dir() else []
+    candidates = [p.parent for pattern in ("*/weights.npz", "*/*/weights.npz") for p in root.glob(pattern)] \
+        if root.is_dir() else []
     if not candidates:
         raise RunError(
             f"no trained model found under {root}/.",

@@ -292,3 +292,39 @@ def test_sweep_ranks_on_the_set_the_config_selects_on(workspace, cli):
     result = cli("sweep", "--config", "s.yaml", "--json")
     assert result.code == 0, result.err
     assert json.loads(result.out)[0]["status"] == "done"
+
+
+def test_container_holdout_keeps_held_out_sentences_apart():
+    from rnncli.data.overlap import containers, split_by_container
+    from rnncli.data.readers import Example
+
+    texts = ["a good movie", "good movie", "good", "a bad film", "bad film", "film", "the plot", "plot",
+             "a good plot"]
+    maximal, inside = containers(texts)
+    assert [texts[i] for i in maximal] == ["a good movie", "a bad film", "the plot", "a good plot"]
+    assert sorted(texts[m] for m in inside[texts.index("good")]) == ["a good movie", "a good plot"]
+    raw = [Example(t, "1") for t in texts]
+    train, holdout, dropped = split_by_container(raw, 0.5)  # the last two sentences
+    assert [e.text for e in holdout] == ["the plot", "a good plot"]
+    # "plot" occurs only inside held-out sentences: dropped; "good" also in a kept one: kept
+    assert [e.text for e in train] == ["a good movie", "good movie", "good", "a bad film", "bad film", "film"]
+    assert dropped == 1
+    assert split_by_container(raw, 0.5, text=lambda e: e.text)[0] == train
+
+
+def test_container_holdout_from_the_cli(workspace, cli):
+    result = cli("train", "--config", TOY, "--set", "data.holdout_split=0.2", "--set", "data.holdout_by=container",
+                 "--set", "train.monitor=holdout_loss", "--set", "train.epochs=2")
+    assert result.code == 0, result.err
+    assert "holding out" in result.err and "(data.holdout_split)" in result.err
+    wrong = cli("train", "--config", "configs/tagging-toy.yaml", "--set", "data.holdout_split=0.2",
+                "--set", "data.holdout_by=container", "--set", "train.monitor=holdout_loss")
+    assert wrong.code == ExitCode.CONFIG and "data.holdout_by" in wrong.err
+
+
+def test_runs_and_the_latest_run_include_the_seeds(workspace, cli):
+    assert cli("train", "--config", TOY, "--seeds", "2", "--set", "train.epochs=1").code == 0
+    listed = json.loads(cli("runs", "--json").out)
+    assert sorted(r["path"] for r in listed) == ["runs/sentiment-toy/seed-0", "runs/sentiment-toy/seed-1"]
+    predicted = cli("predict", "--json", "movie was good")  # no --model: the newest run, seed 1
+    assert predicted.code == 0, predicted.err

@@ -97,6 +97,12 @@ def train(
             elif event == "skipped":
                 render.note(f"skipped {info['rows']} malformed row(s) of {info['file']} (data.on_error: skip); "
                             f"the first: {info['first']}")
+            elif event == "holdout":
+                dropped = f", and {info['dropped']:,} training examples found only inside them left out" \
+                    if info["by"] == "container" else ""
+                render.note(f"holding out {info['holdout']:,} {'texts' if info['by'] == 'container' else 'examples'} "
+                            f"of the training data to select on (data.holdout_split){dropped}; training on "
+                            f"{info['train']:,}")
             elif event == "vectors":
                 tokens = "" if info["token_share"] is None else f", covering {info['token_share']:.1%} of the training tokens"
                 render.note(f"vectors: {info['found']:,} of the vocabulary's {info['types']:,} words "

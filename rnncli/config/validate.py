@@ -217,6 +217,8 @@ def _cross_checks(cfg: Config) -> Problems:
         problems.append(("train.label_smoothing", f"smooths class labels; task {cfg.task} predicts a number"))
     elif train.label_smoothing and train.class_weights is not None:
         problems.append(("train.label_smoothing", "and train.class_weights together are not supported: keep one"))
+    if data.holdout_by == "container":
+        only_for("data.holdout_by", lambda t: t.pools)
     selection = train.monitor.partition("_")[0]  # "dev" or "holdout"
     if train.patience is not None and not data.dev and not data.dev_split and not data.holdout_split:
         problems.append(("train.patience", "needs a set to monitor: set data.dev, data.dev_split or data.holdout_split"))

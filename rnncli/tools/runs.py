@@ -44,8 +44,20 @@ def _when(path: Path) -> str:
     return datetime.datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
 
 
+def _run_folders(root: Path) -> list[Path]:
+    """The folders directly under ``root`` that are runs (run.json or a checkpoint), and those one level further
+    down a folder that is not one itself: ``rnn train --seeds``' seed-S runs, a sweep's trials."""
+    def is_run(path: Path) -> bool:
+        return (path / RUN_JSON).is_file() or (path / CHECKPOINT).is_file()
+
+    found = []
+    for path in sorted(p for p in root.iterdir() if p.is_dir()):
+        found += [path] if is_run(path) else sorted(p for p in path.iterdir() if p.is_dir() and is_run(p))
+    return found
+
+
 def list_runs(root: str | Path = "runs") -> list[RunInfo]:
-    """Every run directory directly under ``root``, newest first."""
+    """Every run directory under ``root`` (see :func:`_run_folders`), newest first."""
     root = Path(root)
     if not root.is_dir():
         raise RunError(f"{root} is not a folder of runs.", hint="pass the folder that holds your run directories, e.g. runs.")
@@ -54,11 +66,10 @@ def list_runs(root: str | Path = "runs") -> list[RunInfo]:
     except RunError:
         latest = None
     found = []
-    for path in sorted(p for p in root.iterdir() if p.is_dir()):
+    for path in _run_folders(root):
         marker = path / RUN_JSON
         if not marker.is_file():
-            if (path / CHECKPOINT).is_file():
-                found.append(RunInfo(str(path), "unfinished", bytes=_size(path), written=_when(path / CHECKPOINT)))
+            found.append(RunInfo(str(path), "unfinished", bytes=_size(path), written=_when(path / CHECKPOINT)))
             continue
         info = RunInfo(str(path), "ok", bytes=_size(path), written=_when(marker), latest=path.resolve() == latest)
         try:

@@ -14,6 +14,7 @@ from rnncli.tasks import Dataset, split_off_dev, task_of
 from rnncli.config import Config
 from rnncli.data import LabelVocab, Vocab
 from rnncli.data import vectors
+from rnncli.data.overlap import split_by_container
 from rnncli.data.subwords import WordFeatures
 from rnncli.data.vectors import Coverage, Vectors
 from rnncli.data.vocab import SPECIALS
@@ -38,6 +39,7 @@ class Prepared:
     vectors: Vectors | None = None  # model.embeddings.path: the pretrained vectors of the vocabulary's words
     coverage: Coverage | None = None  # how much of the vocabulary and of the training tokens they cover
     holdout: Dataset | None = None  # data.holdout_split: the held-out end of the training data, to select on
+    split: dict | None = None  # how it was cut: {"by", "train", "holdout", "dropped"}
 
 
 def build_vocab(cfg: Config, train_raw) -> Vocab:
@@ -189,8 +191,13 @@ def prepare(cfg: Config, vocab: Vocab | None = None, labels: LabelVocab | None =
     if dev_raw is None and cfg.data.dev_split > 0:
         train_raw, dev_raw = split_off_dev(train_raw, cfg.data.dev_split)
     holdout_raw = None
+    split = None  # how data.holdout_split cut the training data
     if cfg.data.holdout_split > 0:  # before the vocabulary: its words are as unseen as dev's
-        train_raw, holdout_raw = split_off_dev(train_raw, cfg.data.holdout_split, "data.holdout_split")
+        if cfg.data.holdout_by == "container":
+            train_raw, holdout_raw, dropped = split_by_container(train_raw, cfg.data.holdout_split)
+        else:
+            (train_raw, holdout_raw), dropped = split_off_dev(train_raw, cfg.data.holdout_split, "data.holdout_split"), 0
+        split = {"by": cfg.data.holdout_by, "train": len(train_raw), "holdout": len(holdout_raw), "dropped": dropped}
     resumed = vocab is not None  # its weights come from its checkpoint, not from the vectors
     vocab = vocab or build_vocab(cfg, train_raw)
     labels = labels or task.labels(cfg, train_raw)
@@ -210,4 +217,4 @@ def prepare(cfg: Config, vocab: Vocab | None = None, labels: LabelVocab | None =
     weights = class_weights(cfg, labels, train_set.targets)
     return Prepared(vocab, labels, train_set, dev_set, test_set, spec, word_features=word_features,
                     target_vocab=target_vocab, skipped={path: msgs for path, msgs in skipped.items() if msgs},
-                    class_weights=weights, vectors=found, coverage=coverage, holdout=holdout)
+                    class_weights=weights, vectors=found, coverage=coverage, holdout=holdout, split=split)

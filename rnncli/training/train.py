@@ -40,7 +40,8 @@ from rnncli.training.prepare import frozen_params, initial_params, prepare, warm
 from rnncli.training.signals import InterruptGuard
 from rnncli.training.state import TrainState, epoch_batches
 
-# (event, info): "skipped" (malformed rows left out), "vectors" (pretrained vectors' coverage), "resume", "epoch_start", "batch", "epoch_end" (the record)
+# (event, info): "skipped" (malformed rows left out), "vectors" (pretrained vectors' coverage), "holdout" (how
+# data.holdout_split cut the training data), "resume", "epoch_start", "batch", "epoch_end" (the record)
 Progress = Callable[[str, dict], None]
 
 
@@ -91,6 +92,8 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
     params = warm_params(cfg, spec, warm) if warm else initial_params(cfg, spec, data)
     if data.coverage is not None and saved is None:
         progress("vectors", data.coverage.to_dict())
+    if data.split is not None and saved is None:
+        progress("holdout", data.split)
     frozen = frozen_params(cfg)
     weights = None if data.class_weights is None else data.class_weights.astype(np.dtype(t.dtype))
     trainable = {k: p for k, p in params.items() if k not in frozen}  # the same arrays
