@@ -291,7 +291,7 @@ def test_sweep_ranks_on_the_set_the_config_selects_on(workspace, cli):
                                       "space:\n  train.epochs: [2]\n")
     result = cli("sweep", "--config", "s.yaml", "--json")
     assert result.code == 0, result.err
-    assert json.loads(result.out)[0]["status"] == "done"
+    assert json.loads(result.out.splitlines()[0])["status"] == "done"
 
 
 def test_container_holdout_keeps_held_out_sentences_apart():
