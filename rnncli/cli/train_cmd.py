@@ -113,11 +113,11 @@ def train(
             from rnncli.training.seeds import train_seeds
 
             def seed_progress(event: str, info: dict) -> None:
-                nonlocal rows
-                if event == "seed_start":
+                nonlocal rows, watch
+                if event == "seed_start":  # a table and an ETA of its own for each run
                     rows = render.RowStream(title=f"Training {cfg.name}, seed {info['seed']} "
                                                   f"({info['index'] + 1} of {info['count']}) → {info['run_dir']}")
-                    watch.__init__(cfg.train.epochs)
+                    watch = Watch(cfg.train.epochs)
                 elif event == "seed_end":
                     if json_:
                         render.print_jsonl({"event": "seed", **info})

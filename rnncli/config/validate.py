@@ -219,19 +219,19 @@ def _cross_checks(cfg: Config) -> Problems:
         problems.append(("train.label_smoothing", "and train.class_weights together are not supported: keep one"))
     if data.holdout_by == "container":
         only_for("data.holdout_by", lambda t: t.pools)
-    selection = train.monitor.partition("_")[0]  # "dev" or "holdout"
+    selection, _, metric = train.monitor.partition("_")  # "dev" or "holdout", and e.g. "accuracy"
     if train.patience is not None and not data.dev and not data.dev_split and not data.holdout_split:
         problems.append(("train.patience", "needs a set to monitor: set data.dev, data.dev_split or data.holdout_split"))
-    if "dev_" + train.monitor.partition("_")[2] not in task.monitors:
+    if f"dev_{metric}" not in task.monitors:  # the tasks name their metrics as dev's; the holdout has the same
         problems.append(("train.monitor", f"{train.monitor} applies to task "
-                                          f"{tasks_where(lambda t: 'dev_' + train.monitor.partition('_')[2] in t.monitors)}; "
+                                          f"{tasks_where(lambda t: f'dev_{metric}' in t.monitors)}; "
                                           f"task is {show(cfg.task)} (use {selection}_loss)"))
     elif selection == "holdout" and not data.holdout_split:
         problems.append(("train.monitor", f"{train.monitor} is scored on data.holdout_split's part of the training "
                                           "data: set data.holdout_split (e.g. 0.1)"))
     elif selection == "dev" and data.holdout_split:
         problems.append(("data.holdout_split", f"holds out data to select on, but train.monitor is {train.monitor}: "
-                                               f"monitor holdout_{train.monitor.partition('_')[2]}"))
+                                               f"monitor holdout_{metric}"))
     if data.holdout_split and data.dev_split and not data.dev:
         problems.append(("data.holdout_split", "and data.dev_split both cut the training data: set data.dev instead "
                                                "of data.dev_split"))

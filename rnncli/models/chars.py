@@ -39,7 +39,6 @@ def param_shapes(spec) -> dict[str, tuple[int, ...]]:
 
 class CharCache(NamedTuple):
     words: np.ndarray  # (M,) flat positions (n·T + t) of the real words
-    shape: tuple  # (N, T)
     stack: StackCache
 
 
@@ -53,7 +52,7 @@ def forward(params: dict, spec, chars: np.ndarray, mask: np.ndarray) -> tuple[np
     _, finals, cache = stack_forward(x, C > 0, params, char_spec(spec), prefix=CHAR_PREFIX, embedding=(TABLE, C))
     R = np.zeros((N * T, 2 * spec.char_hidden_size), dtype=x.dtype)
     R[words] = np.concatenate([finals[0][0][0], finals[0][1][0]], axis=1)
-    return R.reshape(N, T, -1), CharCache(words, (N, T), cache)
+    return R.reshape(N, T, -1), CharCache(words, cache)
 
 
 def backward(dR: np.ndarray, cache: CharCache, params: dict, spec) -> dict[str, np.ndarray]:

@@ -183,14 +183,15 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
             if guard.requested is not None:
                 raise interrupted(run, state, len(batches), guard.requested)
     result.best, result.stopped_early = state.best, state.stopped_early
-    final = run.read_selected_weights(spec) if holdout else params
+    selected = state.best if holdout else None  # the epoch whose weights score dev and test
+    final = run.read_selected_weights(spec) if selected else params
     if holdout and data.dev is not None:
         result.dev = task.metrics(data.dev.targets, task.score(final, spec, data.dev), label_names)
     if data.test is not None:
         result.test = task.metrics(data.test.targets, task.score(final, spec, data.test), label_names)
     if result.dev is not None or result.test is not None:
-        run.write_results({"weights": "best" if holdout and state.best else "last", "epoch": (state.best or {}).get(
-            "epoch", state.epoch) if holdout else state.epoch, "dev": result.dev, "test": result.test})
+        run.write_results({"weights": "best" if selected else "last",
+                           "epoch": selected["epoch"] if selected else state.epoch, "dev": result.dev, "test": result.test})
     result.seconds = time.perf_counter() - started
     return result
 
