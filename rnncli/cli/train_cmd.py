@@ -63,7 +63,7 @@ def train(
                          hint="e.g. rnn train --config configs/sentiment-toy.yaml")
     if resume is not None and seeds is not None:
         raise UsageError("--resume continues one run; --seeds starts several.",
-                         hint=f"continue one seed's run with rnn train --resume RUN_DIR/seed-S")
+                         hint="continue one seed's run with rnn train --resume RUN_DIR/seed-S")
     if resume is not None and init_from is not None:
         raise UsageError("--resume continues a run; --init-from starts a new one from a run's weights. Pass one of them.",
                          hint=f"rnn train --config FILE --init-from {init_from}")
