@@ -263,6 +263,73 @@ class Torch:
         return float(loss.detach())
 
 
+# -------------------------------------------------------------------------------- floor
+
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+FLOOR_TARGET = 1.25  # our step ÷ the step's matrix products alone, from the performance issue
+
+
+class Floor:
+    """The matrix products one training step cannot avoid, alone: the same shapes, operand orientations,
+    dtype and BLAS threads as our engine (``rnncli.engine.recurrent`` and the linear head), on random data.
+
+    Per direction of the (one-layer) stack, with G·H gate rows:
+
+        projection   X (N·T, D) @ W_ih^T               or E (V, D) @ W_ih^T when V < N·T (the engine
+                                                        projects the table then: recurrent._project)
+        forward      T × h_{t-1} (N, H) @ W_hh^T (H, G·H)
+        backward     T × dG_t (N, G·H) @ W_hh (G·H, H)
+        dW_hh        dHH^T (G·H, N·T) @ H_prev (N·T, H)   (one GEMM: the engine sums it in chunks)
+        input side   dA^T @ X and dA @ W_ih             or the per-id sums' dP^T @ E and dP @ W_ih
+                                                        when ids repeat (recurrent._project_backward)
+    and the head: F @ W^T, dY^T @ F and dY @ W, with F the N final states (many-to-one) or the N·T outputs.
+    Everything else a step does (activations, masking, the loss, the embedding scatter, Adam) is what
+    ``ours ÷ floor`` counts as above the floor.
+    """
+
+    def __init__(self, wl: Workload, cell: str, torch_mm: bool = False):
+        from rnncli.engine.recurrent import MIN_ID_REPEATS
+
+        rng = np.random.default_rng(SEED)
+        f32 = lambda *shape: rng.standard_normal(shape).astype(np.float32) * 0.1  # noqa: E731
+        N, T, D, H, V = wl.batch, wl.length, wl.embed, wl.hidden, wl.vocab
+        GH, dirs = GATES[cell] * H, 2 if wl.bidirectional else 1
+        rows_in = V if V < N * T else N * T  # the projection's rows
+        rows_id = V if V * MIN_ID_REPEATS <= N * T else N * T  # the input side's rows in backward
+        F_rows, C = (N, 1) if wl.task == "classify" else (N * T, wl.classes)
+        self.T, self.dirs = T, dirs
+        self.X, self.Xid, self.W_ih = f32(rows_in, D), f32(rows_id, D), f32(GH, D)
+        self.W_hh, self.W_hh_T = f32(GH, H), np.ascontiguousarray(f32(GH, H).T)
+        self.h, self.dG = f32(N, H), f32(N, GH)
+        self.dHH, self.H_prev, self.dA = f32(N * T, GH), f32(N * T, H), f32(rows_id, GH)
+        self.F, self.W, self.dY = f32(F_rows, H * dirs), f32(C, H * dirs), f32(F_rows, C)
+        self.gemms = dirs * (2 * T + 4) + 3
+        self.dot = np.dot
+        if torch_mm:  # the same products through PyTorch's BLAS: what its step can build on
+            import torch
+
+            for name, value in list(vars(self).items()):
+                if isinstance(value, np.ndarray):
+                    setattr(self, name, torch.from_numpy(value))
+            self.dot = torch.mm
+
+    def step(self) -> None:
+        dot = self.dot
+        for _ in range(self.dirs):
+            dot(self.X, self.W_ih.T)
+            for _ in range(self.T):
+                dot(self.h, self.W_hh_T)
+            for _ in range(self.T):
+                dot(self.dG, self.W_hh)
+            dot(self.dHH.T, self.H_prev)
+            dot(self.dA.T, self.Xid)
+            dot(self.dA, self.W_ih)
+        dot(self.F, self.W.T)
+        dot(self.dY.T, self.F)
+        dot(self.dY, self.W)
+        return None
+
+
 # ------------------------------------------------------------------------------- timing
 
 
@@ -279,17 +346,23 @@ def steps_for(seconds_per_step: float, chunk_s: float) -> int:
 
 
 def bench_pair(wl: Workload, cell: str, use_torch: bool, repeats: int, warmup: int, chunk_s: float,
-               budget_s: float, settle_s: float, min_repeats: int) -> dict:
+               budget_s: float, settle_s: float, min_repeats: int, floor: bool = True) -> dict:
     """Median step time of each side over ``repeats`` interleaved chunks (fewer, but at least
-    ``min_repeats``, when the steps are so slow that the chunks would overrun ``budget_s``)."""
+    ``min_repeats``, when the steps are so slow that the chunks would overrun ``budget_s``); with
+    ``floor``, the step's matrix products alone (:class:`Floor`) are a side too."""
     batches = make_batches(wl, np.random.default_rng(SEED))
     ours = Ours(wl, cell, batches)
     sides = {"ours": ours}
     row = {"workload": wl.name, "cell": cell, "tokens_per_step": wl.tokens,
-           "target": TARGETS.get((wl.name, cell))}
+           "target": TARGETS.get((wl.name, cell)), "floor_target": FLOOR_TARGET if floor else None}
+    if floor:
+        sides["floor"] = Floor(wl, cell)
+        row["floor_gemms"] = sides["floor"].gemms
     if use_torch:
         tch = Torch(wl, cell, batches, ours)
         sides["torch"] = tch
+        if floor:
+            sides["torch_floor"] = Floor(wl, cell, torch_mm=True)
         if tch.loaded:
             a, b = ours.initial_loss(), tch.initial_loss()
             row["initial_loss"] = {"ours": a, "torch": b}
@@ -325,6 +398,13 @@ def bench_pair(wl: Workload, cell: str, use_torch: bool, repeats: int, warmup: i
         # the same ratio from each repeat's pair of chunks, which shared the machine's load of the moment
         row["ratio_paired_median"] = statistics.median(t / o for o, t in zip(times["ours"], times["torch"]))
         row["pass"] = None if row["target"] is None else bool(row["ratio"] >= row["target"])
+    if floor:
+        row["over_floor"] = row["ours"]["step_ms"] / row["floor"]["step_ms"]
+        row["floor_pass"] = bool(row["over_floor"] <= FLOOR_TARGET)
+        if use_torch:  # below 1: PyTorch's whole step is faster than our BLAS's products alone
+            row["torch_over_floor"] = row["torch"]["step_ms"] / row["floor"]["step_ms"]
+            row["torch_over_torch_floor"] = row["torch"]["step_ms"] / row["torch_floor"]["step_ms"]
+            row["floor_over_torch_floor"] = row["floor"]["step_ms"] / row["torch_floor"]["step_ms"]
     return row
 
 
@@ -506,6 +586,19 @@ def print_tables(result: dict, plain: bool = False) -> None:
     table(f"Training steps (forward + loss + backward + {OPTIMIZER_TITLE[OPTIMIZER]})",
           ["workload", "cell", "ours tok/s", "torch tok/s", "ratio", "paired", "target", "result", "ours ms/step",
            "torch ms/step", "repeats", "spread"], rows, left=2)
+    floors = [r for r in result["training"] if "over_floor" in r]
+    if floors:
+        rows = [[r["workload"], r["cell"], f"{r['ours']['step_ms']:.1f}", f"{r['floor']['step_ms']:.1f}",
+                 r["floor_gemms"], f"{r['over_floor']:.2f}×", f"≤ {r['floor_target']:.2f}×",
+                 "pass" if r["floor_pass"] else "FAIL",
+                 f"{r['torch_floor']['step_ms']:.1f}" if "torch_floor" in r else "—",
+                 f"{r['torch_over_torch_floor']:.2f}×" if "torch_floor" in r else "—",
+                 f"{r['floor_over_torch_floor']:.2f}×" if "torch_floor" in r else "—",
+                 f"{100 * max(r[s]['spread'] for s in ('floor', 'torch_floor') if s in r):.0f}%"] for r in floors]
+        table("Each step against its BLAS floor: the step's matrix products alone, same shapes and threads, "
+              "through NumPy's BLAS (floor) and through PyTorch's (torch floor)",
+              ["workload", "cell", "ours ms/step", "floor ms/step", "GEMMs", "ours ÷ floor", "target", "result",
+               "torch floor ms", "torch ÷ torch floor", "floor ÷ torch floor", "floor spread"], rows, left=2)
     if result.get("memory"):
         rows = []
         for m in result["memory"]:
@@ -550,6 +643,8 @@ def parse_args(argv=None):
                    help="RSS growth during one step, in a fresh process per workload and cell: --rss for both "
                         "sides, --no-rss for neither (default: PyTorch's only, in a full run; none with --quick)")
     p.add_argument("--no-predict", action="store_true", help="skip the rnn predict benchmark")
+    p.add_argument("--no-floor", action="store_true",
+                   help="skip the BLAS floor (the step's matrix products alone, timed as a third side)")
     p.add_argument("--lazy", action="store_true",
                    help="train.optimizer lazy_adam (embedding rows of the batch only) against PyTorch's sparse "
                         "nn.Embedding with SparseAdam for it and Adam for the rest")
@@ -627,11 +722,13 @@ def main(argv=None) -> int:
         for cell in cells:
             t0 = time.perf_counter()
             row = bench_pair(wl, cell, use_torch, repeats, warmup, chunk_s, budget_s, settle_s,
-                             min_repeats=1 if args.quick else 3)
+                             min_repeats=1 if args.quick else 3, floor=not args.no_floor)
             result["training"].append(row)
             msg = f"  {cell:4s} ours {row['ours']['tokens_per_s']:>9,.0f} tok/s"
             if use_torch:
                 msg += f", torch {row['torch']['tokens_per_s']:>9,.0f} tok/s, ratio {row['ratio']:.2f}"
+            if "over_floor" in row:
+                msg += f", ours ÷ floor {row['over_floor']:.2f}"
             progress(msg + f"  ({time.perf_counter() - t0:.1f} s)")
 
     sections["training"] = time.perf_counter() - t_section
