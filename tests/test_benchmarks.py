@@ -25,8 +25,29 @@ def test_bench_train_smoke():
     assert [(r["workload"], r["cell"]) for r in d["training"]] == [("W3", "rnn"), ("W3", "gru")]
     for r in d["training"]:
         assert r["ours"]["tokens_per_s"] > 0 and r["repeats"] >= 1 and "ratio" not in r  # no PyTorch side
+        assert r["over_floor"] > 0 and "torch_floor" not in r
     (m,) = d["memory"]  # --quick: the first cell only
     assert m["cell"] == "rnn" and m["activations_bytes"] > 0 and m["peak_bytes"] >= m["activations_bytes"]
+
+
+def test_bench_train_floor_and_torch_smoke():
+    pytest.importorskip("torch")
+    d = _run(str(BENCH / "bench_train.py"), "--quick", "--workloads", "W1", "--cells", "gru", "--no-predict",
+             "--no-memory", "--repeats", "1", "--json")
+    (r,) = d["training"]
+    assert r["floor_gemms"] == 2 * 32 + 4 + 3 and r["floor"]["step_ms"] > 0 and r["torch_floor"]["step_ms"] > 0
+    assert r["over_floor"] == r["ours"]["step_ms"] / r["floor"]["step_ms"] and isinstance(r["floor_pass"], bool)
+    assert r["parity_rel_diff"] < 1e-3  # both sides start from the same weights
+
+
+def test_bench_infer_smoke():
+    pytest.importorskip("torch")
+    d = _run(str(BENCH / "bench_infer.py"), "--quick", "--json", "--batch-sizes", "64,1", "--sentences", "80",
+             "--single", "10", "--repeats", "1")
+    assert [(r["model"], r["batch_size"], r["sentences"]) for r in d["rows"]] == [
+        ("sst2", 64, 80), ("sst2", 1, 10), ("ewt", 64, 80), ("ewt", 1, 10)]
+    for r in d["rows"]:  # the exported PyTorch module computes what we compute
+        assert r["max_abs_diff"] < 1e-4 and r["ours"]["sentences_per_s"] > 0 and isinstance(r["pass"], bool)
 
 
 def test_bench_predict_smoke():

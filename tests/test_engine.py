@@ -357,3 +357,29 @@ def test_gradients_summed_per_id_match_finite_differences(monkeypatch, spec, pad
     monkeypatch.setattr(recurrent, "MIN_ID_REPEATS", 1)
     result = gc.check_case(spec, padded, seed=1)
     assert result.passed, result
+
+
+@pytest.mark.parametrize("cell,act", CELL_VARIANTS)
+@pytest.mark.parametrize("features", [False, True])
+def test_forward_only_path_gives_the_same_bits_and_keeps_nothing(cell, act, features):
+    """keep_cache=False (scoring, predict, serve) computes exactly what the training forward pass computes
+    (the same operations: identical bits), and keeps no stack or character cache for backward."""
+    from rnncli.tasks import model_spec
+
+    extra = dict(word_features=(("suffix2", 7), ("chars5", 9)), char_embedding_dim=3, char_hidden_size=2) \
+        if features else {}
+    spec = model_spec(dict(task="tag" if features else "classify", vocab_size=9, num_classes=3, cell=cell,
+                           activation=act, embedding_dim=4, hidden_size=3, num_layers=2, bidirectional=True, **extra))
+    rng = np.random.default_rng(5)
+    params = init_params(spec, rng, np.float32)
+    ids, mask = _batch(spec, rng, [5, 2, 4], T=5)
+    if features:
+        ids = np.concatenate([ids[..., None], rng.integers(2, 7, size=ids.shape + (1,)),
+                              rng.integers(0, 9, size=ids.shape + (5,))], axis=-1) * mask[..., None]
+    logits, cache = forward(params, spec, ids, mask)
+    only, light = forward(params, spec, ids, mask, keep_cache=False)
+    assert light.stack is None and light.chars is None and cache.stack is not None
+    assert np.array_equal(only, logits)
+    for layer, layer_only in zip(cache.finals, light.finals):
+        for state, state_only in zip(layer, layer_only):
+            assert all(np.array_equal(a, b) for a, b in zip(state, state_only))

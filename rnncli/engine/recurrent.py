@@ -128,14 +128,15 @@ CHUNK_ROWS = 256
 
 def direction_forward(
     A: np.ndarray, mask: np.ndarray, W_hh: np.ndarray, b_hh, cell: Cell, state0: State,
-    out: np.ndarray | None = None,
-) -> tuple[np.ndarray, State, DirectionCache]:
+    out: np.ndarray | None = None, keep_cache: bool = True,
+) -> tuple[np.ndarray, State, DirectionCache | None]:
     """Run one direction over time, in the order given.
 
     A (N, T, G·H) pre-activations from the input; mask (N, T); state0 tuple of (N, H).
     out: where to write the outputs (N, T, H), any view (the stack passes its half of the
     layer's output, reversed for the reverse direction); by default a new array.
-    Returns outputs (N, T, H), final state tuple, cache.
+    Returns outputs (N, T, H), final state tuple, cache (None without ``keep_cache``: inference,
+    where each step's gates are freed as soon as the next step has its state).
 
     Each step writes h_t straight into ``out[:, t]``, and the step caches hold views of it:
     h_t is stored once. A padded step keeps the previous state exactly (``np.where``) and
@@ -157,8 +158,9 @@ def direction_forward(
             new_state = tuple(np.where(pad[:, t], s_prev, s_new) for s_new, s_prev in zip(new_state, state))
             out[:, t] *= m[:, t]
         state = new_state
-        steps.append(cache)
-    return out, state, DirectionCache(steps, m, full)
+        if keep_cache:
+            steps.append(cache)
+    return out, state, DirectionCache(steps, m, full) if keep_cache else None
 
 
 def direction_backward(
@@ -322,7 +324,8 @@ def learned_state(params: dict, spec: StackSpec, N: int, prefix: str = "rnn") ->
 
 
 def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: str = "rnn",
-                  dropout_rng: np.random.Generator | None = None, embedding: tuple[str, np.ndarray] | None = None):
+                  dropout_rng: np.random.Generator | None = None, embedding: tuple[str, np.ndarray] | None = None,
+                  keep_cache: bool = True):
     """Run the whole stack.
 
     x: features (N, T, D), or int ids (N, T) when ``spec.onehot``; mask (N, T).
@@ -330,6 +333,7 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
     dropout_rng: draws the dropout masks; None = evaluation (no dropout).
     embedding: (name, ids) when x = E[ids] is a lookup in the table E = params[name]: layer 0 may then
     project E instead of x (see ``_project``), and :func:`stack_backward` gives ∂L/∂E under ``name``.
+    keep_cache: False for inference: nothing is kept for :func:`stack_backward`, and the cache returned is None.
     Returns (outputs (N, T, H·dirs) of the top layer, finals [layer][direction] state tuples, cache).
     Each direction's final state is taken at its last processed real token: for the reverse
     direction that is the first token, exactly PyTorch's ``h_n`` for packed sequences.
@@ -351,7 +355,8 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
     layer_in = x
     H = spec.hidden_size
     for k in range(spec.num_layers):
-        inputs.append(layer_in)
+        if keep_cache:
+            inputs.append(layer_in)
         layer_out = np.empty((N, T, spec.output_size), dtype=dtype)  # both directions write their half
         layer_finals = []
         for d in range(spec.directions):
@@ -363,7 +368,8 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
             b_hh = params.get(f"{name}.b_hh")
             half = layer_out[:, :, d * H : (d + 1) * H]
             _, final, cache = direction_forward(A, masks[d], params[f"{name}.W_hh"], b_hh, cell, state0[k][d],
-                                                out=half[:, ::-1] if d else half)
+                                                out=half[:, ::-1] if d else half, keep_cache=keep_cache)
+            del A  # an inference step frees the projection of one direction before the next is made
             layer_finals.append(final)
             dir_caches[(k, d)] = cache
         finals.append(layer_finals)
@@ -374,6 +380,8 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
                 keep = layers.dropout_mask(dropout_rng, layer_in.shape, spec.dropout, dtype, spec.variational)
                 layer_in = layer_in * keep
             keeps.append(keep)
+    if not keep_cache:
+        return layer_in, finals, None
     return layer_in, finals, StackCache(inputs, dir_caches, masks, keeps, learned, embedding, keep_in)
 
 

@@ -67,7 +67,7 @@ def _check_temperature(temperature: float) -> None:
 def _sample(run: Run, ids: list[int], length: int, temperature: float, top_k: int | None,
             rng: np.random.Generator) -> Iterator[str]:
     x = np.asarray([ids])
-    logits, cache = forward(run.params, run.spec, x, np.ones_like(x, dtype=bool))
+    logits, cache = forward(run.params, run.spec, x, np.ones_like(x, dtype=bool), keep_cache=False)
     for _ in range(length):
         z = logits[0, -1].astype(np.float64) / temperature
         z[:NEVER_SAMPLED] = -np.inf
@@ -76,4 +76,5 @@ def _sample(run: Run, ids: list[int], length: int, temperature: float, top_k: in
         token = int(rng.choice(len(z), p=softmax(z)))
         yield run.vocab.itos[token]
         x = np.asarray([[token]])
-        logits, cache = forward(run.params, run.spec, x, np.ones_like(x, dtype=bool), state0=cache.finals)
+        logits, cache = forward(run.params, run.spec, x, np.ones_like(x, dtype=bool), state0=cache.finals,
+                                keep_cache=False)

@@ -42,17 +42,20 @@ class CharCache(NamedTuple):
     stack: StackCache
 
 
-def forward(params: dict, spec, chars: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, CharCache]:
-    """chars (N, T, L) ids, mask (N, T) of the words → R (N, T, 2·H_c) and the cache."""
+def forward(params: dict, spec, chars: np.ndarray, mask: np.ndarray,
+            keep_cache: bool = True) -> tuple[np.ndarray, CharCache | None]:
+    """chars (N, T, L) ids, mask (N, T) of the words → R (N, T, 2·H_c) and the cache (None without
+    ``keep_cache``)."""
     N, T, L = chars.shape
     words = np.flatnonzero(mask.reshape(-1))
     C = chars.reshape(N * T, L)[words]  # (M, L)
     C = C[:, : max(int((C > 0).sum(axis=1).max(initial=0)), 1)]  # no step that every word pads
     x = params[TABLE][C]
-    _, finals, cache = stack_forward(x, C > 0, params, char_spec(spec), prefix=CHAR_PREFIX, embedding=(TABLE, C))
+    _, finals, cache = stack_forward(x, C > 0, params, char_spec(spec), prefix=CHAR_PREFIX, embedding=(TABLE, C),
+                                     keep_cache=keep_cache)
     R = np.zeros((N * T, 2 * spec.char_hidden_size), dtype=x.dtype)
     R[words] = np.concatenate([finals[0][0][0], finals[0][1][0]], axis=1)
-    return R.reshape(N, T, -1), CharCache(words, cache)
+    return R.reshape(N, T, -1), CharCache(words, cache) if keep_cache else None
 
 
 def backward(dR: np.ndarray, cache: CharCache, params: dict, spec) -> dict[str, np.ndarray]:

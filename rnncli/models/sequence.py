@@ -81,8 +81,11 @@ def _summary(outputs, finals, mask, spec: ModelSpec):
 
 
 def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, state0=None,
-            dropout_rng: np.random.Generator | None = None):
+            dropout_rng: np.random.Generator | None = None, keep_cache: bool = True):
     """ids (N, T) int, mask (N, T) → logits (N, O) or (N, T, O), and a cache for :func:`backward`.
+
+    keep_cache=False is the forward-only path of scoring and prediction: the recurrent stack keeps
+    nothing for backward (the cache's ``stack`` and ``chars`` are None; ``finals`` are there).
 
     With word features ``ids`` is (N, T, 1 + K): the word id, then the id of each feature.
 
@@ -104,14 +107,14 @@ def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, st
             layers.embedding_forward(params[feature_param(name)], ids[..., 1 + k])
             for k, (name, _) in enumerate(spec.table_features)]
         if spec.char_vocab_size:
-            R, char_cache = chars.forward(params, spec, ids[..., 1 + len(spec.table_features):], mask)
+            R, char_cache = chars.forward(params, spec, ids[..., 1 + len(spec.table_features):], mask, keep_cache)
             parts.append(R)
         x = np.concatenate(parts, axis=-1)
     else:
         x = layers.embedding_forward(params["embedding.weight"], ids)
         embedding = ("embedding.weight", ids)
     outputs, finals, stack_cache = stack_forward(x, mask, params, spec.stack, state0, dropout_rng=dropout_rng,
-                                                 embedding=embedding)
+                                                 embedding=embedding, keep_cache=keep_cache)
     if spec.per_step:
         features, index = outputs, None
     else:

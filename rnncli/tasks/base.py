@@ -217,7 +217,7 @@ class Task:
         outputs: list = [None] * len(data.ids)
         for chunk in by_length(data.ids, batch_size):
             ids, mask = pad_inputs(data, chunk)
-            logits, _ = forward(params, spec, ids, mask)
+            logits, _ = forward(params, spec, ids, mask, keep_cache=False)
             n = self.count(Batch(ids, mask, None))
             if data.targets is not None:
                 total += loss_from_logits(logits, self.batch_targets(data, chunk), spec, mask)[0] * n

@@ -67,7 +67,7 @@ class LM(Task):
         state carried across windows; no outputs."""
         total, terms, state = 0.0, 0, None
         for batch in lm_batches(data.stream, min(batch_size, 32), EVAL_BPTT):
-            logits, cache = forward(params, spec, batch.ids, batch.mask, state if batch.carry else None)
+            logits, cache = forward(params, spec, batch.ids, batch.mask, state if batch.carry else None, keep_cache=False)
             n = batch.ids.size
             total += loss_from_logits(logits, batch.targets, spec, batch.mask)[0] * n
             terms += n
@@ -90,7 +90,7 @@ class LM(Task):
         predictions = []
         for p in token_inputs(run, texts):
             x = np.asarray([p["ids"]])
-            logits, _ = forward(run.params, run.spec, x, np.ones_like(x, dtype=bool))
+            logits, _ = forward(run.params, run.spec, x, np.ones_like(x, dtype=bool), keep_cache=False)
             probs = probabilities(logits[0, -1], run.spec)
             top = np.argsort(-probs, kind="stable")[:TOP_K_NEXT]
             predictions.append({**p, "next": [{"token": run.vocab.itos[i], "probability": float(probs[i])} for i in top]})
