@@ -44,7 +44,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from bench_predict import make_table  # noqa: E402
-from bench_train import _commit, _cpu_name, _loadavg, blas_info, progress  # noqa: E402
+from bench_train import _commit, _cpu_name, _loadavg, blas_info, progress, simd_info  # noqa: E402
 from rnncli.data.batching import by_length  # noqa: E402
 from rnncli.models import init_params  # noqa: E402
 from rnncli.tasks import model_spec, task_of  # noqa: E402
@@ -184,8 +184,8 @@ def bench(name: str, batch_size: int, limit: int | None, repeats: int, settle_s:
 def print_tables(result: dict, plain: bool) -> None:
     table = make_table(plain)
     env = result["environment"]
-    print(f"rnncli inference benchmark, {env['date']}, commit {env['rnncli_commit']}  ({env['cpu']}, {env['cpus']} CPUs; "
-          f"NumPy {env['numpy']} with {env['blas']['threads']} BLAS threads; PyTorch {env['torch']} with "
+    print(f"rnncli inference benchmark, {env['date']}, commit {env['rnncli_commit']}  ({env['cpu']}, {env['cpus']} CPUs, "
+          f"NumPy SIMD up to {env['simd']['level']}; NumPy {env['numpy']} with {env['blas']['threads']} BLAS threads; PyTorch {env['torch']} with "
           f"torch.set_num_threads({env['torch_threads']}); load average {env['loadavg_start']} at the start, "
           f"{env['loadavg_end']} at the end)")
     for name in dict.fromkeys(r["model"] for r in result["rows"]):
@@ -226,6 +226,7 @@ def main(argv=None) -> int:
     repeats = args.repeats or (3 if args.quick else 7)
     single = args.single or (100 if args.quick else 400)
     env = {"date": dt.datetime.now().isoformat(timespec="seconds"), "cpu": _cpu_name(), "cpus": os.cpu_count(),
+           "simd": simd_info(),
            "python": platform.python_version(), "numpy": np.__version__, "blas": blas, "torch": torch.__version__,
            "torch_threads": torch.get_num_threads(), "rnncli_commit": _commit(), "loadavg_start": _loadavg()}
     started = time.perf_counter()

@@ -158,6 +158,19 @@ def blas_info() -> dict:
     return info
 
 
+def simd_info() -> dict:
+    """NumPy's SIMD levels, as ``numpy.show_runtime()`` prints them: the build's baseline, the dispatched
+    extensions this CPU has (found) and lacks, and the highest one found (the kernels ufuncs run)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_baseline__, __cpu_dispatch__, __cpu_features__
+    except ImportError:  # NumPy < 2
+        return {"baseline": [], "found": [], "not_found": [], "level": "unknown"}
+    found = [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]
+    return {"baseline": list(__cpu_baseline__), "found": found,
+            "not_found": [f for f in __cpu_dispatch__ if not __cpu_features__.get(f)],
+            "level": (found or list(__cpu_baseline__) or ["unknown"])[-1]}
+
+
 # ---------------------------------------------------------------------------- the models
 
 
@@ -552,7 +565,7 @@ def print_tables(result: dict, plain: bool = False) -> None:
     table = make_table(plain)
     env = result["environment"]
     print(f"rnncli training benchmark, {env['date']}, commit {env.get('rnncli_commit')}  "
-          f"({env['cpu']}, {env['cpus']} CPUs; "
+          f"({env['cpu']}, {env['cpus']} CPUs, NumPy SIMD up to {env['simd']['level']}; "
           f"NumPy {env['numpy']} on {env['blas']['library']} with {env['blas']['threads']} BLAS threads"
           + (f"; PyTorch {env['torch']} with torch.set_num_threads({env['torch_threads']})" if env.get("torch") else
              "; PyTorch not used") + ")")
@@ -682,7 +695,7 @@ def main(argv=None) -> int:
 
     blas = blas_info()  # before torch is imported: only NumPy's BLAS is loaded
     env = {"date": _dt.datetime.now().isoformat(timespec="seconds"), "python": platform.python_version(),
-           "numpy": np.__version__, "blas": blas, "cpus": os.cpu_count(), "cpu": _cpu_name(),
+           "numpy": np.__version__, "blas": blas, "simd": simd_info(), "cpus": os.cpu_count(), "cpu": _cpu_name(),
            "platform": platform.platform(), "loadavg_start": _loadavg(), "rnncli_commit": _commit()}
     use_torch = not args.no_torch
     if use_torch:
