@@ -65,11 +65,17 @@ def kind_of(name: str) -> str:
     return name.rstrip("0123456789")
 
 
+def feature_size(name: str) -> int:
+    """"suffix3" → 3, "chars20" → 20: the k of a feature (0 for "shape")."""
+    digits = name[len(kind_of(name)):]
+    return int(digits) if digits else 0
+
+
 def feature_value(name: str, token: str) -> str:
     kind = kind_of(name)
     if kind == "shape":
         return word_shape(token)
-    k = int(name[len(kind):])
+    k = feature_size(name)
     return token.lower()[:k] if kind == "prefix" else token.lower()[-k:]
 
 
@@ -86,7 +92,7 @@ class WordFeatures:
     @property
     def chars(self) -> int:
         """k of a ``chars{k}`` feature (0 without one)."""
-        return next((int(name[5:]) for name in self.vocabs if kind_of(name) == "chars"), 0)
+        return next((feature_size(name) for name in self.vocabs if kind_of(name) == "chars"), 0)
 
     def sizes(self) -> tuple[tuple[str, int], ...]:
         return tuple((name, len(v)) for name, v in self.vocabs.items())
@@ -96,7 +102,7 @@ class WordFeatures:
         token_lists = list(token_lists)
         return cls({name: Vocab.build(([feature_value(name, t) for t in toks] for toks in token_lists), min_freq)
                     if kind_of(name) != "chars" else
-                    Vocab.build((list(word_chars(t, int(name[5:]))) for toks in token_lists for t in toks), min_freq)
+                    Vocab.build((list(word_chars(t, feature_size(name))) for toks in token_lists for t in toks), min_freq)
                     for name in names})
 
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
