@@ -343,6 +343,39 @@ class Floor:
         return None
 
 
+def time_call(fn, seconds: float = 0.2, repeats: int = 5) -> float:
+    """Median seconds per call of fn over ``repeats`` runs of ≈``seconds`` each."""
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    k = max(1, round(seconds / max(time.perf_counter() - t0, 1e-7)))
+    return statistics.median(chunk_time(fn, k) for _ in range(repeats))
+
+
+def orientations(wl: Workload, cell: str, use_torch: bool) -> dict:
+    """The per-step recurrent products in both orientations, µs each: forward h_{t-1} W_hh^T (N, H)·(H, G·H),
+    as the engine runs it, and W_hh h_{t-1}^T (G·H, H)·(H, N), the feature-major form; backward dG W_hh
+    (N, G·H)·(G·H, H) and W_hh^T dG^T. With PyTorch, the same four through torch.mm."""
+    rng = np.random.default_rng(SEED)
+    N, H, GH = wl.batch, wl.hidden, GATES[cell] * wl.hidden
+    f32 = lambda *shape: np.ascontiguousarray(rng.standard_normal(shape), dtype=np.float32)  # noqa: E731
+    h, W, dG = f32(N, H), f32(GH, H), f32(N, GH)
+    arrays = {"h": h, "W_T": np.ascontiguousarray(W.T), "W": W, "h_T": np.ascontiguousarray(h.T),
+              "dG": dG, "dG_T": np.ascontiguousarray(dG.T)}
+    products = {"forward h·W_hh^T": ("h", "W_T"), "forward W_hh·h^T": ("W", "h_T"),
+                "backward dG·W_hh": ("dG", "W"), "backward W_hh^T·dG^T": ("W_T", "dG_T")}
+    row = {"workload": wl.name, "cell": cell, "N": N, "H": H, "GH": GH, "numpy_us": {}, "torch_us": {}}
+    for name, (a, b) in products.items():
+        row["numpy_us"][name] = 1e6 * time_call(lambda a=arrays[a], b=arrays[b]: np.dot(a, b))
+    if use_torch:
+        import torch
+
+        tensors = {k: torch.from_numpy(v) for k, v in arrays.items()}
+        for name, (a, b) in products.items():
+            row["torch_us"][name] = 1e6 * time_call(lambda a=tensors[a], b=tensors[b]: torch.mm(a, b))
+    return row
+
+
 # ------------------------------------------------------------------------------- timing
 
 
@@ -571,13 +604,21 @@ def print_tables(result: dict, plain: bool = False) -> None:
              "; PyTorch not used") + ")")
     load = f"load average {env.get('loadavg_start')} at the start, {env.get('loadavg_end')} at the end"
     st = result["settings"]
-    if "profile" in result:
+    if "profile" in result or "orientations" in result:
         print(load)
     else:
         print(f"median of up to {st['repeats']} interleaved chunks per side (≈{st['chunk_s']} s each), after "
               f"{st['warmup']} warm-up steps; tokens/s = N·T / step time; ratio = ours ÷ torch tokens/s, from the medians; "
               f"paired = the median of the repeats' ratios (each from two adjacent chunks); "
               f"spread = (slowest − fastest chunk) / median, the larger side's; {load}")
+    if "orientations" in result:
+        rows = [[r["workload"], r["cell"], f"{r['N']}×{r['H']}→{r['GH']}"]
+                + [f"{r['numpy_us'][k]:.0f}" for k in r["numpy_us"]]
+                + [f"{r['torch_us'][k]:.0f}" if r["torch_us"] else "—" for k in r["numpy_us"]] for r in result["orientations"]]
+        names = list(result["orientations"][0]["numpy_us"]) if result["orientations"] else []
+        table("The per-step recurrent products, µs each (median): NumPy's BLAS, then torch.mm",
+              ["workload", "cell", "N×H→G·H"] + names + [f"torch {n}" for n in names], rows, left=3)
+        return
     if "profile" in result:
         for p in result["profile"]:
             rows = [[r["function"], f"{r['own_share'] * 100:.1f}%", f"{r['own_s_per_step'] * 1e3:.2f}",
@@ -663,6 +704,9 @@ def parse_args(argv=None):
                         "nn.Embedding with SparseAdam for it and Adam for the rest")
     p.add_argument("--profile", action="store_true",
                    help="only profile our engine (cProfile) on each selected workload and cell")
+    p.add_argument("--orientations", action="store_true",
+                   help="only time the per-step recurrent products in both orientations (h·W_hh^T and W_hh·h^T, "
+                        "dG·W_hh and W_hh^T·dG^T), with NumPy and with torch.mm")
     p.add_argument("--profile-steps", type=int, default=3)
     p.add_argument("--profile-top", type=int, default=12)
     p.add_argument("--_rss-child", nargs=4, help=argparse.SUPPRESS)
@@ -718,6 +762,14 @@ def main(argv=None) -> int:
                            "budget_s": budget_s, "settle_s": settle_s,
                            "lr": LR, "optimizer": OPTIMIZER, "seed": SEED, "dtype": "float32", "batches_cycled": POOL},
               "workloads": {w.name: asdict(w) | {"description": w.describe()} for w in workloads}}
+
+    if args.orientations:
+        result["orientations"] = []
+        for wl in workloads:
+            for cell in cells:
+                progress(f"products of {wl.name} {cell}")
+                result["orientations"].append(orientations(wl, cell, use_torch))
+        return _emit(result, args, started)
 
     if args.profile:
         result["profile"] = []
