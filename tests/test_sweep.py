@@ -63,6 +63,24 @@ def test_a_failing_trial_and_resume(cli, workspace):
     assert sorted(t["trial"] for t in again.jsonl()) == sorted(trials)
 
 
+def test_resume_needs_only_the_folder(cli, workspace):
+    """sweep.yaml keeps the base config itself: a base given relative to the sweep file, then changed, still
+    resumes with the settings the sweep started with."""
+    (workspace / "sweeps").mkdir()
+    base = yaml.safe_load((workspace / "configs/sentiment-toy.yaml").read_text())
+    base["train"]["epochs"] = 1
+    (workspace / "sweeps/base.yaml").write_text(yaml.safe_dump(base))
+    path = workspace / "sweeps/s.yaml"
+    path.write_text(yaml.safe_dump({**SWEEP, "base": "base.yaml", "space": {"train.lr": [0.01, 0.02]}}))
+    assert cli("sweep", "--config", str(path), "--json").code == 0
+    folder = workspace / "runs/s"
+    (folder / "sweep.jsonl").write_text((folder / "sweep.jsonl").read_text().splitlines()[0] + "\n")
+    (workspace / "sweeps/base.yaml").write_text("task: [broken\n")  # the base file changed since
+    again = cli("sweep", "--resume", str(folder), "--json")
+    assert again.code == 0, again.err
+    assert all(t["epochs"] == 1 for t in again.jsonl())
+
+
 def test_random_search_is_the_same_for_the_same_seed(workspace):
     path = _write(workspace, method="random", num_trials=5, seed=3,
                   space={"train.lr": {"loguniform": [0.001, 0.1]}, "model.dropout": {"uniform": [0.0, 0.5]},

@@ -7,7 +7,8 @@ divergence, a crash) is marked failed with its error, and the sweep goes on. Wit
 (asynchronous successive halving) a trial that reaches epoch 1, 3, 9, … is stopped unless its metric there is
 in the best third of the trials that reached the same epoch.
 
-The sweep's folder holds ``sweep.yaml`` (the sweep as given), one ``trial-NNN.yaml`` config and run directory
+The sweep's folder holds ``sweep.yaml`` (the sweep as given, its base config written out in full: the folder
+alone resumes it, wherever the sweep file was and whatever became of the base file since), one ``trial-NNN.yaml`` config and run directory
 ``trial-NNN/`` per trial, ``sweep.jsonl`` (every finished trial, appended as it ends), and at the end
 ``best.yaml`` (the best trial's resolved config) and ``best/`` (a copy of its run directory, for
 ``rnn predict --model DIR/best``). ``--resume DIR`` runs only the trials that ``sweep.jsonl`` lacks.
@@ -81,7 +82,8 @@ class LocalSweep:
                         done[record["trial"]] = record
         else:
             self.out.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.out / "sweep.yaml", lambda f: f.write(sweep_yaml(self.sweep.raw).encode("utf-8")))
+            text = sweep_yaml({**self.sweep.raw, "base": self.sweep.base.to_dict()})
+            atomic_write(self.out / "sweep.yaml", lambda f: f.write(text.encode("utf-8")))
             journal.unlink(missing_ok=True)
         self.trials = []
         for i, params in enumerate(self.sweep.trials()):
