@@ -82,8 +82,7 @@ class LocalSweep:
                         done[record["trial"]] = record
         else:
             self.out.mkdir(parents=True, exist_ok=True)
-            text = sweep_yaml({**self.sweep.raw, "base": self.sweep.base.to_dict()})
-            atomic_write(self.out / "sweep.yaml", lambda f: f.write(text.encode("utf-8")))
+            write_sweep_yaml(self.out, self.sweep)
             journal.unlink(missing_ok=True)
         self.trials = []
         for i, params in enumerate(self.sweep.trials()):
@@ -221,6 +220,12 @@ def sweep_yaml(data: dict) -> str:
     import yaml
 
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def write_sweep_yaml(out: Path, sweep: Sweep) -> None:
+    """DIR/sweep.yaml: the sweep as given, with its base config in full (``--resume`` reads nothing else)."""
+    text = sweep_yaml({**sweep.raw, "base": sweep.base.to_dict()})
+    atomic_write(out / "sweep.yaml", lambda f: f.write(text.encode("utf-8")))
 
 
 def sweep_folder(sweep: Sweep, out: Path | None) -> Path:

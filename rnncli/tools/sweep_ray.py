@@ -23,7 +23,7 @@ from rnncli.config import config_to_yaml
 from rnncli.config.sweep import ASHA_FACTOR, Sweep
 from rnncli.errors import RnncliError, UsageError
 from rnncli.fileio import atomic_write
-from rnncli.tools.sweep import Trial, ranked_trials, sweep_yaml
+from rnncli.tools.sweep import Trial, ranked_trials, write_sweep_yaml
 
 INSTALL_HINT = "install the Ray extra: pip install 'rnncli[ray]'"
 
@@ -71,8 +71,7 @@ def run_ray(sweep: Sweep, out: Path, address: str | None = None, storage: str | 
     """Run the sweep's trials on Ray Tune; writes the same files as the local backend."""
     ray, tune = require_ray()
     out.mkdir(parents=True, exist_ok=True)
-    text = sweep_yaml(sweep.raw)
-    atomic_write(out / "sweep.yaml", lambda f: f.write(text.encode("utf-8")))
+    write_sweep_yaml(out, sweep)
     points = sweep.trials()
     trials = [Trial(f"trial-{i:03d}", params, run_dir=str(out / f"trial-{i:03d}")) for i, params in enumerate(points)]
     configs = [json.dumps(sweep.config_of(t.params, t.run_dir).to_dict()) for t in trials]
