@@ -17,9 +17,15 @@ the backward loop, the input side over all steps after it:
     dW_hh = Σ_t dHH_t^T h_{t-1}      db_hh = Σ_t dHH_t  (GRU only)
     dW_ih = Σ_t dA_t^T x_t           db    = Σ_t dA_t       dX = dA W_ih
 
-Memory: each h_t is stored once, in the layer's output array (the step caches hold views of
-it, and both directions of a bidirectional layer write their halves of one array), and BPTT
-keeps ∂L/∂A plus a few chunk-sized buffers.
+Both directions of a bidirectional LSTM or GRU layer run as ONE loop: their A, masks, states and
+weights stacked on a leading axis of 2 (the reverse direction's in its processing order), so that
+each NumPy call of a step serves both directions; the operations are those of two loops, and so
+are the bits (``_pair_forward``, ``_pair_backward``).
+
+Memory: each h_t is stored once for the step caches, which hold views of one array: the layer's
+output (a vanilla RNN's directions write their halves of it), or the paired loop's stacked output
+(2, N, T, H), which the layer's output (N, T, 2H) copies. BPTT keeps ∂L/∂A plus a few chunk-sized
+buffers.
 
 A stack of L layers feeds each layer's outputs (forward and reverse concatenated on the
 feature axis when bidirectional, (N, T, 2H)) to the next. Layer 0 takes either dense
