@@ -289,24 +289,18 @@ def test_weight_gradients_do_not_depend_on_the_time_chunks(monkeypatch, cell, ac
 
 @pytest.mark.parametrize("cell,act", CELL_VARIANTS)
 def test_each_hidden_state_is_stored_once(cell, act):
-    """The step caches hold views of one array of hidden states, not copies: the layer's output, which both
-    directions write into (RNN), or the stacked output of the loop that runs both directions of an LSTM or
-    GRU layer at once (the memory benchmark's budget depends on it)."""
-    from rnncli.engine.recurrent import direction_cache
-
+    """The step caches hold views of the layer's output, which both directions write into: BPTT keeps
+    every h_t once (the memory benchmark's budget depends on it)."""
     rng = np.random.default_rng(2)
     spec = ModelSpec(vocab_size=9, num_classes=2, cell=cell, activation=act, embedding_dim=4, hidden_size=3,
                      bidirectional=True)
     params = init_params(spec, rng, np.float64)
     ids, mask = _batch(spec, rng, [5, 5], T=5)
     outs, _, cache = stack_forward(params["embedding.weight"][ids], mask, params, spec.stack)
-    owners = set()
     for d in range(2):
-        steps = direction_cache(cache, 0, d).steps
-        owners |= {id(step.h_prev.base) for step in steps[1:]}
-        assert cell != "rnn" or all(step.h_prev.base is outs for step in steps[1:])
+        steps = cache.directions[(0, d)].steps
+        assert all(np.shares_memory(step.h_prev, outs) for step in steps[1:])
         assert not any(np.shares_memory(step.h_prev, steps[0].h_prev) for step in steps[1:])
-    assert len(owners) == 1
 
 
 # ------------------------------------------------------- layer 0 from an embedding table
@@ -389,48 +383,3 @@ def test_forward_only_path_gives_the_same_bits_and_keeps_nothing(cell, act, feat
     for layer, layer_only in zip(cache.finals, light.finals):
         for state, state_only in zip(layer, layer_only):
             assert all(np.array_equal(a, b) for a, b in zip(state, state_only))
-
-
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-@pytest.mark.parametrize("num_layers", [1, 2])
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_paired_directions_give_the_same_bits_as_two_loops(monkeypatch, cell, num_layers, dtype):
-    """A bidirectional LSTM or GRU layer runs its two directions as one loop over stacked arrays: the same
-    operations as two loops, so outputs, final states, every gradient and the recorded gradient norms are
-    identical, bit for bit, on a padded batch with a learned initial state."""
-    from rnncli.engine import recurrent
-
-    rng = np.random.default_rng(8)
-    spec = ModelSpec(vocab_size=9, num_classes=2, cell=cell, embedding_dim=4, hidden_size=5, num_layers=num_layers,
-                     bidirectional=True, learn_h0=True)
-    params = init_params(spec, rng, dtype)
-    ids, mask = _batch(spec, rng, [6, 2, 5, 1], T=6)
-    x = params["embedding.weight"][ids]
-    d_out = rng.standard_normal((4, 6, 10)).astype(dtype)
-
-    def run(paired):
-        monkeypatch.setattr(recurrent, "PAIR_DIRECTIONS", paired)
-        outs, finals, cache = stack_forward(x, mask, params, spec.stack)
-        assert ((0, recurrent.PAIRED) in cache.directions) == paired
-        d_finals = [[tuple(np.ones_like(s) for s in state) for state in layer] for layer in finals]
-        record = {}
-        grads, dx, d_state0 = stack_backward(d_out.copy(), d_finals, cache, params, spec.stack, record=record)
-        caches.append(cache)
-        return outs, finals, grads, dx, record
-
-    caches = []
-    paired, single = run(True), run(False)
-    for d in range(2):  # each direction's step caches, as `rnn jacobian` reads them
-        steps_p, steps_s = (recurrent.direction_cache(c, 0, d).steps for c in caches)
-        assert all(np.array_equal(a, b) for p, q in zip(steps_p, steps_s) for a, b in zip(p, q))
-    assert np.array_equal(paired[0], single[0]) and np.array_equal(paired[3], single[3])
-    for layer_p, layer_s in zip(paired[1], single[1]):
-        for state_p, state_s in zip(layer_p, layer_s):
-            assert all(np.array_equal(a, b) for a, b in zip(state_p, state_s))
-    assert paired[2].keys() == single[2].keys()
-    for key in paired[2]:
-        assert np.array_equal(paired[2][key], single[2][key]), key
-    assert paired[4].keys() == single[4].keys()
-    for key in paired[4]:
-        for part in paired[4][key]:
-            assert np.array_equal(paired[4][key][part], single[4][key][part]), (key, part)

@@ -72,18 +72,17 @@ def _sigmoid_grad_times(out, s, *factors):
 
 
 def _blocks(x, G):
-    """(…, N, G·H) → a (G, …, N, H) view: the G column blocks of x, gate by gate.
+    """(N, G·H) → a (G, N, H) view: the G column blocks of x, gate by gate.
 
     The LSTM and GRU keep their gates gate-major, in contiguous (G, N, H) arrays, reading their inputs
     through this view: NumPy's ufuncs run faster on a contiguous (N, H) block than on a strided column
     block of an (N, G·H) array (benchmarks/README.md), and a step applies a few dozen of them.
     """
-    y = x.reshape(*x.shape[:-1], G, -1)
-    return y.transpose(y.ndim - 2, *range(y.ndim - 2), y.ndim - 1)
+    return x.reshape(x.shape[0], G, -1).transpose(1, 0, 2)
 
 
 def _batch_major(x, out):
-    """(G, …, N, H) gate-major → ``out`` (…, N, G·H), e.g. the time loop's slice of dA."""
+    """(G, N, H) gate-major → ``out`` (N, G·H), e.g. the time loop's slice of dA."""
     _blocks(out, x.shape[0])[...] = x
 
 
@@ -132,7 +131,8 @@ def _rnn_backward_tail(dz, dhh, W_hh):
 
 def lstm_step_forward(a_t, state, W_hh_T, b_hh=None, h_out=None):
     h_prev, c_prev = state
-    gates = np.empty((4,) + h_prev.shape, dtype=a_t.dtype)  # gate-major (see _blocks), activated in place below
+    N, H = h_prev.shape
+    gates = np.empty((4, N, H), dtype=a_t.dtype)  # gate-major (see _blocks), activated in place below
     np.add(_blocks(a_t, 4), _blocks(h_prev @ W_hh_T, 4), out=gates)  # pre-activations [i, f, g, o]
     i, f, g, o = gates
     sigmoid(gates[:2], out=gates[:2])
@@ -187,16 +187,16 @@ def lstm_cell_state_grad(d_state, cache: LSTMCache):
 
 def gru_step_forward(a_t, state, W_hh_T, b_hh, h_out=None):
     (h_prev,) = state
-    H = h_prev.shape[-1]
+    N, H = h_prev.shape
     hh = h_prev @ W_hh_T
     hh += b_hh  # [hh_r, hh_z, hh_n]
-    gates = np.empty((3,) + h_prev.shape, dtype=hh.dtype)  # activated [r, z, n], gate-major (see _blocks)
-    rz = np.add(_blocks(a_t[..., : 2 * H], 2), _blocks(hh[..., : 2 * H], 2), out=gates[:2])
+    gates = np.empty((3, N, H), dtype=hh.dtype)  # activated [r, z, n], gate-major (see _blocks)
+    rz = np.add(_blocks(a_t[:, : 2 * H], 2), _blocks(hh[:, : 2 * H], 2), out=gates[:2])
     sigmoid(rz, out=rz)
     r, z, n = gates
-    hh_n = np.ascontiguousarray(hh[..., 2 * H :])  # the cache keeps this third of hh alone, not all of it
+    hh_n = np.ascontiguousarray(hh[:, 2 * H :])  # the cache keeps this third of hh alone, not all of it
     np.multiply(r, hh_n, out=n)
-    n += a_t[..., 2 * H :]
+    n += a_t[:, 2 * H :]
     np.tanh(n, out=n)
     h = np.subtract(h_prev, n, out=h_out)
     h *= z
@@ -206,7 +206,7 @@ def gru_step_forward(a_t, state, W_hh_T, b_hh, h_out=None):
 
 def gru_step_backward(d_state, cache: GRUCache, W_hh, da, dhh):
     (dh,) = d_state
-    H = dh.shape[-1]
+    H = dh.shape[1]
     r, z, n = cache.gates
     d_gates = np.empty_like(cache.gates)
     dr, dz, dn = d_gates
@@ -224,8 +224,8 @@ def gru_step_backward(d_state, cache: GRUCache, W_hh, da, dhh):
     # dr = dn ⊙ hh_n ⊙ r(1 - r)                 n_pre = a_n + r ⊙ hh_n, r = σ(·)
     _sigmoid_grad_times(dr, r, cache.hh_n, dn)
     _batch_major(d_gates, out=da)
-    _batch_major(d_gates[:2], out=dhh[..., : 2 * H])
-    np.multiply(dn, r, out=dhh[..., 2 * H :])  # hh_n enters n_pre scaled by r
+    _batch_major(d_gates[:2], out=dhh[:, : 2 * H])
+    np.multiply(dn, r, out=dhh[:, 2 * H :])  # hh_n enters n_pre scaled by r
     dh_prev = dhh @ W_hh  # hh = h_prev W_hh^T + b_hh
     dh_prev += np.multiply(dh, z, out=one_minus_z)
     return (dh_prev,)

@@ -17,15 +17,9 @@ the backward loop, the input side over all steps after it:
     dW_hh = Σ_t dHH_t^T h_{t-1}      db_hh = Σ_t dHH_t  (GRU only)
     dW_ih = Σ_t dA_t^T x_t           db    = Σ_t dA_t       dX = dA W_ih
 
-Both directions of a bidirectional LSTM or GRU layer run as ONE loop: their A, masks, states and
-weights stacked on a leading axis of 2 (the reverse direction's in its processing order), so that
-each NumPy call of a step serves both directions; the operations are those of two loops, and so
-are the bits (``_pair_forward``, ``_pair_backward``).
-
-Memory: each h_t is stored once for the step caches, which hold views of one array: the layer's
-output (a vanilla RNN's directions write their halves of it), or the paired loop's stacked output
-(2, N, T, H), which the layer's output (N, T, 2H) copies. BPTT keeps ∂L/∂A plus a few chunk-sized
-buffers.
+Memory: each h_t is stored once, in the layer's output array (the step caches hold views of
+it, and both directions of a bidirectional layer write their halves of one array), and BPTT
+keeps ∂L/∂A plus a few chunk-sized buffers.
 
 A stack of L layers feeds each layer's outputs (forward and reverse concatenated on the
 feature axis when bidirectional, (N, T, 2H)) to the next. Layer 0 takes either dense
@@ -138,10 +132,7 @@ def direction_forward(
 ) -> tuple[np.ndarray, State, DirectionCache | None]:
     """Run one direction over time, in the order given.
 
-    A (N, T, G·H) pre-activations from the input; mask (N, T); state0 tuple of (N, H). Every array may
-    have leading axes, the same for all (A (P, N, T, G·H), mask (P, N, T), W_hh (P, G·H, H), b_hh (P, 1, G·H),
-    state (P, N, H)): P independent loops advanced together, one NumPy call for all of them per operation
-    (:func:`stack_forward` runs both directions of a layer so).
+    A (N, T, G·H) pre-activations from the input; mask (N, T); state0 tuple of (N, H).
     out: where to write the outputs (N, T, H), any view (the stack passes its half of the
     layer's output, reversed for the reverse direction); by default a new array.
     Returns outputs (N, T, H), final state tuple, cache (None without ``keep_cache``: inference,
@@ -151,21 +142,21 @@ def direction_forward(
     h_t is stored once. A padded step keeps the previous state exactly (``np.where``) and
     then zeroes its rows of the output.
     """
-    T = A.shape[-2]
-    H = W_hh.shape[-1]
-    m = mask.astype(A.dtype)[..., None]
-    pad = ~mask.astype(bool)[..., None]
-    full = mask.reshape(-1, T).all(axis=0)
+    N, T, _ = A.shape
+    H = W_hh.shape[1]
+    m = mask.astype(A.dtype)[:, :, None]
+    pad = ~mask.astype(bool)[:, :, None]
+    full = mask.all(axis=0)
     if out is None:
-        out = np.empty(A.shape[:-1] + (H,), dtype=A.dtype)
-    W_hh_T = np.ascontiguousarray(np.swapaxes(W_hh, -1, -2))  # (H, G·H): see cells.py
+        out = np.empty((N, T, H), dtype=A.dtype)
+    W_hh_T = np.ascontiguousarray(W_hh.T)  # (H, G·H): see cells.py
     steps = []
     state = state0
     for t in range(T):
-        new_state, cache = cell.step_forward(A[..., t, :], state, W_hh_T, b_hh, out[..., t, :])
+        new_state, cache = cell.step_forward(A[:, t], state, W_hh_T, b_hh, out[:, t])
         if not full[t]:
-            new_state = tuple(np.where(pad[..., t, :], s_prev, s_new) for s_new, s_prev in zip(new_state, state))
-            out[..., t, :] *= m[..., t, :]
+            new_state = tuple(np.where(pad[:, t], s_prev, s_new) for s_new, s_prev in zip(new_state, state))
+            out[:, t] *= m[:, t]
         state = new_state
         if keep_cache:
             steps.append(cache)
@@ -181,8 +172,7 @@ def direction_backward(
     d_out (N, T, H) ∂L/∂outputs, or None when no output has a gradient (many-to-one);
     d_final: ∂L/∂final state tuple. dA: where to write ∂L/∂A (N, T, G·H), by default a new
     array; it may be ``d_out`` itself (G = 1), whose step t is read before dA_t is written.
-    Returns dA, dW_hh, db_hh (GRU, else None), d_state0. Leading axes as in :func:`direction_forward`
-    (P loops together): d_out (P, N, T, H), d_final of (P, N, H), W_hh (P, G·H, H); dW_hh (P, G·H, H).
+    Returns dA, dW_hh, db_hh (GRU, else None), d_state0.
 
     dW_hh = Σ_t dHH_t^T h_{t-1} is summed in chunks of k steps as the loop goes (one GEMM
     of N·k rows each, ``CHUNK_ROWS``), from small buffers of the chunk's dHH_t and h_{t-1}.
@@ -193,43 +183,41 @@ def direction_backward(
     h_t = o_t ⊙ tanh(c_t)). Processing order; 0 at padded steps. Recording changes no
     result; None (the default) costs nothing.
     """
-    lead, (N, H), T = d_final[0].shape[:-2], d_final[0].shape[-2:], len(cache.steps)
-    GH = W_hh.shape[-2]
+    (N, H), T = d_final[0].shape, len(cache.steps)
+    GH = W_hh.shape[0]
     dtype = d_final[0].dtype
     if dA is None:
-        dA = np.empty(lead + (N, T, GH), dtype=dtype)
+        dA = np.empty((N, T, GH), dtype=dtype)
     k = max(1, min(T, -(-CHUNK_ROWS // N)))
-    dHH_chunk = np.empty(lead + (k, N, GH), dtype=dtype)  # time-major in the chunk: each step's (N, G·H) is contiguous
-    h_prev_chunk = np.empty(lead + (k, N, H), dtype=dtype)
-    dW_hh = np.zeros(lead + (GH, H), dtype=dtype)
-    db_hh = np.zeros(lead + (GH,), dtype=dtype) if cell.hidden_bias else None
+    dHH_chunk = np.empty((k, N, GH), dtype=dtype)  # time-major in the chunk: each step's slice is contiguous
+    h_prev_chunk = np.empty((k, N, H), dtype=dtype)
+    dW_hh = np.zeros((GH, H), dtype=dtype)
+    db_hh = np.zeros(GH, dtype=dtype) if cell.hidden_bias else None
     d_state = tuple(d_final)
     if record is not None:
-        norms = [np.zeros(lead + (N, T), dtype=dtype) for _ in d_state]
-        squares = "pnh,pnh->pn" if lead else "nh,nh->n"
+        norms = [np.zeros((N, T), dtype=dtype) for _ in d_state]
     for t in range(T - 1, -1, -1):
-        m_t = cache.mask[..., t, :]
+        m_t = cache.mask[:, t]
         # s_t = m s̃_t + (1-m) s_{t-1};  out_t = m h̃_t   (with m = 1 everywhere: s_t = s̃_t, out_t = h̃_t)
         if cache.full[t]:
-            d_new = d_state if d_out is None else (d_state[0] + d_out[..., t, :],) + d_state[1:]
+            d_new = d_state if d_out is None else (d_state[0] + d_out[:, t],) + d_state[1:]
         else:
             d_new = tuple(m_t * ds for ds in d_state)
             if d_out is not None:
-                d_new = (d_new[0] + m_t * d_out[..., t, :],) + d_new[1:]
+                d_new = (d_new[0] + m_t * d_out[:, t],) + d_new[1:]
         if record is not None:
             parts = d_new[:1] + ((cell.cell_state_grad(d_new, cache.steps[t]),) if len(d_new) == 2 else ())
             for norm, g in zip(norms, parts):
-                norm[..., t] = np.sqrt(np.einsum(squares, g, g))
+                norm[:, t] = np.sqrt(np.einsum("nh,nh->n", g, g))
         j = t % k  # the chunk of steps [t - j, t - j + k) fills from its end
-        d_prev = cell.step_backward(d_new, cache.steps[t], W_hh, dA[..., t, :], dHH_chunk[..., j, :, :])
-        h_prev_chunk[..., j, :, :] = cache.steps[t].h_prev
+        d_prev = cell.step_backward(d_new, cache.steps[t], W_hh, dA[:, t], dHH_chunk[j])
+        h_prev_chunk[j] = cache.steps[t].h_prev
         if j == 0:
-            n = min(k, T - t)
-            dHH2 = dHH_chunk[..., :n, :, :].reshape(lead + (n * N, GH))
-            h_prev2 = h_prev_chunk[..., :n, :, :].reshape(lead + (n * N, H))
-            dW_hh += np.matmul(np.swapaxes(dHH2, -1, -2), h_prev2) if lead else np.dot(dHH2.T, h_prev2)
+            rows = min(k, T - t) * N
+            dHH2 = dHH_chunk[: rows // N].reshape(rows, GH)
+            dW_hh += np.dot(dHH2.T, h_prev_chunk[: rows // N].reshape(rows, H))
             if db_hh is not None:
-                db_hh += dHH2.sum(axis=-2)
+                db_hh += dHH2.sum(axis=0)
         if cache.full[t]:
             d_state = d_prev
         else:
@@ -256,10 +244,8 @@ def _bias(params: dict, name: str, cell: Cell) -> np.ndarray:
     return params[f"{name}.b_ih"] if cell.hidden_bias else params[f"{name}.b"]
 
 
-def _project(x: np.ndarray, W_ih: np.ndarray, b: np.ndarray, onehot: bool, embedded=None,
-             out: np.ndarray | None = None) -> np.ndarray:
-    """A = x W_ih^T + b for features x (N, T, D), or a column gather for one-hot ids (N, T); into ``out``
-    (N, T, G·H), a C-contiguous array, when given.
+def _project(x: np.ndarray, W_ih: np.ndarray, b: np.ndarray, onehot: bool, embedded=None) -> np.ndarray:
+    """A = x W_ih^T + b for features x (N, T, D), or a column gather for one-hot ids (N, T).
 
     embedded = (ids (N, T), E (V, D)) says that x = E[ids], an embedding lookup. When the vocabulary
     is smaller than the batch (V < N·T: characters, say), A is then gathered from the projected
@@ -268,15 +254,15 @@ def _project(x: np.ndarray, W_ih: np.ndarray, b: np.ndarray, onehot: bool, embed
     if onehot:
         table = np.zeros((W_ih.shape[1] + ONEHOT_OFFSET, W_ih.shape[0]), dtype=W_ih.dtype)
         table[ONEHOT_OFFSET:] = W_ih.T
-        return np.add(table[x], b, out=out)
+        return table[x] + b
     N, T, D = x.shape
     if embedded is not None and embedded[1].shape[0] < N * T:
         ids, E = embedded
         table = np.dot(E, W_ih.T)
         table += b
-        return np.take(table, ids, axis=0, out=out)
+        return table[ids]
     # one (N·T, D) GEMM: NumPy's stacked 3-D matmul is slower than one 2-D BLAS call
-    A = np.dot(x.reshape(N * T, D), W_ih.T, out=None if out is None else out.reshape(N * T, -1))
+    A = np.dot(x.reshape(N * T, D), W_ih.T)
     A += b
     return A.reshape(N, T, -1)
 
@@ -337,47 +323,6 @@ def learned_state(params: dict, spec: StackSpec, N: int, prefix: str = "rnn") ->
     ]
 
 
-PAIRED = "both"  # StackCache.directions key (layer, PAIRED): a layer whose two directions ran as one loop
-PAIR_DIRECTIONS = True  # run a bidirectional LSTM or GRU layer's two directions as one loop (_pair_forward)
-
-
-def _pair_forward(x, masks, params, spec: StackSpec, k: int, prefix: str, state0, embedded, layer_out, keep_cache):
-    """Both directions of bidirectional layer k as ONE time loop over stacked arrays (:func:`direction_forward`
-    with a leading axis of 2: the reverse direction's A, mask, outputs and states in its processing order),
-    so that every NumPy call of a step serves both; the same operations as two loops, the same bits.
-    Writes the layer's outputs into ``layer_out`` (N, T, 2H) and returns (the two final states, the cache)."""
-    cell, H = spec.cell_type, spec.hidden_size
-    N, T = masks[0].shape
-    names = [f"{prefix}.l{k}", f"{prefix}.l{k}_reverse"]
-    onehot = spec.onehot and k == 0
-    A = np.empty((2, N, T, cell.gates * H), dtype=layer_out.dtype)
-    for d, name in enumerate(names):
-        x_d = x if d == 0 else x[:, ::-1]
-        emb = None if embedded is None else (embedded[0] if d == 0 else embedded[0][:, ::-1], embedded[1])
-        _project(x_d, params[f"{name}.W_ih"], _bias(params, name, cell), onehot, emb, out=A[d])
-    b_hh = np.stack([params[f"{n}.b_hh"] for n in names])[:, None, :] if cell.hidden_bias else None
-    W_hh = np.stack([params[f"{n}.W_hh"] for n in names])
-    state = tuple(np.stack(pair) for pair in zip(*state0))
-    out, final, cache = direction_forward(A, np.stack(masks), W_hh, b_hh, cell, state, keep_cache=keep_cache)
-    layer_out[:, :, :H] = out[0]
-    layer_out[:, :, H:] = out[1][:, ::-1]
-    return [tuple(s[d] for s in final) for d in range(2)], cache
-
-
-def direction_cache(cache: "StackCache", layer: int, direction: int) -> DirectionCache:
-    """One direction's DirectionCache of (N, …) arrays, also for a layer whose directions ran paired
-    (whose cache holds views of the stacked arrays)."""
-    if (layer, direction) in cache.directions:
-        return cache.directions[(layer, direction)]
-    both = cache.directions[(layer, PAIRED)]
-    m = both.mask[direction]
-
-    def one(step):  # the gates are gate-major, (G, 2, N, H); every other array is (2, N, H)
-        return step._replace(**{f: a[:, direction] if f == "gates" else a[direction] for f, a in step._asdict().items()})
-
-    return DirectionCache([one(step) for step in both.steps], m, m[:, :, 0].all(axis=0))
-
-
 def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: str = "rnn",
                   dropout_rng: np.random.Generator | None = None, embedding: tuple[str, np.ndarray] | None = None,
                   keep_cache: bool = True):
@@ -406,7 +351,6 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
     if state0 is None:
         state0 = learned_state(params, spec, N, prefix) if learned else zero_state(spec, N, dtype)
     masks = [mask, mask[:, ::-1]]
-    paired = PAIR_DIRECTIONS and spec.bidirectional and cell.gates > 1
     inputs, dir_caches, finals, keeps = [], {}, [], []
     layer_in = x
     H = spec.hidden_size
@@ -415,10 +359,7 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
             inputs.append(layer_in)
         layer_out = np.empty((N, T, spec.output_size), dtype=dtype)  # both directions write their half
         layer_finals = []
-        if paired:
-            layer_finals, dir_caches[(k, PAIRED)] = _pair_forward(
-                layer_in, masks, params, spec, k, prefix, state0[k], embedded if k == 0 else None, layer_out, keep_cache)
-        for d in range(spec.directions if not paired else 0):
+        for d in range(spec.directions):
             name = f"{prefix}.l{k}{'_reverse' if d else ''}"
             A = _project(layer_in, params[f"{name}.W_ih"], _bias(params, name, cell), spec.onehot and k == 0,
                          embedded if k == 0 else None)
@@ -442,22 +383,6 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
     if not keep_cache:
         return layer_in, finals, None
     return layer_in, finals, StackCache(inputs, dir_caches, masks, keeps, learned, embedding, keep_in)
-
-
-def _pair_backward(d_layer_out, d_fins, both: DirectionCache, params, spec: StackSpec, k: int, prefix: str,
-                   record: bool) -> list[tuple]:
-    """Backward of :func:`_pair_forward`: both directions of layer k as one loop. Returns, per direction, what
-    the unpaired path has: (dA in real time order, dW_hh, db_hh, d_state0, the recorded norms or None)."""
-    H = spec.hidden_size
-    names = [f"{prefix}.l{k}", f"{prefix}.l{k}_reverse"]
-    d_o = None if d_layer_out is None else np.stack([d_layer_out[:, :, :H], d_layer_out[:, :, H:][:, ::-1]])
-    W_hh = np.stack([params[f"{n}.W_hh"] for n in names])
-    rec = {} if record else None
-    dA, dW_hh, db_hh, ds0 = direction_backward(d_o, tuple(np.stack(pair) for pair in zip(*d_fins)), both, W_hh,
-                                               spec.cell_type, rec)
-    return [(dA[0] if d == 0 else dA[1][:, ::-1], dW_hh[d], None if db_hh is None else db_hh[d],
-             tuple(s[d] for s in ds0), None if rec is None else {key: v[d] for key, v in rec.items()})
-            for d in range(2)]
 
 
 def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: StackSpec, prefix: str = "rnn",
@@ -491,29 +416,22 @@ def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: Stack
         N, T = cache.masks[0].shape
         dtype = params[f"{prefix}.l{k}.W_hh"].dtype
         d_x = None
-        d_fins = []
         for d in range(spec.directions):
+            name = f"{prefix}.l{k}{'_reverse' if d else ''}"
+            d_o = None if d_layer_out is None else d_layer_out[:, :, d * H : (d + 1) * H]
+            if d and d_o is not None:
+                d_o = d_o[:, ::-1]
+            reuse = d_o is not None and cell.gates == 1 and (overwrite_d_out or k < spec.num_layers - 1)
             d_fin = d_finals[k][d] if d_finals is not None else None
             if d_fin is None:
                 d_fin = (None,) * cell.state_size
-            d_fins.append(tuple(np.zeros((N, H), dtype=dtype) if g is None else g for g in d_fin))
-        if (k, PAIRED) in cache.directions:
-            both = _pair_backward(d_layer_out, d_fins, cache.directions[(k, PAIRED)], params, spec, k, prefix,
-                                  record is not None)
-        for d in range(spec.directions):
-            name = f"{prefix}.l{k}{'_reverse' if d else ''}"
-            if (k, PAIRED) in cache.directions:
-                dA, dW_hh, db_hh, ds0, rec = both[d]
-            else:
-                d_o = None if d_layer_out is None else d_layer_out[:, :, d * H : (d + 1) * H]
-                if d and d_o is not None:
-                    d_o = d_o[:, ::-1]
-                reuse = d_o is not None and cell.gates == 1 and (overwrite_d_out or k < spec.num_layers - 1)
-                rec = None if record is None else {}
-                dA, dW_hh, db_hh, ds0 = direction_backward(d_o, d_fins[d], cache.directions[(k, d)],
-                                                           params[f"{name}.W_hh"], cell, rec, dA=d_o if reuse else None)
-                if d:
-                    dA = dA[:, ::-1]
+            d_fin = tuple(np.zeros((N, H), dtype=dtype) if g is None else g for g in d_fin)
+            W_hh = params[f"{name}.W_hh"]
+            rec = None if record is None else {}
+            dA, dW_hh, db_hh, ds0 = direction_backward(d_o, d_fin, cache.directions[(k, d)], W_hh, cell, rec,
+                                                       dA=d_o if reuse else None)
+            if d:
+                dA = dA[:, ::-1]
             if rec is not None:
                 record[(k, d)] = {key: norm[:, ::-1] if d else norm for key, norm in rec.items()}
             dW_ih, db, dx = _project_backward(x, dA, params[f"{name}.W_ih"], spec.onehot and k == 0,
@@ -540,7 +458,7 @@ def stack_backward(d_out, d_finals, cache: StackCache, params: dict, spec: Stack
         keep = cache.keep[k - 1] if k > 0 else cache.keep_in
         if keep is not None and d_x is not None:
             d_x = d_x * keep  # layer_in = outputs ⊙ keep (or x ⊙ keep_in)
-        d_layer_out = d_o = dA = dx = both = None  # freed before the next layer's (or the embedding's) buffers
+        d_layer_out = d_o = dA = dx = None  # freed before the next layer's (or the embedding's) buffers
         if k == 0 and cache.embedding is not None:  # summed per id, d_x already is ∂L/∂E
             name, ids = cache.embedding
             grads[name] = d_x if per_id else layers.embedding_backward(d_x, ids, params[name].shape[0])

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnncli.engine import jacobian as jac
-from rnncli.engine.recurrent import direction_cache
 from rnncli.errors import DataError, UsageError
 from rnncli.models import ModelSpec
 from rnncli.models.sequence import forward
@@ -125,7 +124,7 @@ def measure(params: dict, spec: ModelSpec, batches: list, layer: int = 0, direct
         with np.errstate(over="ignore", invalid="ignore"):
             _, cache = forward(p64, spec, batch.ids, batch.mask, state if batch.carry else None)
         state = cache.finals
-        dcache = direction_cache(cache.stack, layer, direction)
+        dcache = cache.stack.directions[(layer, direction)]
         mask = dcache.mask[:, :, 0] > 0  # processing order
         N, Tb = mask.shape
         positions = np.arange(Tb) if direction == 0 else np.arange(Tb)[::-1]
