@@ -37,6 +37,7 @@ def test_bench_train_floor_and_torch_smoke():
     (r,) = d["training"]
     assert r["floor_gemms"] == 2 * 32 + 4 + 3 and r["floor"]["step_ms"] > 0 and r["torch_floor"]["step_ms"] > 0
     assert r["over_floor"] == r["ours"]["step_ms"] / r["floor"]["step_ms"] and isinstance(r["floor_pass"], bool)
+    assert r["optimizer"]["step_ms"] > 0 and r["fb_over_floor"] < r["over_floor"]
     assert r["parity_rel_diff"] < 1e-3  # both sides start from the same weights
 
 
