@@ -99,7 +99,7 @@ def build(name: str):
     params = init_params(spec, np.random.default_rng(SEED), dtype=np.float32)
     desc = (f"configs/{config}: {spec.cell}, {spec.num_layers} layer(s), "
             f"{'bidirectional, ' if spec.bidirectional else ''}embedding {spec.embedding_dim}, hidden {spec.hidden_size}, "
-            f"{'max-pooled' if spec.pooling == 'max' else spec.pooling}, {len(ids):,} sentences, "
+            f"{'one output per token' if spec.per_step else f'{spec.pooling} pooling'}, {len(ids):,} sentences, "
             f"{sum(len(i) for i in ids) / len(ids):.1f} tokens on average")
     return spec, params, ids, desc
 
