@@ -96,10 +96,11 @@ WORKLOADS = {
     "W3": Workload("W3", "tagging", 20_000, 100, 128, 32, 25, "tag", 18, True),
 }
 
-# ours ÷ PyTorch, from the issue. W1-bi is W1's bidirectional variant and shares its targets.
+# ours ÷ PyTorch, from the current performance issue: the LSTM ≥ 1.0 (where the BLAS floor allows it), the GRU and
+# the vanilla RNN ≥ 1.3, on every workload.
 TARGETS = {
-    ("W1", "lstm"): 0.75, ("W1-bi", "lstm"): 0.75, ("W2", "lstm"): 0.75,
-    **{(w, c): 1.0 for w in ("W1", "W1-bi", "W2", "W3") for c in ("rnn", "gru")},
+    **{(w, "lstm"): 1.0 for w in ("W1", "W1-bi", "W2", "W3")},
+    **{(w, c): 1.3 for w in ("W1", "W1-bi", "W2", "W3") for c in ("rnn", "gru")},
 }
 MEMORY_TARGET = 2.0  # peak step memory (less the gradient tensors) ≤ 2× the activations BPTT keeps
 
