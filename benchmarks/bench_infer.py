@@ -184,8 +184,9 @@ def bench(name: str, batch_size: int, limit: int | None, repeats: int, settle_s:
 def print_tables(result: dict, plain: bool) -> None:
     table = make_table(plain)
     env = result["environment"]
-    print(f"rnncli inference benchmark, {env['date']}, commit {env['rnncli_commit']}  ({env['cpu']}, {env['cpus']} CPUs, "
-          f"NumPy SIMD up to {env['simd']['level']}; NumPy {env['numpy']} with {env['blas']['threads']} BLAS threads; PyTorch {env['torch']} with "
+    print(f"rnncli inference benchmark, {env['date']}, commit {env['rnncli_commit']}  ({env['cpu']}, "
+          f"{env['cpus']} CPUs, NumPy SIMD up to {env['simd']['level']}; NumPy {env['numpy']} with "
+          f"{env['blas']['threads']} BLAS threads; PyTorch {env['torch']} with "
           f"torch.set_num_threads({env['torch_threads']}); load average {env['loadavg_start']} at the start, "
           f"{env['loadavg_end']} at the end)")
     for name in dict.fromkeys(r["model"] for r in result["rows"]):

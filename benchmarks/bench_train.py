@@ -356,7 +356,6 @@ class Floor:
         dot(self.F, self.W.T)
         dot(self.dY.T, self.F)
         dot(self.dY, self.W)
-        return None
 
 
 def time_call(fn, seconds: float = 0.2, repeats: int = 5) -> float:

@@ -67,7 +67,8 @@ class LM(Task):
         state carried across windows; no outputs."""
         total, terms, state = 0.0, 0, None
         for batch in lm_batches(data.stream, min(batch_size, 32), EVAL_BPTT):
-            logits, cache = forward(params, spec, batch.ids, batch.mask, state if batch.carry else None, keep_cache=False)
+            logits, cache = forward(params, spec, batch.ids, batch.mask, state if batch.carry else None,
+                                    keep_cache=False)
             n = batch.ids.size
             total += loss_from_logits(logits, batch.targets, spec, batch.mask)[0] * n
             terms += n

@@ -8,8 +8,8 @@ divergence, a crash) is marked failed with its error, and the sweep goes on. Wit
 in the best third of the trials that reached the same epoch.
 
 The sweep's folder holds ``sweep.yaml`` (the sweep as given, its base config written out in full: the folder
-alone resumes it, wherever the sweep file was and whatever became of the base file since), one ``trial-NNN.yaml`` config and run directory
-``trial-NNN/`` per trial, ``sweep.jsonl`` (every finished trial, appended as it ends), and at the end
+alone resumes it, wherever the sweep file was and whatever became of the base file since), one
+``trial-NNN.yaml`` config and run directory ``trial-NNN/`` per trial, ``sweep.jsonl`` (every finished trial, appended as it ends), and at the end
 ``best.yaml`` (the best trial's resolved config) and ``best/`` (a copy of its run directory, for
 ``rnn predict --model DIR/best``). ``--resume DIR`` runs only the trials that ``sweep.jsonl`` lacks.
 """
@@ -215,16 +215,11 @@ def ranked_trials(trials: list[Trial], sweep: Sweep) -> list[Trial]:
     return scored + [t for t in trials if t not in scored]
 
 
-def sweep_yaml(data: dict) -> str:
-    """A sweep file's content as YAML (sweep.yaml of the sweep's folder)."""
-    import yaml
-
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-
-
 def write_sweep_yaml(out: Path, sweep: Sweep) -> None:
     """DIR/sweep.yaml: the sweep as given, with its base config in full (``--resume`` reads nothing else)."""
-    text = sweep_yaml({**sweep.raw, "base": sweep.base.to_dict()})
+    import yaml
+
+    text = yaml.safe_dump({**sweep.raw, "base": sweep.base.to_dict()}, sort_keys=False, allow_unicode=True)
     atomic_write(out / "sweep.yaml", lambda f: f.write(text.encode("utf-8")))
 
 
