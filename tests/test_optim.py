@@ -379,3 +379,59 @@ def test_lazy_adam_matches_torch_sparse_adam():
         weight.grad = torch.from_numpy(g).to_sparse(sparse_dim=1)  # one entry per non-zero row, as nn.Embedding's
         sparse.step()
     np.testing.assert_allclose(ours["embedding.weight"], weight.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+# ------------------------------------------------------------------ weight average (train.ema_decay)
+
+
+@pytest.mark.parametrize("size", [7, 5 * (1 << 15) + 3], ids=["one-call", "blockwise"])
+def test_weight_average_follows_its_equation(size):
+    """θ̄ = θ after the first update, then θ̄ ← d θ̄ + (1 - d) θ; large arrays go block by block."""
+    rng = np.random.default_rng(0)
+    params = {"W": rng.normal(size=size), "b": rng.normal(size=(2, 3))}
+    average, d = optim.WeightAverage(params, 0.9), 0.9
+    expected = None
+    for _ in range(4):
+        for p in params.values():
+            p += rng.normal(size=p.shape)
+        average.update(params)
+        expected = {k: p.copy() for k, p in params.items()} if expected is None else \
+            {k: d * expected[k] + (1 - d) * params[k] for k in params}
+        for k in params:
+            np.testing.assert_allclose(average.weights[k], expected[k], rtol=1e-12, atol=1e-12)
+    assert average.n == 4
+    fresh = optim.WeightAverage({k: np.zeros_like(p) for k, p in params.items()}, 0.9)
+    fresh.load_state_dict(average.state_dict())
+    assert fresh.n == 4 and all(np.array_equal(fresh.weights[k], average.weights[k]) for k in params)
+    with pytest.raises(ValueError, match="shape"):
+        fresh.load_state_dict({**average.state_dict(), "b": np.zeros(3)})
+
+
+def test_weight_average_keeps_float32():
+    params = {"W": np.ones((3, 4), dtype=np.float32)}
+    average = optim.WeightAverage(params, 0.99)
+    for _ in range(2):
+        params["W"] += np.float32(0.5)
+        average.update(params)
+    assert average.weights["W"].dtype == np.float32
+
+
+def test_weight_average_matches_torch_averaged_model():
+    torch = pytest.importorskip("torch")
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    rng = np.random.default_rng(1)
+    module = torch.nn.Linear(4, 3).double()
+    ema = AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(0.95))
+    params = {k: v.detach().numpy().copy() for k, v in module.state_dict().items()}
+    ours = optim.WeightAverage(params, 0.95)
+    for _ in range(5):
+        with torch.no_grad():
+            for k, p in module.state_dict().items():
+                p += torch.from_numpy(rng.normal(size=tuple(p.shape)))
+        params = {k: v.detach().numpy().copy() for k, v in module.state_dict().items()}
+        ema.update_parameters(module)
+        ours.update(params)
+    theirs = {k[len("module."):]: v.numpy() for k, v in ema.state_dict().items() if k.startswith("module.")}
+    for k in params:
+        np.testing.assert_allclose(ours.weights[k], theirs[k], rtol=1e-12, atol=1e-12)

@@ -221,6 +221,31 @@ def test_seeds_report_mean_and_std(workspace, cli):
     assert "mean ± std" in table.out
 
 
+def test_weight_average_leaves_training_alone_and_is_what_is_scored_and_saved(workspace, cli):
+    """train.ema_decay: the same steps as without it, but the metrics, weights.npz and rnn evaluate are those
+    of the average, which the checkpoint keeps beside the trained parameters."""
+    args = ["train", "--config", TOY, "--json", "--set", "train.epochs=3"]
+    plain = cli(*args, "--set", "run.dir=runs/plain")
+    averaged = cli(*args, "--set", "run.dir=runs/ema", "--set", "train.ema_decay=0.9")
+    assert plain.code == 0 and averaged.code == 0, averaged.err
+    records = lambda r: [json.loads(line) for line in r.out.splitlines()[:-1]]  # noqa: E731
+    assert [e["train_loss"] for e in records(plain)] == [e["train_loss"] for e in records(averaged)]
+    assert [e["dev_accuracy"] for e in records(plain)] != [e["dev_accuracy"] for e in records(averaged)] or \
+        [e["dev_loss"] for e in records(plain)] != [e["dev_loss"] for e in records(averaged)]
+    load = lambda path: dict(np.load(workspace / path))  # noqa: E731
+    ckpt_plain, ckpt_ema = load("runs/plain/checkpoint.npz"), load("runs/ema/checkpoint.npz")
+    weights = load("runs/ema/weights.npz")
+    for k in weights:
+        assert np.array_equal(ckpt_plain[f"param/{k}"], ckpt_ema[f"param/{k}"])  # training itself unchanged
+        assert np.array_equal(weights[k], ckpt_ema[f"average/{k}"])  # the saved weights are the average
+        assert not np.array_equal(weights[k], ckpt_ema[f"param/{k}"])
+    assert int(ckpt_ema["average/n"]) == records(averaged)[-1]["step"]
+    evaluated = cli("evaluate", "--model", "runs/ema", "--data", "datasets/toy/sentiment-dev.tsv", "--json")
+    assert json.loads(evaluated.out)["loss"] == pytest.approx(records(averaged)[-1]["dev_loss"])
+    bad = cli(*args, "--set", "train.ema_decay=1.0")
+    assert bad.code == ExitCode.CONFIG and "train.ema_decay" in bad.err
+
+
 # ------------------------------------------------------------------------- character encoder
 
 

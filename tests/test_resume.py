@@ -36,7 +36,7 @@ CASES = {
     "classify-gru-dropout-cosine": {
         "data": {"train": "datasets/toy/sentiment.tsv", "dev": "datasets/toy/sentiment-dev.tsv"},
         "model": {"cell": "gru", "num_layers": 2, "dropout": 0.3, "hidden_size": 8, "embedding_dim": 8},
-        "train": {"epochs": 3, "batch_size": 16, "schedule": "cosine"},
+        "train": {"epochs": 3, "batch_size": 16, "schedule": "cosine", "ema_decay": 0.9},
     },
     "lm-lstm-carry-momentum": {
         "task": "lm",

@@ -125,6 +125,7 @@ class TrainConfig(_Section):
     momentum: float = opt(0.9, "optimizer momentum: the momentum coefficient", ge=0, lt=1)
     nesterov: bool = opt(False, "optimizer momentum: use Nesterov's lookahead form")
     weight_decay: float = opt(0.0, "L2 penalty added to the gradient (wd · θ), as PyTorch's weight_decay", ge=0)
+    ema_decay: float | None = opt(None, "evaluate and save an exponential moving average of the weights, θ̄ ← d θ̄ + (1 - d) θ after every step (as torch's AveragedModel with get_ema_multi_avg_fn(d), Keras's use_ema), instead of the weights of the last step: it averages over about 1/(1 - d) steps, e.g. 0.999; training itself is unchanged. null = off", gt=0, lt=1)
     schedule: Literal["none", "step", "cosine"] = opt("none", "learning-rate schedule over epochs: step = × gamma every step_size epochs; cosine = anneal to 0")
     step_size: int = opt(10, "schedule step: epochs between decays", ge=1)
     gamma: float = opt(0.5, "schedule step: decay factor", gt=0)

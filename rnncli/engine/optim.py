@@ -24,6 +24,10 @@ Schedules (1-based epoch e of E, evaluated at the start of each epoch)
   step     η_e = η γ^⌊(e-1) / step_size⌋               (torch StepLR, stepped once per epoch)
   cosine   η_e = η (1 + cos(π (e-1) / E)) / 2          (torch CosineAnnealingLR, T_max = E, eta_min = 0)
 
+Weight average (train.ema_decay = d; torch.optim.swa_utils.AveragedModel with get_ema_multi_avg_fn(d), Keras's
+use_ema): θ̄ ← θ after the first step, then after every step θ̄ ← θ̄ + (1-d)(θ - θ̄) = d θ̄ + (1-d) θ, an
+exponential moving average over about 1/(1-d) steps (``WeightAverage``). It never feeds back into training.
+
 Parameters are updated in place and keep their dtype: state buffers share it and scalars stay Python floats, so
 float32 never becomes float64 (NumPy 2 would upcast on a NumPy float64 scalar). Gradients are never modified by
 ``step``. Optimiser state is a flat dict of arrays (``state_dict``: ``"t"`` plus ``"<slot>.<param name>"``) so a
@@ -242,6 +246,47 @@ class Adagrad(Optimizer):
     def _update(self, p, g, s):
         s += g * g
         p -= float(self.lr) * (g / (np.sqrt(s) + float(self.eps)))
+
+
+class WeightAverage:
+    """The exponential moving average θ̄ of the parameters (equation in the module docstring).
+
+    Training steps on θ; evaluation and the saved weights use θ̄, which averages out the noise of
+    the last steps (Polyak & Juditsky 1992; an EMA as in torch's AveragedModel and Keras's use_ema).
+    ``n`` counts the updates: the first copies θ, as AveragedModel does.
+    """
+
+    def __init__(self, params: Arrays, decay: float) -> None:
+        self.decay = decay
+        self.n = 0
+        self.weights = {k: p.copy() for k, p in params.items()}
+
+    def update(self, params: Arrays) -> None:
+        """Fold the parameters after a step into the average, in place."""
+        self.n += 1
+        for k, p in params.items():
+            blockwise(self._copy if self.n == 1 else self._lerp, self.weights[k], p)
+
+    @staticmethod
+    def _copy(avg: np.ndarray, p: np.ndarray) -> None:
+        avg[...] = p
+
+    def _lerp(self, avg: np.ndarray, p: np.ndarray) -> None:
+        tmp = np.subtract(p, avg)
+        tmp *= 1.0 - float(self.decay)
+        avg += tmp
+
+    def state_dict(self) -> Arrays:
+        """``"n"`` and a copy of each average, by parameter name."""
+        return {"n": np.array(self.n, dtype=np.int64), **{k: a.copy() for k, a in self.weights.items()}}
+
+    def load_state_dict(self, state: Arrays) -> None:
+        self.n = int(state["n"])
+        for k, a in self.weights.items():
+            saved = np.asarray(state[k])
+            if saved.shape != a.shape:
+                raise ValueError(f"weight average {k} has shape {saved.shape}, expected {a.shape}")
+            a[...] = saved
 
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "lazy_adam", "rmsprop", "adagrad")

@@ -6,6 +6,7 @@ a resumed run.
 
     param/<name>        the weights after the checkpoint's step
     optim/<key>         the optimiser state (``Optimizer.state_dict``: moments and step count)
+    average/<key>       with train.ema_decay, the weight average (``WeightAverage.state_dict``)
     order               sequence tasks, mid-epoch: the epoch's shuffled example order
     carry/<l>/<d>/<k>   task lm, mid-epoch: the hidden state carried into the next window
     meta                UTF-8 JSON as a uint8 array: format and version, progress (finished
@@ -66,10 +67,13 @@ def fingerprint(data: Dataset | None) -> str | None:
 # ------------------------------------------------------------------------------- writing
 
 
-def save(run: RunDir, params: dict, optimizer, rngs: dict, state: TrainState, info: dict) -> None:
-    """Write checkpoint.npz atomically. ``info`` holds the run's constants (model, labels, data)."""
+def save(run: RunDir, params: dict, optimizer, average, rngs: dict, state: TrainState, info: dict) -> None:
+    """Write checkpoint.npz atomically. ``info`` holds the run's constants (model, labels, data); ``average``
+    is the :class:`rnncli.engine.optim.WeightAverage` or None."""
     arrays = {f"param/{k}": v for k, v in params.items()}
     arrays.update({f"optim/{k}": v for k, v in optimizer.state_dict().items()})
+    if average is not None:
+        arrays.update({f"average/{k}": v for k, v in average.state_dict().items()})
     if state.batch > 0 and state.order is not None:
         arrays["order"] = state.order
     if state.batch > 0 and state.carry is not None:
@@ -110,8 +114,10 @@ class Checkpoint:
             raise _bad(self.run_dir, f"{CHECKPOINT} is corrupt (labels: {exc})") from None
         return vocab, labels, target_vocab, features
 
-    def restore(self, params: dict, optimizer, rngs: dict, spec, info: dict, examples: int | None) -> TrainState:
-        """Load weights, optimiser and generator states in place; returns the training state.
+    def restore(self, params: dict, optimizer, average, rngs: dict, spec, info: dict,
+                examples: int | None) -> TrainState:
+        """Load weights, optimiser, weight average (None: none) and generator states in place; returns the
+        training state.
         ``examples``: the number of training examples (None for lm), to check a saved order."""
         meta, where = self.meta, self.run_dir
         try:
@@ -128,6 +134,8 @@ class Checkpoint:
                     raise _bad(where, f"{CHECKPOINT} does not match the model (tensor {k})")
                 np.copyto(params[k], saved)  # in place: the optimiser holds these very arrays
             optimizer.load_state_dict({k[6:]: v for k, v in self.arrays.items() if k.startswith("optim/")})
+            if average is not None:
+                average.load_state_dict({k[8:]: v for k, v in self.arrays.items() if k.startswith("average/")})
             for name, rng in rngs.items():
                 rng.bit_generator.state = meta["rng"][name]
             added = {"first_loss": None, "high_steps": 0}  # older checkpoints lack them: the next step sets them

@@ -4,7 +4,8 @@ seq2seq runs also hold the target vocabulary (``target-vocab.json``); their dev 
 the dev sources greedily (token accuracy, exact match, BLEU) besides the teacher-forced loss.
 
 Each step: forward, loss, backward through time, optional clipping (by value, then by global
-norm), an optimiser update at the epoch's learning rate (``train.schedule``). After every
+norm), an optimiser update at the epoch's learning rate (``train.schedule``) and, with ``train.ema_decay``,
+an update of the weight average, which is then what is scored and saved as the weights. After every
 epoch the dev set is scored; then the resumable checkpoint (:mod:`rnncli.training.resume`), the weights,
 the best weights (by ``train.monitor``), metrics.jsonl and run.json are written, in that order,
 through :class:`rnncli.rundir.RunDir`. ``train.patience`` stops early; Ctrl-C or SIGTERM saves a
@@ -29,7 +30,7 @@ import numpy as np
 
 from rnncli.config import Config
 from rnncli.data import LabelVocab
-from rnncli.engine.optim import clip_grad_norm, clip_grad_value, lr_at, make_optimizer
+from rnncli.engine.optim import WeightAverage, clip_grad_norm, clip_grad_value, lr_at, make_optimizer
 from rnncli.errors import DivergedError, TrainingInterrupted
 from rnncli.models import ModelSpec, loss_and_grads
 from rnncli.rundir import RunDir, run_meta
@@ -98,6 +99,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
     weights = None if data.class_weights is None else data.class_weights.astype(np.dtype(t.dtype))
     trainable = {k: p for k, p in params.items() if k not in frozen}  # the same arrays
     optimizer = make_optimizer(t.optimizer, trainable, t.lr, t.momentum, t.nesterov, t.weight_decay)
+    average = WeightAverage(trainable, t.ema_decay) if t.ema_decay else None
     label_names = data.labels.to_dict()["labels"]
     info = {"model": spec.to_dict(), "labels": label_names, "config": cfg.name,
             "data": {"train": resume.fingerprint(data.train), "dev": resume.fingerprint(data.dev)}}
@@ -112,11 +114,11 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
     else:
         run = RunDir(resume_dir)
         examples = None if task.stream else len(data.train)
-        state = saved.restore(params, optimizer, rngs, spec, info, examples)
+        state = saved.restore(params, optimizer, average, rngs, spec, info, examples)
         run.clean_temp_files()
         run.write_config(cfg)  # keeps a --set train.epochs=N
         if state.batch == 0 and state.epoch > 0:  # a kill may have come between the checkpoint and these
-            save(run, spec, params, data.labels, cfg, state)
+            save(run, spec, evaluated(params, average), data.labels, cfg, state)
         progress("resume", {"epoch": state.epoch, "batch": state.batch, "step": state.step, "epochs": t.epochs})
 
     result = TrainResult(run.path, sum(p.size for p in params.values()), state.records,
@@ -146,6 +148,8 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
                         problem = divergence.check_step(loss, grad_norm, grads, state.first_loss, state.high_steps)
                         if problem is None:
                             optimizer.step(trainable, grads)
+                            if average is not None:
+                                average.update(trainable)
                 except FloatingPointError as exc:
                     problem = f"NumPy reported \"{exc}\" during the step"
                 if problem is not None:
@@ -158,7 +162,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
                 if guard.requested is not None or (t.checkpoint_every and state.step % t.checkpoint_every == 0
                                        and state.batch < len(batches)):  # the epoch's end writes one anyway
                     check_weights(run, epoch, state, params, checkpointed)
-                    resume.save(run, params, optimizer, rngs, state, info)
+                    resume.save(run, params, optimizer, average, rngs, state, info)
                     checkpointed = state.step
                 if guard.requested is not None:
                     raise interrupted(run, state, len(batches), guard.requested)
@@ -167,24 +171,25 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
             if task.accuracy:
                 record["train_accuracy"] = state.sums["correct"] / terms
             record["grad_norm"] = state.grad_norm
+            scored_params = evaluated(params, average)
             if probe:  # ‖∂L/∂h_t‖ on the first training batch, with this epoch's weights
                 record["grad_norms"] = diagnostics.grad_norms(params, spec, probe).epoch_record()
             for name, scored in (("holdout", data.holdout), ("dev", None if holdout else data.dev)):
                 if scored is not None:
-                    values = task.metrics(scored.targets, task.score(params, spec, scored), label_names)
+                    values = task.metrics(scored.targets, task.score(scored_params, spec, scored), label_names)
                     record.update({f"{name}_{k}": v for k, v in values.items()})
             record["seconds"] = round(time.perf_counter() - t0, 4)
             check_weights(run, epoch, state, params, checkpointed)
             state.finish_epoch(record, monitor, t.patience)
-            resume.save(run, params, optimizer, rngs, state, info)  # first: the checkpoint is the commit point
+            resume.save(run, params, optimizer, average, rngs, state, info)  # first: the checkpoint is the commit point
             checkpointed = state.step
-            save(run, spec, params, data.labels, cfg, state)
+            save(run, spec, scored_params, data.labels, cfg, state)
             progress("epoch_end", record)
             if guard.requested is not None:
                 raise interrupted(run, state, len(batches), guard.requested)
     result.best, result.stopped_early = state.best, state.stopped_early
     selected = state.best if holdout else None  # the epoch whose weights score dev and test
-    final = run.read_selected_weights(spec) if selected else params
+    final = run.read_selected_weights(spec) if selected else evaluated(params, average)
     if holdout and data.dev is not None:
         result.dev = task.metrics(data.dev.targets, task.score(final, spec, data.dev), label_names)
     if data.test is not None:
@@ -194,6 +199,12 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
                            "epoch": selected["epoch"] if selected else state.epoch, "dev": result.dev, "test": result.test})
     result.seconds = time.perf_counter() - started
     return result
+
+
+def evaluated(params, average: WeightAverage | None):
+    """The weights that are scored and saved: with train.ema_decay the trained parameters' average
+    (frozen ones never change, so they are their own average), else the parameters themselves."""
+    return params if average is None else {**params, **average.weights}
 
 
 def diverged(run: RunDir, epoch: int, step: int, state: TrainState, problem: str,
