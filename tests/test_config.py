@@ -493,7 +493,7 @@ def test_override_value_that_is_not_yaml_is_kept_as_text(tmp_path):
 def test_to_dict_is_nested_in_schema_order_without_name_or_source():
     d = config_from_dict({}, name="n", source="s.yaml").to_dict()
     assert list(d) == ["task", "data", "vocab", "model", "train", "run"]
-    assert list(d["train"]) == ["epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
+    assert list(d["train"]) == ["epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "ema_decay",
                                 "schedule", "step_size", "gamma", "class_weights", "bptt", "label_smoothing", "teacher_forcing", "seed",
                                 "init_from", "bucket", "shuffle", "clip_norm",
                                 "clip_value", "dtype", "monitor", "patience", "checkpoint_every", "log_grad_norms"]
