@@ -359,6 +359,23 @@ def test_gradients_summed_per_id_match_finite_differences(monkeypatch, spec, pad
     assert result.passed, result
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_forward_only_max_pooling_takes_the_maxima_without_their_positions(cell):
+    """The forward-only path max-pools with max() instead of argmax() and a gather: the same bits, and the zero
+    summary for a text with no real token."""
+    from rnncli.tasks import model_spec
+
+    spec = model_spec(dict(task="classify", vocab_size=9, num_classes=3, cell=cell, embedding_dim=4, hidden_size=3,
+                           bidirectional=True, pooling="max"))
+    rng = np.random.default_rng(6)
+    params = init_params(spec, rng, np.float32)
+    ids, mask = _batch(spec, rng, [5, 0, 2, 4], T=5)
+    logits, cache = forward(params, spec, ids, mask)
+    only, light = forward(params, spec, ids, mask, keep_cache=False)
+    assert np.array_equal(only, logits) and np.array_equal(light.features, cache.features)
+    assert not light.features[1].any() and light.pool_index is None and cache.pool_index is not None
+
+
 @pytest.mark.parametrize("cell,act", CELL_VARIANTS)
 @pytest.mark.parametrize("features", [False, True])
 def test_forward_only_path_gives_the_same_bits_and_keeps_nothing(cell, act, features):

@@ -66,8 +66,10 @@ class ForwardCache(NamedTuple):
     keep_out: np.ndarray | None = None  # output dropout's multiplier of the head's input
 
 
-def _summary(outputs, finals, mask, spec: ModelSpec):
-    """Many-to-one summary (N, F) and, for max pooling, the argmax index."""
+def _summary(outputs, finals, mask, spec: ModelSpec, with_index: bool = True):
+    """Many-to-one summary (N, F) and, for max pooling with ``with_index``, the argmax index over time
+    that backward routes the gradient through (the forward-only path needs only the maxima, which
+    NumPy finds several times faster than their positions along a strided axis: the same values)."""
     if spec.pooling == "last":
         top = finals[-1]
         return np.concatenate([state[0] for state in top], axis=1), None
@@ -75,6 +77,10 @@ def _summary(outputs, finals, mask, spec: ModelSpec):
     if spec.pooling == "mean":
         return (outputs * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0), None
     masked = np.where(m > 0, outputs, -np.inf)
+    if not with_index:
+        pooled = masked.max(axis=1)
+        pooled[~mask.any(axis=1)] = 0.0  # an all-padding row: the zero summary, as below
+        return pooled, None
     index = masked.argmax(axis=1)  # (N, F); an all-padding row gives 0 and a zero summary
     pooled = np.take_along_axis(outputs, index[:, None, :], axis=1)[:, 0]
     return pooled, index
@@ -118,7 +124,7 @@ def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, st
     if spec.per_step:
         features, index = outputs, None
     else:
-        features, index = _summary(outputs, finals, mask, spec)
+        features, index = _summary(outputs, finals, mask, spec, with_index=keep_cache)
     features, keep_out = layers.output_dropout(features, spec, dropout_rng)
     logits = layers.linear_forward(features, params["head.W"], params["head.b"])
     return logits, ForwardCache(ids, mask, stack_cache, features, index, finals, char_cache, keep_out)
