@@ -50,6 +50,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # bench_predict, when run as a script from anywhere
 
+from rnncli.engine.cells import _blocks  # noqa: E402
 from rnncli.engine.optim import make_optimizer  # noqa: E402
 from rnncli.models import ModelSpec, init_params, loss_and_grads  # noqa: E402
 from rnncli.tasks import model_spec  # noqa: E402
@@ -388,7 +389,32 @@ def orientations(wl: Workload, cell: str, use_torch: bool) -> dict:
         tensors = {k: torch.from_numpy(v) for k, v in arrays.items()}
         for name, (a, b) in products.items():
             row["torch_us"][name] = 1e6 * time_call(lambda a=tensors[a], b=tensors[b]: torch.mm(a, b))
+    row["step_us"] = {name: 1e6 * time_call(fn) for name, fn in gate_sums(h, W, f32(N, GH), GATES[cell])[1].items()}
     return row
+
+
+def gate_sums(h, W, a, G: int) -> tuple[np.ndarray, dict]:
+    """Three ways to form one step's gate pre-activations a_t + h_{t-1} W_hh^T in the engine's gate-major
+    (G, N, H) layout (``rnncli.engine.cells``): the (G, N, H) array they write, and a callable for each: as the engine does it (one product, then the
+    sum through column-block views of both operands); the feature-major product W_hh h^T, with the transposes
+    it needs around it while the gates stay batch-major; and one product per gate (a stacked matmul of the
+    (G, H, H) weight blocks) written straight into the gate-major array, then a_t added."""
+    N, H = h.shape
+    W_T, gates = np.ascontiguousarray(W.T), np.empty((G, N, H), dtype=h.dtype)
+    W_blocks = np.ascontiguousarray(W_T.reshape(H, G, H).transpose(1, 0, 2))  # (G, H, H): W_g^T
+
+    def engine():
+        np.add(_blocks(a, G), _blocks(np.dot(h, W_T), G), out=gates)
+
+    def feature_major():
+        np.add(_blocks(a, G), _blocks(np.dot(W, np.ascontiguousarray(h.T)).T, G), out=gates)
+
+    def per_gate():
+        np.matmul(h, W_blocks, out=gates)
+        np.add(gates, _blocks(a, G), out=gates)
+
+    return gates, {"engine: h·W_hh^T, then + a_t": engine, "W_hh·h^T with transposes": feature_major,
+            "per gate h·W_g^T, then + a_t": per_gate}
 
 
 # ------------------------------------------------------------------------------- timing
@@ -636,6 +662,11 @@ def print_tables(result: dict, plain: bool = False) -> None:
         names = list(result["orientations"][0]["numpy_us"]) if result["orientations"] else []
         table("The per-step recurrent products, µs each (median): NumPy's BLAS, then torch.mm",
               ["workload", "cell", "N×H→G·H"] + names + [f"torch {n}" for n in names], rows, left=3)
+        steps = list(result["orientations"][0]["step_us"]) if result["orientations"] else []
+        rows = [[r["workload"], r["cell"], f"{r['N']}×{r['H']}→{r['GH']}"] + [f"{r['step_us'][k]:.0f}" for k in steps]
+                for r in result["orientations"]]
+        table("One step's gate pre-activations a_t + h_{t-1}·W_hh^T into gate-major (G, N, H), three ways, "
+              "µs each (median)", ["workload", "cell", "N×H→G·H"] + steps, rows, left=3)
         return
     if "profile" in result:
         for p in result["profile"]:

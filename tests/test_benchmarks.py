@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -39,6 +40,29 @@ def test_bench_train_floor_and_torch_smoke():
     assert r["over_floor"] == r["ours"]["step_ms"] / r["floor"]["step_ms"] and isinstance(r["floor_pass"], bool)
     assert r["optimizer"]["step_ms"] > 0 and r["fb_over_floor"] < r["over_floor"]
     assert r["parity_rel_diff"] < 1e-3  # both sides start from the same weights
+
+
+def test_bench_train_orientations_smoke():
+    d = _run(str(BENCH / "bench_train.py"), "--orientations", "--quick", "--no-torch", "--workloads", "W3", "--cells",
+             "lstm", "--json")
+    (r,) = d["orientations"]
+    assert (r["N"], r["H"], r["GH"]) == (32, 128, 512) and len(r["numpy_us"]) == 4 and not r["torch_us"]
+    assert len(r["step_us"]) == 3 and all(us > 0 for us in r["step_us"].values())
+
+
+def test_gate_sums_compute_the_same_pre_activations():
+    sys.path.insert(0, str(BENCH))
+    from bench_train import gate_sums
+
+    rng = np.random.default_rng(0)
+    N, H, G = 5, 4, 4
+    h, W, a = (rng.standard_normal(s).astype(np.float32) for s in ((N, H), (G * H, H), (N, G * H)))
+    expected = (a + h @ W.T).reshape(N, G, H).transpose(1, 0, 2)
+    gates, ways = gate_sums(h, W, a, G)
+    for name, fn in ways.items():
+        gates[...] = np.nan
+        fn()
+        np.testing.assert_allclose(gates, expected, rtol=1e-5, atol=1e-5, err_msg=name)
 
 
 def test_bench_infer_smoke():
