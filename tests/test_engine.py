@@ -400,3 +400,40 @@ def test_forward_only_path_gives_the_same_bits_and_keeps_nothing(cell, act, feat
     for layer, layer_only in zip(cache.finals, light.finals):
         for state, state_only in zip(layer, layer_only):
             assert all(np.array_equal(a, b) for a, b in zip(state, state_only))
+
+
+@pytest.mark.parametrize("cell,act", CELL_VARIANTS)
+@pytest.mark.parametrize("order", ["ascending", "descending", "mixed"])
+def test_forward_only_loop_over_real_rows_equals_the_masked_loop(cell, act, order):
+    """Batches sorted by length (as scoring makes them) run only their real rows at each step; the outputs and
+    final states are those of the masked loop, and unsorted batches take the masked loop."""
+    from rnncli.engine import recurrent
+
+    lengths = {"ascending": [0, 1, 3, 3, 5, 7], "descending": [7, 6, 4, 2, 2, 0], "mixed": [3, 7, 1, 5, 0, 2]}[order]
+    rng = np.random.default_rng(11)
+    spec = ModelSpec(vocab_size=9, num_classes=2, cell=cell, activation=act, embedding_dim=4, hidden_size=5,
+                     num_layers=2, bidirectional=True, learn_h0=True)
+    params = init_params(spec, rng, np.float32)
+    for name in params:
+        if name.endswith(("h0", "c0")):
+            params[name] = rng.standard_normal(params[name].shape).astype(np.float32)
+    ids, mask = _batch(spec, rng, lengths, T=7)
+    x = params["embedding.weight"][ids]
+    masked = stack_forward(x, mask, params, spec.stack)
+    fast = stack_forward(x, mask, params, spec.stack, keep_cache=False)
+    assert (recurrent.active_ranges(mask) is None) == (order == "mixed")
+    np.testing.assert_array_equal(fast[0], masked[0])
+    for layer, layer_fast in zip(masked[1], fast[1]):
+        for state, state_fast in zip(layer, layer_fast):
+            for a, b in zip(state, state_fast):
+                np.testing.assert_array_equal(b, a)
+
+
+def test_active_ranges_of_left_and_right_padding():
+    from rnncli.engine.recurrent import active_ranges
+
+    right = np.arange(4)[None, :] < np.array([1, 2, 4])[:, None]
+    assert active_ranges(right) == [(0, 3), (1, 3), (2, 3), (2, 3)]
+    assert active_ranges(right[:, ::-1]) == [(2, 3), (2, 3), (1, 3), (0, 3)]
+    assert active_ranges(np.zeros((2, 3), dtype=bool)) == [(0, 0)] * 3
+    assert active_ranges(np.array([[1, 0, 1]], dtype=bool)) is None  # a gap inside a row

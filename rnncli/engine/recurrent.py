@@ -144,11 +144,14 @@ def direction_forward(
     """
     N, T, _ = A.shape
     H = W_hh.shape[1]
+    if out is None:
+        out = np.empty((N, T, H), dtype=A.dtype)
+    ranges = None if keep_cache else active_ranges(mask)
+    if ranges is not None:
+        return out, _forward_ranges(A, ranges, W_hh, b_hh, cell, state0, out), None
     m = mask.astype(A.dtype)[:, :, None]
     pad = ~mask.astype(bool)[:, :, None]
     full = mask.all(axis=0)
-    if out is None:
-        out = np.empty((N, T, H), dtype=A.dtype)
     W_hh_T = np.ascontiguousarray(W_hh.T)  # (H, G·H): see cells.py
     steps = []
     state = state0
@@ -161,6 +164,62 @@ def direction_forward(
         if keep_cache:
             steps.append(cache)
     return out, state, DirectionCache(steps, m, full) if keep_cache else None
+
+
+def active_ranges(mask: np.ndarray) -> list[tuple[int, int]] | None:
+    """The rows [lo, hi) that are real at each step of ``mask`` (N, T), when at every step they are one
+    contiguous range and every row's real steps are one contiguous run; else None.
+
+    That is the case for the batches of similar lengths that scoring and prediction make (sorted by
+    length, right-padded: the reverse direction sees them left-padded), so :func:`_forward_ranges` can skip
+    the padded rows of every step instead of computing and then masking them.
+    """
+    real = mask.astype(bool)
+    N, T = real.shape
+    count, lo = real.sum(axis=0), real.argmax(axis=0)
+    rows = np.arange(N)[:, None]
+    if not np.array_equal(real, (rows >= lo) & (rows < lo + count)):
+        return None
+    run, first = real.sum(axis=1)[:, None], real.argmax(axis=1)[:, None]
+    steps = np.arange(T)[None, :]
+    if not np.array_equal(real, (steps >= first) & (steps < first + run)):
+        return None
+    return [(int(a), int(a + n)) if n else (0, 0) for a, n in zip(lo, count)]
+
+
+def _forward_ranges(A, ranges, W_hh, b_hh, cell: Cell, state0: State, out: np.ndarray) -> State:
+    """The forward-only loop of :func:`direction_forward` over the real rows alone (``active_ranges``).
+
+    The state of the rows [lo, hi) that are real at step t enters the cell as views of the previous step's
+    results; a row that starts (the reverse direction of a shorter text) joins with its initial state, and a
+    row that ends leaves its state as its final one. The same arithmetic as the masked loop for every real
+    row, without the padded rows' work or the masking; padded outputs are 0. Returns the final state.
+    """
+    W_hh_T = np.ascontiguousarray(W_hh.T)  # (H, G·H): see cells.py
+    finals = tuple(s.copy() for s in state0)  # rows with no real step keep their initial state
+    lo, hi = 0, 0
+    state = tuple(s[:0] for s in state0)  # the states of rows [lo, hi)
+    for t, (lo_t, hi_t) in enumerate(ranges):
+        if (lo_t, hi_t) != (lo, hi):
+            for f, s in zip(finals, state):  # rows that end here keep their last state
+                f[lo : min(lo_t, hi)] = s[: max(min(lo_t, hi) - lo, 0)]
+                f[max(hi_t, lo) : hi] = s[max(hi_t, lo) - lo :]
+            k0 = min(max(lo, lo_t), hi_t)  # rows [k0, k1) carry on; the others of [lo_t, hi_t) start here
+            k1 = max(k0, min(hi, hi_t))
+            if k0 == lo_t and k1 == hi_t:
+                state = tuple(s[k0 - lo : k1 - lo] for s in state)
+            else:
+                state = tuple(np.concatenate([s0[lo_t:k0], s[k0 - lo : k1 - lo], s0[k1:hi_t]])
+                              for s0, s in zip(state0, state))
+            lo, hi = lo_t, hi_t
+        if hi - lo < len(out):
+            out[:lo, t] = 0.0
+            out[hi:, t] = 0.0
+        if hi > lo:
+            state, _ = cell.step_forward(A[lo:hi, t], state, W_hh_T, b_hh, out[lo:hi, t])
+    for f, s in zip(finals, state):
+        f[lo:hi] = s
+    return finals
 
 
 def direction_backward(
