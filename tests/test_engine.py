@@ -437,3 +437,21 @@ def test_active_ranges_of_left_and_right_padding():
     assert active_ranges(right[:, ::-1]) == [(2, 3), (2, 3), (1, 3), (0, 3)]
     assert active_ranges(np.zeros((2, 3), dtype=bool)) == [(0, 0)] * 3
     assert active_ranges(np.array([[1, 0, 1]], dtype=bool)) is None  # a gap inside a row
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_forward_only_character_encoder_sorts_the_words_and_gives_the_same_vectors(cell):
+    from rnncli.models import chars
+    from rnncli.tasks import model_spec
+
+    spec = model_spec(dict(task="tag", vocab_size=9, num_classes=3, cell=cell, embedding_dim=4, hidden_size=3,
+                           word_features=(("chars6", 9),), char_embedding_dim=3, char_hidden_size=4))
+    rng = np.random.default_rng(8)
+    params = init_params(spec, rng, np.float32)
+    lengths = rng.integers(1, 7, size=(3, 5))  # characters of each word, right-padded
+    ids = np.where(np.arange(6) < lengths[..., None], rng.integers(2, 9, size=(3, 5, 6)), 0)
+    mask = np.arange(5)[None, :] < np.array([[5], [2], [4]])
+    R, cache = chars.forward(params, spec, ids, mask)
+    R_only, none = chars.forward(params, spec, ids, mask, keep_cache=False)
+    assert none is None and not R_only[~mask].any()
+    np.testing.assert_array_equal(R_only, R)

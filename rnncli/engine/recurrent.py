@@ -9,7 +9,9 @@ One direction of one layer, for right-padded batches with ``mask`` m (N, T) of 0
 
 so the final state is the state at each sequence's last real token. The reverse direction
 runs the same loop on ``A[:, ::-1]`` and ``mask[:, ::-1]``: pads come first and leave the
-initial state unchanged, then the sequence is read backwards.
+initial state unchanged, then the sequence is read backwards. Without a cache (scoring), a batch
+sorted by length runs each step on its real rows alone, a contiguous range, with the same results
+(``active_ranges``): PyTorch's packed sequences do the same.
 
 The weight gradients are GEMMs over many steps at once: dW_hh over chunks of steps during
 the backward loop, the input side over all steps after it:
