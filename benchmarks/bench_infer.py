@@ -8,8 +8,10 @@ Two models, shaped as the shipped configs, with random weights (speed does not d
     sst2  configs/sst2-bilstm.yaml: embedding → bidirectional LSTM stack → max over the words → 1 logit;
           on SST-2's dev sentences (datasets/sst2/dev.tsv.gz, whitespace tokens)
     ewt   configs/ewt-upos-bilstm.yaml's word-level tagger: embedding → bidirectional LSTM → 17 tags per
-          token; on UD English EWT's dev sentences. The config's character encoder and affix features are
-          left out on both sides: the PyTorch export (nn.Embedding → nn.LSTM → nn.Linear) has no place for them.
+          token; on UD English EWT's dev sentences.
+
+The configs' word features (SST-2's affixes; EWT's affixes, shape and character encoder) are left out on
+both sides: the PyTorch export (nn.Embedding → nn.LSTM → nn.Linear) has no place for them.
 
 Ours is what `rnn predict` runs over many inputs: the task's ``score`` (batches of similar lengths,
 ``by_length``, padded, the forward pass without caches, probabilities). PyTorch's is the module of
