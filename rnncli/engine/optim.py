@@ -67,6 +67,16 @@ def clip_grad_value(grads: Arrays, value: float) -> None:
         np.clip(g, -value, value, out=g)
 
 
+def load_into(buffers: Arrays, saved: Arrays, what: str) -> None:
+    """Copy each saved array into the existing buffer of the same name, bit for bit; a shape that differs is a
+    ValueError naming ``what`` and the key."""
+    for k, b in buffers.items():
+        value = np.asarray(saved[k])
+        if value.shape != b.shape:
+            raise ValueError(f"{what}{k} has shape {value.shape}, expected {b.shape}")
+        b[...] = value
+
+
 class Optimizer:
     """Shared machinery: weight decay, the step count and state (de)serialisation.
 
@@ -113,11 +123,7 @@ class Optimizer:
         """Restore a ``state_dict`` bit for bit into this optimiser's existing buffers."""
         self.t = int(state["t"])
         for s, bufs in self.buffers.items():
-            for k, b in bufs.items():
-                saved = np.asarray(state[f"{s}.{k}"])
-                if saved.shape != b.shape:
-                    raise ValueError(f"optimizer state {s}.{k} has shape {saved.shape}, expected {b.shape}")
-                b[...] = saved
+            load_into(bufs, {k: state[f"{s}.{k}"] for k in bufs}, f"optimizer state {s}.")
 
 
 class SGD(Optimizer):
@@ -282,11 +288,7 @@ class WeightAverage:
 
     def load_state_dict(self, state: Arrays) -> None:
         self.n = int(state["n"])
-        for k, a in self.weights.items():
-            saved = np.asarray(state[k])
-            if saved.shape != a.shape:
-                raise ValueError(f"weight average {k} has shape {saved.shape}, expected {a.shape}")
-            a[...] = saved
+        load_into(self.weights, {k: state[k] for k in self.weights}, "weight average ")
 
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "lazy_adam", "rmsprop", "adagrad")

@@ -49,10 +49,11 @@ def forward(params: dict, spec, chars: np.ndarray, mask: np.ndarray,
     N, T, L = chars.shape
     words = np.flatnonzero(mask.reshape(-1))
     C = chars.reshape(N * T, L)[words]  # (M, L)
+    lengths = (C > 0).sum(axis=1)
     if not keep_cache:  # words sorted by length: the forward-only loop then skips each step's padded words
-        by_length = np.argsort((C > 0).sum(axis=1), kind="stable")
+        by_length = np.argsort(lengths, kind="stable")
         words, C = words[by_length], C[by_length]
-    C = C[:, : max(int((C > 0).sum(axis=1).max(initial=0)), 1)]  # no step that every word pads
+    C = C[:, : max(int(lengths.max(initial=0)), 1)]  # no step that every word pads
     x = params[TABLE][C]
     _, finals, cache = stack_forward(x, C > 0, params, char_spec(spec), prefix=CHAR_PREFIX, embedding=(TABLE, C),
                                      keep_cache=keep_cache)
