@@ -229,13 +229,21 @@ class OptimizerAlone:
 
 
 class Torch:
-    """The same model in PyTorch (rnncli.tools.export's module, unpacked: there is no padding)."""
+    """The same model in PyTorch (rnncli.tools.export's module, unpacked: there is no padding).
 
-    def __init__(self, wl: Workload, cell: str, batches, ours: Ours | None):
+    On a CPU, PyTorch runs a float32 ``nn.LSTM`` (and only the LSTM) through oneDNN's RNN primitive
+    (``aten::mkldnn_rnn_layer`` and its backward: one fused kernel per layer and direction) whenever
+    ``torch.backends.mkldnn`` is enabled, as it is by default. ``onednn=False`` runs the step with it
+    disabled: PyTorch's own loop of one product and separate elementwise kernels per step, the way our
+    engine works.
+    """
+
+    def __init__(self, wl: Workload, cell: str, batches, ours: Ours | None, onednn: bool = True):
         import torch
         from torch import nn
 
         self.torch = torch
+        self.onednn = onednn
         torch.manual_seed(SEED)
         self.wl, self.dirs = wl, 2 if wl.bidirectional else 1
         kind = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
@@ -278,7 +286,7 @@ class Torch:
         return self.loss_fn(logits, targets)
 
     def initial_loss(self) -> float:
-        with self.torch.no_grad():
+        with self.torch.no_grad(), self.torch.backends.mkldnn.flags(enabled=self.onednn):
             return float(self._loss(*self.batches[0]))
 
     def step(self) -> float:
@@ -286,7 +294,8 @@ class Torch:
         self.i += 1
         for opt in self.opts:
             opt.zero_grad(set_to_none=True)
-        loss = self._loss(ids, targets)
+        with self.torch.backends.mkldnn.flags(enabled=self.onednn):  # backward follows forward's path
+            loss = self._loss(ids, targets)
         loss.backward()
         for opt in self.opts:
             opt.step()
@@ -428,6 +437,13 @@ def chunk_time(step, k: int) -> float:
     return (time.perf_counter() - t0) / k
 
 
+def onednn_lstm() -> bool:
+    """Whether PyTorch's float32 CPU LSTM runs through oneDNN here (see :class:`Torch`)."""
+    import torch
+
+    return bool(torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled)
+
+
 def steps_for(seconds_per_step: float, chunk_s: float) -> int:
     return max(1, min(50, round(chunk_s / max(seconds_per_step, 1e-6))))
 
@@ -449,6 +465,8 @@ def bench_pair(wl: Workload, cell: str, use_torch: bool, repeats: int, warmup: i
     if use_torch:
         tch = Torch(wl, cell, batches, ours)
         sides["torch"] = tch
+        if cell == "lstm" and onednn_lstm():  # PyTorch's LSTM without its fused kernel, for comparison
+            sides["torch_native"] = Torch(wl, cell, batches, ours, onednn=False)
         if floor:
             sides["torch_floor"] = Floor(wl, cell, torch_mm=True)
         if tch.loaded:
@@ -486,6 +504,9 @@ def bench_pair(wl: Workload, cell: str, use_torch: bool, repeats: int, warmup: i
         # the same ratio from each repeat's pair of chunks, which shared the machine's load of the moment
         row["ratio_paired_median"] = statistics.median(t / o for o, t in zip(times["ours"], times["torch"]))
         row["pass"] = None if row["target"] is None else bool(row["ratio"] >= row["target"])
+    if "torch_native" in sides:
+        row["ratio_native"] = row["ours"]["tokens_per_s"] / row["torch_native"]["tokens_per_s"]
+        row["onednn_speedup"] = row["torch_native"]["step_ms"] / row["torch"]["step_ms"]
     if floor:
         row["over_floor"] = row["ours"]["step_ms"] / row["floor"]["step_ms"]
         row["floor_pass"] = bool(row["over_floor"] <= FLOOR_TARGET)
@@ -689,6 +710,14 @@ def print_tables(result: dict, plain: bool = False) -> None:
     table(f"Training steps (forward + loss + backward + {OPTIMIZER_TITLE[OPTIMIZER]})",
           ["workload", "cell", "ours tok/s", "torch tok/s", "ratio", "paired", "target", "result", "ours ms/step",
            "torch ms/step", "repeats", "spread"], rows, left=2)
+    natives = [r for r in result["training"] if "ratio_native" in r]
+    if natives:
+        rows = [[r["workload"], r["cell"], f"{r['ours']['step_ms']:.1f}", f"{r['torch']['step_ms']:.1f}",
+                 f"{r['torch_native']['step_ms']:.1f}", f"{r['ratio']:.2f}×", f"{r['ratio_native']:.2f}×",
+                 f"{r['onednn_speedup']:.2f}×", f"{100 * r['torch_native']['spread']:.0f}%"] for r in natives]
+        table("The LSTM against PyTorch with and without oneDNN's fused RNN kernel (torch.backends.mkldnn)",
+              ["workload", "cell", "ours ms/step", "torch ms/step", "torch w/o oneDNN ms", "ours ÷ torch",
+               "ours ÷ torch w/o oneDNN", "oneDNN's gain", "spread w/o oneDNN"], rows, left=2)
     floors = [r for r in result["training"] if "over_floor" in r]
     if floors:
         rows = [[r["workload"], r["cell"], f"{r['ours']['step_ms']:.1f}", f"{r['floor']['step_ms']:.1f}",
@@ -843,6 +872,8 @@ def main(argv=None) -> int:
             msg = f"  {cell:4s} ours {row['ours']['tokens_per_s']:>9,.0f} tok/s"
             if use_torch:
                 msg += f", torch {row['torch']['tokens_per_s']:>9,.0f} tok/s, ratio {row['ratio']:.2f}"
+            if "ratio_native" in row:
+                msg += f" ({row['ratio_native']:.2f} without oneDNN)"
             if "over_floor" in row:
                 msg += f", ours ÷ floor {row['over_floor']:.2f}"
             progress(msg + f"  ({time.perf_counter() - t0:.1f} s)")

@@ -42,6 +42,39 @@ def test_bench_train_floor_and_torch_smoke():
     assert r["parity_rel_diff"] < 1e-3  # both sides start from the same weights
 
 
+def test_bench_train_times_torch_lstm_without_onednn():
+    torch = pytest.importorskip("torch")
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("this PyTorch has no oneDNN")
+    d = _run(str(BENCH / "bench_train.py"), "--quick", "--workloads", "W3", "--cells", "lstm,gru", "--no-predict",
+             "--no-memory", "--no-floor", "--repeats", "1", "--json")
+    lstm, gru = d["training"]
+    assert lstm["ratio_native"] == lstm["ours"]["tokens_per_s"] / lstm["torch_native"]["tokens_per_s"]
+    assert lstm["onednn_speedup"] == lstm["torch_native"]["step_ms"] / lstm["torch"]["step_ms"]
+    assert "torch_native" not in gru  # PyTorch's GRU has no oneDNN path to compare with
+
+
+def test_torch_side_runs_the_lstm_with_and_without_onednn():
+    torch = pytest.importorskip("torch")
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("this PyTorch has no oneDNN")
+    sys.path.insert(0, str(BENCH))
+    from bench_train import WORKLOADS, Ours, Torch, make_batches
+
+    wl = WORKLOADS["W3"]
+    batches = make_batches(wl, np.random.default_rng(0))
+    ours = Ours(wl, "lstm", batches)
+    ops = {}
+    for onednn in (True, False):
+        side = Torch(wl, "lstm", batches, ours, onednn=onednn)
+        assert side.initial_loss() == pytest.approx(ours.initial_loss(), rel=1e-4)  # the same function both ways
+        with torch.profiler.profile() as prof:
+            side.step()
+        ops[onednn] = {e.name for e in prof.events()}
+    assert "aten::mkldnn_rnn_layer" in ops[True] and "aten::mkldnn_rnn_layer_backward" in ops[True]
+    assert not any("mkldnn" in name for name in ops[False])
+
+
 def test_bench_train_orientations_smoke():
     d = _run(str(BENCH / "bench_train.py"), "--orientations", "--quick", "--no-torch", "--workloads", "W3", "--cells",
              "lstm", "--json")
