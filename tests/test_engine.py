@@ -429,6 +429,40 @@ def test_forward_only_loop_over_real_rows_equals_the_masked_loop(cell, act, orde
                 np.testing.assert_array_equal(b, a)
 
 
+@pytest.mark.parametrize("cell,act", CELL_VARIANTS)
+@pytest.mark.parametrize("features", [False, True])
+def test_scoring_with_the_recurrent_weights_transposed_once_gives_the_same_bits(cell, act, features):
+    """Scoring hands the time loop W_hh^T made once for all its batches (with_transposes): the same copy the
+    loop makes per batch otherwise, so the same bits, for the word stack and the character encoder alike."""
+    from rnncli.engine.recurrent import with_transposes
+    from rnncli.tasks import model_spec
+
+    extra = dict(word_features=(("chars5", 9),), char_embedding_dim=3, char_hidden_size=2) if features else {}
+    spec = model_spec(dict(task="tag" if features else "classify", vocab_size=9, num_classes=3, cell=cell,
+                           activation=act, embedding_dim=4, hidden_size=3, num_layers=2, bidirectional=True, **extra))
+    rng = np.random.default_rng(12)
+    params = init_params(spec, rng, np.float32)
+    ids, mask = _batch(spec, rng, [5, 4, 2], T=5)
+    if features:
+        ids = np.concatenate([ids[..., None], rng.integers(0, 9, size=ids.shape + (5,))], axis=-1) * mask[..., None]
+    scoring = with_transposes(params)
+    added = sorted(set(scoring) - set(params))
+    assert added == sorted(n[: -len(".W_hh")] + ".W_hh_T" for n in params if n.endswith(".W_hh"))
+    assert len(added) == 4 + 2 * bool(features) and scoring.keys() >= params.keys()
+    for name in added:
+        assert scoring[name].flags.c_contiguous
+        np.testing.assert_array_equal(scoring[name], params[name[: -len("_T")]].T)
+    plain, _ = forward(params, spec, ids, mask, keep_cache=False)
+    once, _ = forward(scoring, spec, ids, mask, keep_cache=False)
+    np.testing.assert_array_equal(once, plain)
+    trained, _ = forward(scoring, spec, ids, mask)  # the masked loop takes it too
+    np.testing.assert_array_equal(trained, plain)
+    for name in added if act != "relu" else []:  # each layer reads its own: a wrong W_hh^T changes the
+        # result (not always for ReLU, whose small random layers here can have every unit at 0)
+        wrong, _ = forward(scoring | {name: np.zeros_like(scoring[name])}, spec, ids, mask, keep_cache=False)
+        assert not np.array_equal(wrong, plain), name
+
+
 def test_active_ranges_of_left_and_right_padding():
     from rnncli.engine.recurrent import active_ranges
 

@@ -130,13 +130,15 @@ CHUNK_ROWS = 256
 
 def direction_forward(
     A: np.ndarray, mask: np.ndarray, W_hh: np.ndarray, b_hh, cell: Cell, state0: State,
-    out: np.ndarray | None = None, keep_cache: bool = True,
+    out: np.ndarray | None = None, keep_cache: bool = True, W_hh_T: np.ndarray | None = None,
 ) -> tuple[np.ndarray, State, DirectionCache | None]:
     """Run one direction over time, in the order given.
 
     A (N, T, G·H) pre-activations from the input; mask (N, T); state0 tuple of (N, H).
     out: where to write the outputs (N, T, H), any view (the stack passes its half of the
     layer's output, reversed for the reverse direction); by default a new array.
+    W_hh_T: W_hh^T as a contiguous array when the caller has it (see :func:`with_transposes`); by
+    default it is made here.
     Returns outputs (N, T, H), final state tuple, cache (None without ``keep_cache``: inference,
     where each step's gates are freed as soon as the next step has its state).
 
@@ -148,13 +150,14 @@ def direction_forward(
     H = W_hh.shape[1]
     if out is None:
         out = np.empty((N, T, H), dtype=A.dtype)
+    if W_hh_T is None:
+        W_hh_T = np.ascontiguousarray(W_hh.T)  # (H, G·H): see cells.py
     ranges = None if keep_cache else active_ranges(mask)
     if ranges is not None:
-        return out, _forward_ranges(A, ranges, W_hh, b_hh, cell, state0, out), None
+        return out, _forward_ranges(A, ranges, W_hh_T, b_hh, cell, state0, out), None
     m = mask.astype(A.dtype)[:, :, None]
     pad = ~mask.astype(bool)[:, :, None]
     full = mask.all(axis=0)
-    W_hh_T = np.ascontiguousarray(W_hh.T)  # (H, G·H): see cells.py
     steps = []
     state = state0
     for t in range(T):
@@ -166,6 +169,18 @@ def direction_forward(
         if keep_cache:
             steps.append(cache)
     return out, state, DirectionCache(steps, m, full) if keep_cache else None
+
+
+TRANSPOSED = ".W_hh_T"  # the suffix of the keys with_transposes adds
+
+
+def with_transposes(params: dict) -> dict:
+    """``params`` and, for every recurrent layer, W_hh^T as a contiguous array under ``<layer>.W_hh_T``: a
+    new dict for a forward-only pass over many batches (scoring, prediction), so that the time loop does
+    not copy W_hh^T again for every batch. The weights must not change while it is in use.
+    """
+    return params | {name[: -len(".W_hh")] + TRANSPOSED: np.ascontiguousarray(W.T)
+                     for name, W in params.items() if name.endswith(".W_hh")}
 
 
 def active_ranges(mask: np.ndarray) -> list[tuple[int, int]] | None:
@@ -189,7 +204,7 @@ def active_ranges(mask: np.ndarray) -> list[tuple[int, int]] | None:
     return [(int(a), int(a + n)) if n else (0, 0) for a, n in zip(lo, count)]
 
 
-def _forward_ranges(A, ranges, W_hh, b_hh, cell: Cell, state0: State, out: np.ndarray) -> State:
+def _forward_ranges(A, ranges, W_hh_T, b_hh, cell: Cell, state0: State, out: np.ndarray) -> State:
     """The forward-only loop of :func:`direction_forward` over the real rows alone (``active_ranges``).
 
     The state of the rows [lo, hi) that are real at step t enters the cell as views of the previous step's
@@ -197,7 +212,6 @@ def _forward_ranges(A, ranges, W_hh, b_hh, cell: Cell, state0: State, out: np.nd
     row that ends leaves its state as its final one. The same arithmetic as the masked loop for every real
     row, without the padded rows' work or the masking; padded outputs are 0. Returns the final state.
     """
-    W_hh_T = np.ascontiguousarray(W_hh.T)  # (H, G·H): see cells.py
     finals = tuple(s.copy() for s in state0)  # rows with no real step keep their initial state
     lo, hi = 0, 0
     state = tuple(s[:0] for s in state0)  # the states of rows [lo, hi)
@@ -429,7 +443,8 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
             b_hh = params.get(f"{name}.b_hh")
             half = layer_out[:, :, d * H : (d + 1) * H]
             _, final, cache = direction_forward(A, masks[d], params[f"{name}.W_hh"], b_hh, cell, state0[k][d],
-                                                out=half[:, ::-1] if d else half, keep_cache=keep_cache)
+                                                out=half[:, ::-1] if d else half, keep_cache=keep_cache,
+                                                W_hh_T=params.get(name + TRANSPOSED))
             del A  # an inference step frees the projection of one direction before the next is made
             layer_finals.append(final)
             dir_caches[(k, d)] = cache

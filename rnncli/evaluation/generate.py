@@ -21,6 +21,7 @@ from rnncli.models import generator
 from rnncli.models.sequence import forward
 from rnncli.tasks import task_of
 from rnncli.engine.functional import softmax
+from rnncli.engine.recurrent import with_transposes
 
 NEVER_SAMPLED = 2  # ids 0 <pad> and 1 <unk>
 
@@ -67,7 +68,8 @@ def _check_temperature(temperature: float) -> None:
 def _sample(run: Run, ids: list[int], length: int, temperature: float, top_k: int | None,
             rng: np.random.Generator) -> Iterator[str]:
     x = np.asarray([ids])
-    logits, cache = forward(run.params, run.spec, x, np.ones_like(x, dtype=bool), keep_cache=False)
+    params = with_transposes(run.params)  # fixed while sampling: W_hh^T once, not per token
+    logits, cache = forward(params, run.spec, x, np.ones_like(x, dtype=bool), keep_cache=False)
     for _ in range(length):
         z = logits[0, -1].astype(np.float64) / temperature
         z[:NEVER_SAMPLED] = -np.inf
@@ -76,5 +78,5 @@ def _sample(run: Run, ids: list[int], length: int, temperature: float, top_k: in
         token = int(rng.choice(len(z), p=softmax(z)))
         yield run.vocab.itos[token]
         x = np.asarray([[token]])
-        logits, cache = forward(run.params, run.spec, x, np.ones_like(x, dtype=bool), state0=cache.finals,
+        logits, cache = forward(params, run.spec, x, np.ones_like(x, dtype=bool), state0=cache.finals,
                                 keep_cache=False)

@@ -28,6 +28,7 @@ from rnncli.data import pad_batch
 from rnncli.data.batching import by_length
 from rnncli.data.vocab import BOS_ID, EOS_ID
 from rnncli.engine.functional import log_softmax
+from rnncli.engine.recurrent import with_transposes
 
 Step = Callable[[np.ndarray, object], tuple[np.ndarray, object]]
 
@@ -136,6 +137,7 @@ def decode_all(params: dict, spec, id_lists, batch_size: int = 256,
     similar length with ``beam`` (1: greedy) up to ``max_length`` tokens
     (default: :func:`default_max_length`)."""
     limit = default_max_length(spec) if max_length is None else max_length
+    params = with_transposes(params)  # fixed while decoding: W_hh^T once, not per token
     results: list = [None] * len(id_lists)
     for chunk in by_length(id_lists, batch_size):
         ids, mask = pad_batch([id_lists[i] for i in chunk])

@@ -30,7 +30,7 @@ import numpy as np
 from rnncli.data.vocab import BOS_ID, EOS_ID
 from rnncli.engine import layers, losses
 from rnncli.engine.functional import softmax
-from rnncli.engine.recurrent import StackCache, StackSpec, stack_backward, stack_forward
+from rnncli.engine.recurrent import StackCache, StackSpec, stack_backward, stack_forward, with_transposes
 
 NEVER_SAMPLED = (0, 1, BOS_ID)  # <pad>, <unk> and <bos> are never generated
 
@@ -147,6 +147,7 @@ def sample(params: dict, spec, condition: int, num: int, max_length: int, temper
     (restricted to the ``top_k`` likeliest when given) until <eos> or ``max_length`` tokens; the ids
     exclude <eos>. <pad>, <unk> and <bos> are never drawn, nor <eos> as the first token (no empty text)."""
     rng = rng or np.random.default_rng()
+    params = with_transposes(params)  # fixed while sampling: W_hh^T once, not per token
     c = layers.embedding_forward(params["condition_embedding.weight"], np.full(num, condition))
     state, stack = start_state(params, spec, c), stack_spec(spec)
     prev = np.full((num, 1), BOS_ID)

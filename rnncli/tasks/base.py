@@ -23,6 +23,7 @@ from rnncli.data.batching import by_length
 from rnncli.data.features import pad_features, parse_all
 from rnncli.data.subwords import WordFeatures, feature_names
 from rnncli.data.vocab import BOS, EOS, SPECIALS
+from rnncli.engine.recurrent import with_transposes
 from rnncli.errors import DataError, UsageError
 from rnncli.models import ModelSpec
 from rnncli.models.sequence import forward, loss_from_logits, probabilities
@@ -215,6 +216,7 @@ class Task:
         batches of similar lengths. ``max_length`` and ``beam`` are for tasks that decode."""
         total, terms = 0.0, 0
         outputs: list = [None] * len(data.ids)
+        params = with_transposes(params)  # the weights are fixed while scoring: W_hh^T once, not per batch
         for chunk in by_length(data.ids, batch_size):
             ids, mask = pad_inputs(data, chunk)
             logits, _ = forward(params, spec, ids, mask, keep_cache=False)

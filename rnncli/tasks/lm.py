@@ -13,6 +13,7 @@ import numpy as np
 
 from rnncli.data import LabelVocab, Vocab, read_text, tokenize
 from rnncli.data.subwords import WordFeatures
+from rnncli.engine.recurrent import with_transposes
 from rnncli.errors import DataError
 from rnncli.models.sequence import forward, loss_from_logits, probabilities
 from rnncli.tasks.base import EVAL_BATCH_SIZE, REGULARISED, Batch, Dataset, Scored, Task, token_inputs
@@ -66,6 +67,7 @@ class LM(Task):
         """Loss over the whole stream in windows of EVAL_BPTT steps on up to 32 parallel streams, the
         state carried across windows; no outputs."""
         total, terms, state = 0.0, 0, None
+        params = with_transposes(params)  # fixed while scoring: W_hh^T once, not per window
         for batch in lm_batches(data.stream, min(batch_size, 32), EVAL_BPTT):
             logits, cache = forward(params, spec, batch.ids, batch.mask, state if batch.carry else None,
                                     keep_cache=False)
@@ -88,10 +90,10 @@ class LM(Task):
 
     def predict(self, run, texts, beam: int = 1, max_length: int | None = None, tokens=None) -> list[dict]:
         """The TOP_K_NEXT likeliest tokens to follow each text."""
-        predictions = []
+        predictions, params = [], with_transposes(run.params)
         for p in token_inputs(run, texts):
             x = np.asarray([p["ids"]])
-            logits, _ = forward(run.params, run.spec, x, np.ones_like(x, dtype=bool), keep_cache=False)
+            logits, _ = forward(params, run.spec, x, np.ones_like(x, dtype=bool), keep_cache=False)
             probs = probabilities(logits[0, -1], run.spec)
             top = np.argsort(-probs, kind="stable")[:TOP_K_NEXT]
             predictions.append({**p, "next": [{"token": run.vocab.itos[i], "probability": float(probs[i])} for i in top]})
