@@ -376,23 +376,30 @@ def test_forward_only_max_pooling_takes_the_maxima_without_their_positions(cell)
     assert not light.features[1].any() and light.pool_index is None and cache.pool_index is not None
 
 
-@pytest.mark.parametrize("cell,act", CELL_VARIANTS)
-@pytest.mark.parametrize("features", [False, True])
-def test_forward_only_path_gives_the_same_bits_and_keeps_nothing(cell, act, features):
-    """keep_cache=False (scoring, predict, serve) computes exactly what the training forward pass computes
-    (the same operations: identical bits), and keeps no stack or character cache for backward."""
+def _two_layer_model(cell, act, features: bool, seed: int, lengths):
+    """A 2-layer bidirectional classifier, or with ``features`` a tagger whose words also have a suffix
+    feature and a character encoder; its parameters and a padded batch of ``lengths`` (ids (N, T[, 7]))."""
     from rnncli.tasks import model_spec
 
     extra = dict(word_features=(("suffix2", 7), ("chars5", 9)), char_embedding_dim=3, char_hidden_size=2) \
         if features else {}
     spec = model_spec(dict(task="tag" if features else "classify", vocab_size=9, num_classes=3, cell=cell,
                            activation=act, embedding_dim=4, hidden_size=3, num_layers=2, bidirectional=True, **extra))
-    rng = np.random.default_rng(5)
+    rng = np.random.default_rng(seed)
     params = init_params(spec, rng, np.float32)
-    ids, mask = _batch(spec, rng, [5, 2, 4], T=5)
+    ids, mask = _batch(spec, rng, lengths, T=5)
     if features:
         ids = np.concatenate([ids[..., None], rng.integers(2, 7, size=ids.shape + (1,)),
                               rng.integers(0, 9, size=ids.shape + (5,))], axis=-1) * mask[..., None]
+    return spec, params, ids, mask
+
+
+@pytest.mark.parametrize("cell,act", CELL_VARIANTS)
+@pytest.mark.parametrize("features", [False, True])
+def test_forward_only_path_gives_the_same_bits_and_keeps_nothing(cell, act, features):
+    """keep_cache=False (scoring, predict, serve) computes exactly what the training forward pass computes
+    (the same operations: identical bits), and keeps no stack or character cache for backward."""
+    spec, params, ids, mask = _two_layer_model(cell, act, features, seed=5, lengths=[5, 2, 4])
     logits, cache = forward(params, spec, ids, mask)
     only, light = forward(params, spec, ids, mask, keep_cache=False)
     assert light.stack is None and light.chars is None and cache.stack is not None
@@ -435,16 +442,8 @@ def test_scoring_with_the_recurrent_weights_transposed_once_gives_the_same_bits(
     """Scoring hands the time loop W_hh^T made once for all its batches (with_transposes): the same copy the
     loop makes per batch otherwise, so the same bits, for the word stack and the character encoder alike."""
     from rnncli.engine.recurrent import with_transposes
-    from rnncli.tasks import model_spec
 
-    extra = dict(word_features=(("chars5", 9),), char_embedding_dim=3, char_hidden_size=2) if features else {}
-    spec = model_spec(dict(task="tag" if features else "classify", vocab_size=9, num_classes=3, cell=cell,
-                           activation=act, embedding_dim=4, hidden_size=3, num_layers=2, bidirectional=True, **extra))
-    rng = np.random.default_rng(12)
-    params = init_params(spec, rng, np.float32)
-    ids, mask = _batch(spec, rng, [5, 4, 2], T=5)
-    if features:
-        ids = np.concatenate([ids[..., None], rng.integers(0, 9, size=ids.shape + (5,))], axis=-1) * mask[..., None]
+    spec, params, ids, mask = _two_layer_model(cell, act, features, seed=12, lengths=[5, 4, 2])
     scoring = with_transposes(params)
     added = sorted(set(scoring) - set(params))
     assert added == sorted(n[: -len(".W_hh")] + ".W_hh_T" for n in params if n.endswith(".W_hh"))
