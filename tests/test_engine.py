@@ -456,10 +456,12 @@ def test_scoring_with_the_recurrent_weights_transposed_once_gives_the_same_bits(
     np.testing.assert_array_equal(once, plain)
     trained, _ = forward(scoring, spec, ids, mask)  # the masked loop takes it too
     np.testing.assert_array_equal(trained, plain)
-    for name in added if act != "relu" else []:  # each layer reads its own: a wrong W_hh^T changes the
-        # result (not always for ReLU, whose small random layers here can have every unit at 0)
-        wrong, _ = forward(scoring | {name: np.zeros_like(scoring[name])}, spec, ids, mask, keep_cache=False)
-        assert not np.array_equal(wrong, plain), name
+    assert all(with_transposes(scoring)[name] is scoring[name] for name in added)  # a nested call copies nothing
+    if act != "relu":  # each layer reads its own: a wrong W_hh^T changes the result (not always for ReLU,
+        # whose small random layers here can have every unit at 0)
+        for name in added:
+            wrong, _ = forward(scoring | {name: np.zeros_like(scoring[name])}, spec, ids, mask, keep_cache=False)
+            assert not np.array_equal(wrong, plain), name
 
 
 def test_active_ranges_of_left_and_right_padding():

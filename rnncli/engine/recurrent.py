@@ -177,10 +177,12 @@ TRANSPOSED = ".W_hh_T"  # the suffix of the keys with_transposes adds
 def with_transposes(params: dict) -> dict:
     """``params`` and, for every recurrent layer, W_hh^T as a contiguous array under ``<layer>.W_hh_T``: a
     new dict for a forward-only pass over many batches (scoring, prediction), so that the time loop does
-    not copy W_hh^T again for every batch. The weights must not change while it is in use.
+    not copy W_hh^T again for every batch. The weights must not change while it is in use. A layer that
+    already has its transpose keeps it, so a call nested in another (seq2seq scoring, then decoding) copies
+    nothing again.
     """
-    return params | {name[: -len(".W_hh")] + TRANSPOSED: np.ascontiguousarray(W.T)
-                     for name, W in params.items() if name.endswith(".W_hh")}
+    return params | {name[: -len(".W_hh")] + TRANSPOSED: np.ascontiguousarray(W.T) for name, W in params.items()
+                     if name.endswith(".W_hh") and name[: -len(".W_hh")] + TRANSPOSED not in params}
 
 
 def active_ranges(mask: np.ndarray) -> list[tuple[int, int]] | None:

@@ -15,6 +15,7 @@ import numpy as np
 from rnncli.data import LabelVocab, Vocab, pad_batch
 from rnncli.data.subwords import WordFeatures
 from rnncli.data.vocab import EOS_ID
+from rnncli.engine.recurrent import with_transposes
 from rnncli.errors import DataError, UsageError, show
 from rnncli.models import model_for
 from rnncli.tasks.base import EVAL_BATCH_SIZE, REGULARISED, Batch, Dataset, Scored, Task, by_length, label_id, output_vocabulary
@@ -87,6 +88,7 @@ class Generate(Task):
               max_length: int | None = None, beam: int = 1) -> Scored:
         """The teacher-forced loss per token; no outputs (``rnn generate`` samples)."""
         total, terms = 0.0, 0
+        params = with_transposes(params)  # fixed while scoring: W_hh^T once, not per batch
         for chunk in by_length(data.ids, batch_size):
             batch = self.batch(data, chunk)
             n = self.count(batch)

@@ -13,6 +13,7 @@ import numpy as np
 from rnncli.data import UNK_ID, LabelVocab, Vocab, tokenize
 from rnncli.data.subwords import WordFeatures
 from rnncli.data.vocab import EOS_ID
+from rnncli.engine.recurrent import with_transposes
 from rnncli.errors import DataError, show
 from rnncli.tasks.seqmetrics import sequence_scores
 from rnncli.models import encoder_decoder
@@ -114,6 +115,7 @@ class Seq2Seq(Task):
         """Teacher-forced loss over real target tokens, and the outputs decoded with ``beam`` (1: greedy)
         up to ``max_length`` tokens (default: :func:`rnncli.models.decoding.default_max_length`)."""
         total, terms = 0.0, 0
+        params = with_transposes(params)  # fixed while scoring: W_hh^T once, not per batch or token
         if data.targets is not None:
             for chunk in by_length(data.ids, batch_size):
                 ids, mask = pad_inputs(data, chunk)
