@@ -376,6 +376,42 @@ def test_forward_only_max_pooling_takes_the_maxima_without_their_positions(cell)
     assert not light.features[1].any() and light.pool_index is None and cache.pool_index is not None
 
 
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_concat_pooling_is_last_max_and_mean_side_by_side_and_padding_free(cell):
+    """pooling concat: the summary is [last, max, mean] of the same stack (each pooling's own summary), the
+    forward-only path gives the same bits, and a padded batch's logits and gradients equal each text alone."""
+    from dataclasses import replace
+
+    from rnncli.tasks import model_spec
+
+    spec = model_spec(dict(task="classify", vocab_size=9, num_classes=3, cell=cell, embedding_dim=4, hidden_size=3,
+                           num_layers=2, bidirectional=True, pooling="concat"))
+    rng = np.random.default_rng(8)
+    params = init_params(spec, rng, np.float64)
+    assert params["head.W"].shape == (3, 3 * 2 * 3)
+    lengths = [5, 2, 4, 1]
+    ids, mask = _batch(spec, rng, lengths, T=5)
+    logits, cache = forward(params, spec, ids, mask)
+    F = spec.stack.output_size
+    for i, pooling in enumerate(("last", "max", "mean")):
+        alone = replace(spec, pooling=pooling)
+        one = {**params, "head.W": params["head.W"][:, i * F : (i + 1) * F]}
+        np.testing.assert_array_equal(forward(one, alone, ids, mask)[1].features, cache.features[:, i * F : (i + 1) * F])
+    only, _ = forward(params, spec, ids, mask, keep_cache=False)
+    assert np.array_equal(only, logits)
+
+    targets = np.array([0, 2, 1, 2])
+    _, grads, _, _ = loss_and_grads(params, spec, ids, mask, targets)
+    summed = {k: np.zeros_like(v) for k, v in grads.items()}
+    for n, L in enumerate(lengths):
+        _, g1, l1, _ = loss_and_grads(params, spec, ids[n : n + 1, :L], mask[n : n + 1, :L], targets[n : n + 1])
+        np.testing.assert_allclose(l1[0], logits[n], rtol=1e-12, atol=1e-12)
+        for key in summed:
+            summed[key] += g1[key] / len(lengths)
+    for key in grads:
+        np.testing.assert_allclose(grads[key], summed[key], rtol=1e-10, atol=1e-12, err_msg=key)
+
+
 def _two_layer_model(cell, act, features: bool, seed: int, lengths):
     """A 2-layer bidirectional classifier, or with ``features`` a tagger whose words also have a suffix
     feature and a character encoder; its parameters and a padded batch of ``lengths`` (ids (N, T[, 7]))."""

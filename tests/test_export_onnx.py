@@ -23,7 +23,7 @@ CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 HEADS = [  # task, pooling, classes, input
     ("classify", "last", 3, "embedding"), ("classify", "mean", 2, "embedding"), ("classify", "max", 3, "onehot"),
     ("classify", "last", 2, "onehot"), ("tag", "last", 5, "embedding"), ("regress", "mean", 1, "embedding"),
-    ("lm", "last", 11, "embedding"),
+    ("lm", "last", 11, "embedding"), ("classify", "concat", 2, "embedding"),
 ]
 LENGTHS = np.array([6, 2, 4, 1])
 

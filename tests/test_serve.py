@@ -254,3 +254,19 @@ def test_seq2seq_decodes_through_predict(cli, workspace):
         assert code == 400
     finally:
         server.stop()
+
+
+def test_the_server_transposes_the_recurrent_weights_once(toy_run):
+    """Requests find W_hh^T beside the weights (copied when the app starts, not per request) and predict the same."""
+    from rnncli.evaluation.predict import predict
+    from rnncli.rundir import load_run
+    from rnncli.tools.serve import serving_run
+
+    run = load_run(toy_run)
+    served = serving_run(run)
+    layers = [name[: -len(".W_hh")] for name in run.params if name.endswith(".W_hh")]
+    assert layers and all(np.array_equal(served.params[f"{layer}.W_hh_T"], run.params[f"{layer}.W_hh"].T)
+                          for layer in layers)
+    assert not any(name.endswith("_T") for name in run.params)  # the loaded run is left as it was
+    texts = ["movie was good", "bad bad film", "not good at all"]
+    assert predict(served, texts) == predict(run, texts)

@@ -99,8 +99,8 @@ def test_regress_rejects_non_numeric_targets(tmp_path, cli):
     assert r.code == 4 and "example 2 has the target 'big', which is not a finite number" in r.err
 
 
-def test_mean_and_max_pooling_train(tmp_path):
-    for pooling in ("mean", "max"):
+def test_mean_max_and_concat_pooling_train(tmp_path):
+    for pooling in ("mean", "max", "concat"):
         result = _train(tmp_path, {"data": {"train": SENTIMENT},
                                    "model": {"cell": "lstm", "pooling": pooling}}, epochs=15)
         assert result.epochs[-1]["train_accuracy"] > 0.9, pooling

@@ -173,6 +173,8 @@ DOC_CASES = [  # (cell, activation, input, bidirectional, task, num_classes, poo
     ("rnn", "relu", "onehot", False, "classify", 3, "last"),
     ("lstm", "tanh", "onehot", True, "classify", 2, "mean"),
     ("gru", "tanh", "embedding", True, "classify", 3, "max"),
+    ("lstm", "tanh", "embedding", True, "classify", 2, "concat"),
+    ("rnn", "relu", "onehot", False, "classify", 3, "concat"),
     ("rnn", "tanh", "embedding", True, "regress", 1, "mean"),
     ("lstm", "tanh", "embedding", True, "tag", 4, "last"),
     ("gru", "tanh", "onehot", False, "lm", V, "last"),

@@ -103,7 +103,7 @@ class ModelConfig(_Section):
     output_dropout: float = opt(0.0, "inverted dropout on what the output layer reads: the pooled summary, or the outputs at every step (training only)", ge=0, lt=1)
     variational_dropout: bool = opt(False, "model.dropout, input_dropout and output_dropout draw one mask per sequence and feature, shared by every timestep (Gal & Ghahramani 2016), instead of one per entry")
     word_dropout: float = opt(0.0, "during training, replace each real input token by <unk> with this probability, so that the model learns a useful <unk> (padding is never touched; seq2seq: the source tokens; generate: the input tokens)", ge=0, lt=1)
-    pooling: Literal["last", "mean", "max"] = opt("last", "task classify/regress: summarise the sequence by its last state (bidirectional: [forward last, backward first]), or the mean or max of the outputs over real tokens")
+    pooling: Literal["last", "mean", "max", "concat"] = opt("last", "task classify/regress: summarise the sequence by its last state (bidirectional: [forward last, backward first]), or the mean or max of the outputs over real tokens, or concat: [last, max, mean] side by side (ULMFiT's concat pooling)")
     init: Literal["default", "xavier", "orthogonal", "identity"] = opt(
         "default", "recurrent weight init: default = U(±1/√H) as PyTorch; xavier = Glorot uniform W_ih and W_hh; orthogonal = orthogonal W_hh blocks; identity = W_hh = I (IRNN, for relu rnn)")
     forget_bias: float = opt(0.0, "lstm: initial bias of the forget gate (1.0 helps long memories)")

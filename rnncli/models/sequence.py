@@ -10,6 +10,7 @@
 many-to-one (task classify, regress): a summary s (N, F) of each sequence, then z = s W^T + b
     pooling last: s = [h_fwd at the last real token, h_bwd at the first token]  (PyTorch's h_n)
     pooling mean: s = Σ_t m_t y_t / Σ_t m_t        pooling max: s_j = max_{t: m_t = 1} y_tj
+    pooling concat: s = [last, max, mean]  (N, 3F), ULMFiT's concat pooling
     classify, 2 classes: O = 1, p(class 1) = σ(z), binary cross-entropy
     classify, C > 2:     O = C, p = softmax(z), cross-entropy
     regress:             O = 1, ŷ = z, mean squared error
@@ -35,7 +36,7 @@ from rnncli.engine import layers, losses
 from rnncli.engine.functional import sigmoid, softmax
 from rnncli.engine.recurrent import StackCache, stack_backward, stack_forward
 from rnncli.models import chars
-from rnncli.models.spec import ModelSpec, feature_param
+from rnncli.models.spec import POOLED, ModelSpec, feature_param
 
 
 def param_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
@@ -47,7 +48,7 @@ def param_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
     if spec.char_vocab_size:
         shapes.update(chars.param_shapes(spec))
     shapes.update(spec.stack.param_shapes())
-    shapes["head.W"] = (spec.num_outputs, spec.stack.output_size)
+    shapes["head.W"] = (spec.num_outputs, spec.summary_size)
     shapes["head.b"] = (spec.num_outputs,)
     return shapes
 
@@ -67,23 +68,28 @@ class ForwardCache(NamedTuple):
 
 
 def _summary(outputs, finals, mask, spec: ModelSpec, with_index: bool = True):
-    """Many-to-one summary (N, F) and, for max pooling with ``with_index``, the argmax index over time
-    that backward routes the gradient through (the forward-only path needs only the maxima, which
-    NumPy finds several times faster than their positions along a strided axis: the same values)."""
-    if spec.pooling == "last":
-        top = finals[-1]
-        return np.concatenate([state[0] for state in top], axis=1), None
-    m = mask[:, :, None].astype(outputs.dtype)
-    if spec.pooling == "mean":
-        return (outputs * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0), None
-    masked = np.where(m > 0, outputs, -np.inf)
-    if not with_index:
-        pooled = masked.max(axis=1)
-        pooled[~mask.any(axis=1)] = 0.0  # an all-padding row: the zero summary, as below
-        return pooled, None
-    index = masked.argmax(axis=1)  # (N, F); an all-padding row gives 0 and a zero summary
-    pooled = np.take_along_axis(outputs, index[:, None, :], axis=1)[:, 0]
-    return pooled, index
+    """Many-to-one summary (N, F · parts), the pooled parts side by side (``POOLED[spec.pooling]``), and
+    for max pooling with ``with_index`` the argmax index over time that backward routes the gradient
+    through (the forward-only path needs only the maxima, which NumPy finds several times faster than
+    their positions along a strided axis: the same values)."""
+    parts, index = [], None
+    for part in POOLED[spec.pooling]:
+        if part == "last":
+            parts.append(np.concatenate([state[0] for state in finals[-1]], axis=1))
+            continue
+        m = mask[:, :, None].astype(outputs.dtype)
+        if part == "mean":
+            parts.append((outputs * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0))
+            continue
+        masked = np.where(m > 0, outputs, -np.inf)
+        if not with_index:
+            pooled = masked.max(axis=1)
+            pooled[~mask.any(axis=1)] = 0.0  # an all-padding row: the zero summary, as below
+        else:
+            index = masked.argmax(axis=1)  # (N, F); an all-padding row gives 0 and a zero summary
+            pooled = np.take_along_axis(outputs, index[:, None, :], axis=1)[:, 0]
+        parts.append(pooled)
+    return (parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)), index
 
 
 def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, state0=None,
@@ -139,23 +145,30 @@ def head_backward(d_logits: np.ndarray, cache: ForwardCache, params: dict, spec:
     d_features, dW, db = layers.linear_backward(d_logits, cache.features, params["head.W"])
     if cache.keep_out is not None:
         d_features *= cache.keep_out
-    d_outputs, d_finals = None, None
     if spec.per_step:
-        d_outputs = d_features
-    elif spec.pooling == "last":
-        d_finals = [[None] * stack_spec.directions for _ in range(spec.num_layers)]
-        for d in range(stack_spec.directions):
-            # the summary holds each direction's final h; c (LSTM) gets no direct gradient
-            d_finals[-1][d] = (d_features[:, d * H : (d + 1) * H],) + (None,) * (stack_spec.cell_type.state_size - 1)
-    else:
-        N, T = cache.mask.shape
-        m = cache.mask[:, :, None].astype(d_features.dtype)
-        if spec.pooling == "mean":
-            d_outputs = m * (d_features / np.maximum(m.sum(axis=1), 1.0))[:, None, :]
+        return {"head.W": dW, "head.b": db, "d_outputs": d_features, "d_finals": None}
+    d_outputs, d_finals = None, None
+    N, T = cache.mask.shape
+    F = stack_spec.output_size
+    m = cache.mask[:, :, None].astype(d_features.dtype)
+    for i, part in enumerate(POOLED[spec.pooling]):
+        d_part = d_features[:, i * F : (i + 1) * F]
+        if part == "last":
+            d_finals = [[None] * stack_spec.directions for _ in range(spec.num_layers)]
+            for d in range(stack_spec.directions):
+                # the summary holds each direction's final h; c (LSTM) gets no direct gradient
+                d_finals[-1][d] = (d_part[:, d * H : (d + 1) * H],) + (None,) * (stack_spec.cell_type.state_size - 1)
+            continue
+        if part == "mean":
+            d_pooled = m * (d_part / np.maximum(m.sum(axis=1), 1.0))[:, None, :]
+        else:  # max: each feature's gradient goes to the step that held its maximum
+            d_pooled = np.zeros((N, T, F), dtype=d_features.dtype)
+            np.put_along_axis(d_pooled, cache.pool_index[:, None, :], d_part[:, None, :], axis=1)
+            d_pooled *= m  # an all-padding row has no real maximum
+        if d_outputs is None:
+            d_outputs = d_pooled
         else:
-            d_outputs = np.zeros((N, T, d_features.shape[1]), dtype=d_features.dtype)
-            np.put_along_axis(d_outputs, cache.pool_index[:, None, :], d_features[:, None, :], axis=1)
-            d_outputs *= m  # an all-padding row has no real maximum
+            d_outputs += d_pooled
     return {"head.W": dW, "head.b": db, "d_outputs": d_outputs, "d_finals": d_finals}
 
 

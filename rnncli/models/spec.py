@@ -19,8 +19,11 @@ CHOICES = {
     "cell": ("rnn", "lstm", "gru"),
     "activation": ("tanh", "relu"),
     "input": ("embedding", "onehot", "features"),
-    "pooling": ("last", "mean", "max"),
+    "pooling": ("last", "mean", "max", "concat"),
 }
+
+# What each pooling puts into the summary, in order: "concat" is ULMFiT's concat pooling (Howard & Ruder 2018).
+POOLED = {"last": ("last",), "mean": ("mean",), "max": ("max",), "concat": ("last", "max", "mean")}
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class ModelSpec:
     num_layers: int = 1
     bidirectional: bool = False
     dropout: float = 0.0
-    pooling: str = "last"  # many-to-one tasks: last | mean | max
+    pooling: str = "last"  # many-to-one tasks: last | mean | max | concat ([last, max, mean])
     learn_h0: bool = False
     feature_dim: int = 0  # input "features": D, the number of features per timestep
     attention: bool = False  # seq2seq: additive attention over the encoder outputs
@@ -74,6 +77,11 @@ class ModelSpec:
         if self.output == "value" or (not self.per_step and self.num_classes == 2):
             return 1
         return self.num_classes
+
+    @property
+    def summary_size(self) -> int:
+        """The width of what the head reads: the stack's outputs F for a per-step model, else F per pooled part."""
+        return self.stack.output_size * (1 if self.per_step else len(POOLED[self.pooling]))
 
     @property
     def table_features(self) -> tuple:

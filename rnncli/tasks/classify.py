@@ -29,12 +29,12 @@ class Classify(ManyToOne):
                        num_classes=2 if layers == 1 else 3)
 
     def gradcheck_cases(self, cells) -> tuple[list, list]:
-        """Besides the matrix: mean and max pooling, a learned initial state, dropout between layers, and every
+        """Besides the matrix: mean, max and concat pooling, a learned initial state, dropout between layers, and every
         dropout at once (masks per entry, and per sequence with pooling max), for every cell."""
         matrix, _ = super().gradcheck_cases(cells)
         every = {**REGULARISED, "variational": False}
         extras = [(self.gradcheck_spec(cell, act, True, 2, False, **extra), True) for cell, act in cells
-                  for extra in ({"pooling": "mean"}, {"pooling": "max"}, {"learn_h0": True}, {"dropout": 0.5}, every,
+                  for extra in ({"pooling": "mean"}, {"pooling": "max"}, {"pooling": "concat"}, {"learn_h0": True}, {"dropout": 0.5}, every,
                                 {**REGULARISED, "pooling": "max"})]
         return matrix, extras
 

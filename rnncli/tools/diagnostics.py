@@ -27,7 +27,7 @@ direction: from t = T back to t = 1; reverse direction: from t = 1 on to t = T):
 The report's own ratio, rate and verdict are those of the layer and direction whose ratio is
 farthest from 1. The figures describe how a gradient travels back through time when the loss
 sits at the end (classify/regress with pooling last); with per-step losses (tag, lm) or
-mean/max pooling every step also gets a direct gradient, so expect ratios near 1 there.
+mean/max/concat pooling every step also gets a direct gradient, so expect ratios near 1 there.
 
 Per parameter tensor: ‖∂ℓ/∂θ‖ (of the batch's mean loss, as training uses it, averaged over
 the batches), ‖θ‖ and their ratio, the relative size of one plain gradient step.

@@ -19,7 +19,8 @@ to ~1e-12; tests/test_torch_parity.py executes this very listing)::
             extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
             self.rnn = kind(V - 2 if onehot else D, H, num_layers=num_layers, batch_first=True,
                             bidirectional=bidirectional, dropout=dropout, **extra)
-            self.head = nn.Linear(H * (2 if bidirectional else 1), O)
+            parts = 3 if pooling == "concat" else 1  # concat: [last, max, mean]
+            self.head = nn.Linear(H * (2 if bidirectional else 1) * parts, O)
 
         def forward(self, ids, lengths):        # ids (N, T) int64 right-padded with 0; lengths (N,)
             if self.onehot:                     # width V-2: column j is token id j+2
@@ -29,17 +30,17 @@ to ~1e-12; tests/test_torch_parity.py executes this very listing)::
             packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True,
                                                        enforce_sorted=False)
             out, h_n = self.rnn(packed)
-            if self.pooling == "last" and not self.per_step:
-                h_n = h_n[0] if isinstance(h_n, tuple) else h_n     # LSTM: (h_n, c_n)
-                dirs = 2 if self.rnn.bidirectional else 1
-                return self.head(torch.cat(list(h_n[-dirs:]), dim=1))   # (N, O)
             y, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
             if self.per_step:                   # task tag / lm: (N, T, O), pads are zeros
                 return self.head(y)
-            if self.pooling == "mean":
-                return self.head(y.sum(1) / lengths.to(y)[:, None])
+            h_n = h_n[0] if isinstance(h_n, tuple) else h_n         # LSTM: (h_n, c_n)
+            dirs = 2 if self.rnn.bidirectional else 1
             real = torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
-            return self.head(y.masked_fill(~real[..., None], float("-inf")).amax(1))   # max
+            pooled = {"last": lambda: torch.cat(list(h_n[-dirs:]), dim=1),     # [forward, backward]
+                      "max": lambda: y.masked_fill(~real[..., None], float("-inf")).amax(1),
+                      "mean": lambda: y.sum(1) / lengths.to(y)[:, None]}
+            parts = ["last", "max", "mean"] if self.pooling == "concat" else [self.pooling]
+            return self.head(torch.cat([pooled[p]() for p in parts], dim=1))   # (N, O)
 
 ``O`` = ``ModelSpec.num_outputs``: one logit for two classes (``BCEWithLogitsLoss``, p(class 1)
 = σ(z)) and for regress (``MSELoss``), else one per class (``CrossEntropyLoss``).
@@ -115,7 +116,7 @@ def torch_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
         shapes[f"rnn.weight_hh_l{suffix}"] = (G * H, H)
         shapes[f"rnn.bias_ih_l{suffix}"] = (G * H,)
         shapes[f"rnn.bias_hh_l{suffix}"] = (G * H,)
-    shapes["head.weight"] = (spec.num_outputs, stack.output_size)
+    shapes["head.weight"] = (spec.num_outputs, spec.summary_size)
     shapes["head.bias"] = (spec.num_outputs,)
     return shapes
 
@@ -130,12 +131,14 @@ def torch_module_code(spec: ModelSpec) -> list[str]:
     lines = [] if stack.onehot else [f"self.embedding = nn.Embedding({spec.vocab_size}, {spec.embedding_dim})"]
     lines.append(f"self.rnn = {kind}({stack.input_size}, {stack.hidden_size}, num_layers={stack.num_layers}, "
                  f"batch_first=True, bidirectional={stack.bidirectional}{extra})")
-    lines.append(f"self.head = nn.Linear({stack.output_size}, {spec.num_outputs})")
+    lines.append(f"self.head = nn.Linear({spec.summary_size}, {spec.num_outputs})")
     inputs = f"one_hot(ids, {spec.vocab_size})[..., 2:]" if stack.onehot else "embedding(ids)"
     if spec.per_step:
         summary = "every step's output (pad_packed_sequence)"
     elif spec.pooling == "last":
         summary = "h_n of the top layer" + (" ([forward, backward] concatenated)" if stack.bidirectional else "")
+    elif spec.pooling == "concat":
+        summary = "[h_n of the top layer, the max and the mean of its outputs over real tokens]"
     else:
         summary = f"the {spec.pooling} of the top layer's outputs over real tokens"
     lines.append(f"# forward: {inputs} → packed sequence → rnn → {summary} → head")

@@ -15,7 +15,8 @@ Layer by layer: ``Gather`` from the embedding table (or from the one-hot table I
 ``sequence_lens`` = lengths, so that a padded row gives exactly what it gives alone (outputs past a
 row's length are 0, and ``Y_h`` is the state at its last real token; the reverse direction starts
 there); then the summary (``Y_h`` of the top layer, or the mean or max of its outputs over real
-tokens) or every step's output, the linear head, and a sigmoid or softmax.
+tokens, or all three side by side for ``model.pooling: concat``) or every step's output, the linear
+head, and a sigmoid or softmax.
 
 Weights are remapped to ONNX's layouts: W [dirs, G·H, D], R [dirs, G·H, H], B [dirs, 2·G·H] = [Wb, Rb].
 ONNX's gate orders differ from ours (PyTorch's): LSTM [i, o, f, c] from our [i, f, g, o], GRU
@@ -41,6 +42,7 @@ import numpy as np
 from rnncli import __version__
 from rnncli.errors import UsageError
 from rnncli.models import ModelSpec
+from rnncli.models.spec import POOLED
 
 OPSET = 17
 WEIGHT = re.compile(r"^(embedding|onehot|[WRB]\d+|[hc]0\d+|head_[Wb])$")  # initializers that hold the model
@@ -156,26 +158,28 @@ def onnx_graph(spec: ModelSpec, params: dict, metadata: dict):
         node("Add", ["z_tn", b_head], ["z_tn_b"])
         node("Transpose", ["z_tn_b"], ["z"], perm=[1, 0, 2])  # (N, T, O)
     else:
-        if spec.pooling == "last":
+        parts = POOLED[spec.pooling]
+        if "last" in parts:
             node("Transpose", [f"Y_h{top}"], ["h_n"], perm=[1, 0, 2])  # (N, dirs, H): [forward, backward]
-            node("Reshape", ["h_n", const("flat_h", np.array([0, -1], dtype=np.int64))], ["summary"])
-        else:  # over real tokens: real[t, n] = t < lengths[n]
+            node("Reshape", ["h_n", const("flat_h", np.array([0, -1], dtype=np.int64))], ["pooled_last"])
+        if "mean" in parts or "max" in parts:  # over real tokens: real[t, n] = t < lengths[n]
             node("Shape", [x], ["x_shape"])
             node("Gather", ["x_shape", const("zero_t", np.array(0, dtype=np.int64))], ["T"], axis=0)
             node("Range", [const("t0", np.array(0, dtype=np.int64)), "T", const("t1", np.array(1, dtype=np.int64))], ["steps"])
             node("Unsqueeze", ["steps", const("axis1", np.array([1], dtype=np.int64))], ["steps_col"])
             node("Less", ["steps_col", "lengths"], ["real"])  # (T, N)
             node("Unsqueeze", ["real", const("axis2", np.array([2], dtype=np.int64))], ["real3"])
-            if spec.pooling == "mean":
-                node("Cast", ["real3"], ["realf"], to=TensorProto.FLOAT)
-                node("Mul", [x, "realf"], ["masked"])
-                node("ReduceSum", ["masked", const("axis0", np.array([0], dtype=np.int64))], ["total"], keepdims=0)
-                node("Cast", ["lengths"], ["lengthsf"], to=TensorProto.FLOAT)
-                node("Unsqueeze", ["lengthsf", const("axis1b", np.array([1], dtype=np.int64))], ["lengths_col"])
-                node("Div", ["total", "lengths_col"], ["summary"])
-            else:
-                node("Where", ["real3", x, const("minus_inf", np.array(-np.inf, dtype=np.float32))], ["masked"])
-                node("ReduceMax", ["masked"], ["summary"], axes=[0], keepdims=0)
+        if "mean" in parts:
+            node("Cast", ["real3"], ["realf"], to=TensorProto.FLOAT)
+            node("Mul", [x, "realf"], ["masked"])
+            node("ReduceSum", ["masked", const("axis0", np.array([0], dtype=np.int64))], ["total"], keepdims=0)
+            node("Cast", ["lengths"], ["lengthsf"], to=TensorProto.FLOAT)
+            node("Unsqueeze", ["lengthsf", const("axis1b", np.array([1], dtype=np.int64))], ["lengths_col"])
+            node("Div", ["total", "lengths_col"], ["pooled_mean"])
+        if "max" in parts:
+            node("Where", ["real3", x, const("minus_inf", np.array(-np.inf, dtype=np.float32))], ["masked_inf"])
+            node("ReduceMax", ["masked_inf"], ["pooled_max"], axes=[0], keepdims=0)
+        node("Concat", [f"pooled_{part}" for part in parts], ["summary"], axis=1)  # (N, F · parts)
         node("Gemm", ["summary", W_head, b_head], ["z"])
     if spec.output == "value":
         node("Identity", ["z"], ["scores"])

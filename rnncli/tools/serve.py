@@ -32,7 +32,7 @@ import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rnncli import __version__
 from rnncli.errors import RnncliError, UsageError
@@ -226,6 +226,14 @@ class Batcher:
 # ------------------------------------------------------------------------------- the application
 
 
+def serving_run(run):
+    """``run`` with every recurrent layer's W_hh^T beside its weights (:func:`~rnncli.engine.recurrent.with_transposes`):
+    the weights are fixed while the server runs, so requests find the transposes instead of copying them."""
+    from rnncli.engine.recurrent import with_transposes
+
+    return replace(run, params=with_transposes(run.params))
+
+
 def create_app(run, limits: Limits = Limits()):
     """The Starlette application serving ``run`` (:class:`rnncli.rundir.Run`)."""
     from starlette.applications import Starlette
@@ -239,6 +247,7 @@ def create_app(run, limits: Limits = Limits()):
     from rnncli.tasks import task_of
 
     task = task_of(run.spec.task)
+    run = serving_run(run)
     batcher = Batcher(run, predict)
     metadata = {"task": run.spec.task, "labels": run.labels.to_dict()["labels"], "model": str(run.path),
                 "weights": run.weights, "version": __version__, "config": run.config.to_dict(),
