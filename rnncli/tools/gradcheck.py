@@ -36,8 +36,12 @@ DROPOUTS = (("dropout", "dropout"), ("input-dropout", "input_dropout"), ("output
 
 
 def _regularised(spec: ModelSpec) -> list[str]:
-    """The case-name words of a model's dropouts."""
-    words = [f"{name}-{getattr(spec, field):g}" for name, field in DROPOUTS if getattr(spec, field)]
+    """The case-name words of a model's dropouts: one word when every dropout is on at the same rate."""
+    rates = [getattr(spec, field) for _, field in DROPOUTS]
+    if rates[0] and len(set(rates)) == 1:
+        words = [f"every-dropout-{rates[0]:g}"]
+    else:
+        words = [f"{name}-{rate:g}" for (name, _), rate in zip(DROPOUTS, rates) if rate]
     return words + (["variational"] if spec.variational else [])
 
 
