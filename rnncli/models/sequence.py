@@ -73,11 +73,11 @@ def _summary(outputs, finals, mask, spec: ModelSpec, with_index: bool = True):
     through (the forward-only path needs only the maxima, which NumPy finds several times faster than
     their positions along a strided axis: the same values)."""
     parts, index = [], None
+    m = mask[:, :, None].astype(outputs.dtype)
     for part in POOLED[spec.pooling]:
         if part == "last":
             parts.append(np.concatenate([state[0] for state in finals[-1]], axis=1))
             continue
-        m = mask[:, :, None].astype(outputs.dtype)
         if part == "mean":
             parts.append((outputs * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0))
             continue
