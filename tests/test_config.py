@@ -77,7 +77,7 @@ def test_partial_sections_keep_other_defaults():
 def test_describe_schema_covers_every_key_with_help():
     rows = describe_schema()
     assert [r["key"] for r in rows] == leaf_keys()
-    assert len(rows) == 1 + 14 + 4 + 29 + 26 + 1  # task, data, vocab, model (with model.embeddings), train, run
+    assert len(rows) == 1 + 14 + 4 + 29 + 27 + 1  # task, data, vocab, model (with model.embeddings), train, run
     for row in rows:
         assert row["help"] and row["type"]
         assert set(row) >= {"key", "type", "default", "help", "choices"}
@@ -494,7 +494,7 @@ def test_to_dict_is_nested_in_schema_order_without_name_or_source():
     d = config_from_dict({}, name="n", source="s.yaml").to_dict()
     assert list(d) == ["task", "data", "vocab", "model", "train", "run"]
     assert list(d["train"]) == ["epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "ema_decay",
-                                "schedule", "step_size", "gamma", "class_weights", "bptt", "label_smoothing", "teacher_forcing", "seed",
+                                "schedule", "step_size", "gamma", "class_weights", "bptt", "label_smoothing", "adversarial", "teacher_forcing", "seed",
                                 "init_from", "bucket", "shuffle", "clip_norm",
                                 "clip_value", "dtype", "monitor", "patience", "checkpoint_every", "log_grad_norms"]
     assert "name" not in d and "source" not in d

@@ -213,6 +213,11 @@ def _cross_checks(cfg: Config) -> Problems:
         problems.append(("model.word_dropout", "replaces tokens by <unk>; model.input: features has no tokens "
                                                "(use model.input_dropout)"))
     train = cfg.train
+    if train.adversarial and (task.architecture != "sequence" or model.input == "onehot"):
+        readers = ", ".join(t.name for t in TASKS.values() if t.architecture == "sequence")
+        why = f"task is {show(cfg.task)}" if task.architecture != "sequence" else "model.input is 'onehot'"
+        problems.append(("train.adversarial", f"moves the embedded (or feature) input of tasks {readers}, with "
+                                              f"model.input embedding or features; {why}"))
     if train.label_smoothing and task.output == "value":
         problems.append(("train.label_smoothing", f"smooths class labels; task {cfg.task} predicts a number"))
     elif train.label_smoothing and train.class_weights is not None:

@@ -98,6 +98,21 @@ def word_dropout(ids: np.ndarray, p: float, rng: np.random.Generator, unk: int =
     return np.where(drop, unk, ids)
 
 
+def adversarial_perturbation(d_x: np.ndarray, mask: np.ndarray, eps: float) -> np.ndarray:
+    """Miyato et al. (2017)'s adversarial perturbation of each sequence's input x (N, T, D):
+
+        r_n = ε g_n / ‖g_n‖₂,    g_n = ∂L/∂x_n over the real steps of sequence n (0 at padding)
+
+    the first-order direction that raises the loss most for a perturbation of norm ε. A sequence whose
+    gradient is 0 gets r = 0. g is first divided by its largest entry, so that squaring tiny float32
+    gradients cannot underflow to a zero norm."""
+    g = d_x * mask[:, :, None]
+    peak = np.abs(g).max(axis=(1, 2), keepdims=True)
+    g = np.divide(g, peak, out=np.zeros_like(g), where=peak > 0)
+    norm = np.sqrt(np.einsum("ntd,ntd->n", g, g))[:, None, None]
+    return g * np.divide(g.dtype.type(eps), norm, out=np.zeros_like(norm), where=norm > 0)
+
+
 def output_dropout(features: np.ndarray, spec, rng: np.random.Generator | None):
     """The head's input after ``spec.output_dropout`` (training only: ``rng`` given), and the multiplier
     (None when nothing was dropped): (features ⊙ keep, keep)."""

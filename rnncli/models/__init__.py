@@ -5,6 +5,7 @@ Each model is a module with the same functions (the engine's one time loop under
     param_shapes(spec) -> {name: shape}
     loss_and_grads(params, spec, ids, mask, targets, state0=None, dropout_rng=None, record=None,
                    teacher_forcing=1.0, label_smoothing=0.0) -> (mean loss, grads with the keys of params, logits, cache)
+    (the sequence model's also takes ``class_weights`` and ``adversarial``)
     loss(params, spec, ids, mask, targets, dropout_rng=None, teacher_forcing=1.0, cache=None,
          label_smoothing=0.0) -> float
 
@@ -35,13 +36,16 @@ def model_for(spec: ModelSpec) -> ModuleType:
 
 def loss_and_grads(params: dict, spec: ModelSpec, ids, mask, targets, state0=None, dropout_rng=None,
                    record: dict | None = None, teacher_forcing: float = 1.0, class_weights=None,
-                   label_smoothing: float = 0.0):
+                   label_smoothing: float = 0.0, adversarial: float = 0.0):
     """One forward and backward pass of the model of ``spec``: (mean loss, grads, logits, cache).
     ``class_weights`` (C,) weigh the sequence model's classes (``train.class_weights``); ``label_smoothing``
-    smooths every softmax (or sigmoid) target (``train.label_smoothing``)."""
+    smooths every softmax (or sigmoid) target (``train.label_smoothing``); ``adversarial`` is the sequence
+    model's adversarial training (``train.adversarial``)."""
     extra = {} if class_weights is None else {"class_weights": class_weights}
     if label_smoothing:
         extra["label_smoothing"] = label_smoothing
+    if adversarial:
+        extra["adversarial"] = adversarial
     return model_for(spec).loss_and_grads(params, spec, ids, mask, targets, state0, dropout_rng, record,
                                           teacher_forcing, **extra)
 

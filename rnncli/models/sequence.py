@@ -22,6 +22,9 @@ Regularisation, training only (``dropout_rng`` given): word dropout turns real w
 before the lookup; the stack drops out its input and the outputs between layers; output dropout
 multiplies the head's input (the summary s, or every y_t) by keep / (1 - p). With
 ``spec.variational`` the masks of sequences are one per sequence and feature, shared over time.
+Adversarial training (train.adversarial = ε, Miyato et al. 2017) adds to each step's loss L(X) the
+loss L(X + r) at the stack's input moved by r = ε g / ‖g‖₂ per sequence, g = ∂L/∂X (see
+:func:`loss_and_grads`).
 
 Parameter names: see :mod:`rnncli.models.spec`.
 """
@@ -29,6 +32,8 @@ Parameter names: see :mod:`rnncli.models.spec`.
 from __future__ import annotations
 
 from typing import NamedTuple
+
+import copy
 
 import numpy as np
 
@@ -93,7 +98,7 @@ def _summary(outputs, finals, mask, spec: ModelSpec, with_index: bool = True):
 
 
 def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, state0=None,
-            dropout_rng: np.random.Generator | None = None, keep_cache: bool = True):
+            dropout_rng: np.random.Generator | None = None, keep_cache: bool = True, perturb=None):
     """ids (N, T) int, mask (N, T) → logits (N, O) or (N, T, O), and a cache for :func:`backward`.
 
     keep_cache=False is the forward-only path of scoring and prediction: the recurrent stack keeps
@@ -104,6 +109,8 @@ def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, st
     For ``input: features``, ``ids`` holds the features (N, T, D) instead (0 at padding),
     cast to the parameters' dtype.
     state0 overrides the initial states (lm windows carry them); dropout_rng enables dropout.
+    perturb (N, T, D), or 0.0: added to the stack's input X (adversarial training), which the stack then
+    takes as features, so that :func:`backward_with_input` returns ∂L/∂X (not for one-hot input).
     """
     if dropout_rng is not None and spec.word_dropout > 0 and spec.input != "features":
         ids = ids.copy()
@@ -125,6 +132,8 @@ def forward(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, st
     else:
         x = layers.embedding_forward(params["embedding.weight"], ids)
         embedding = ("embedding.weight", ids)
+    if perturb is not None:
+        x, embedding = x + perturb, None
     outputs, finals, stack_cache = stack_forward(x, mask, params, spec.stack, state0, dropout_rng=dropout_rng,
                                                  embedding=embedding, keep_cache=keep_cache)
     if spec.per_step:
@@ -174,8 +183,15 @@ def head_backward(d_logits: np.ndarray, cache: ForwardCache, params: dict, spec:
 
 def backward(head: dict, cache: ForwardCache, params: dict, spec: ModelSpec,
              record: dict | None = None) -> dict[str, np.ndarray]:
+    """The rest of the backward pass: the gradients of :func:`backward_with_input` alone."""
+    return backward_with_input(head, cache, params, spec, record)[0]
+
+
+def backward_with_input(head: dict, cache: ForwardCache, params: dict, spec: ModelSpec,
+                        record: dict | None = None) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """The rest of the backward pass, from :func:`head_backward`'s dict → gradients with the
-    same keys as ``params``. It takes ``"d_outputs"`` out of ``head`` and lets the stack reuse
+    same keys as ``params``, and ∂L/∂X (N, T, D) for the stack's input X (None when the stack took X as
+    one-hot ids or as rows of the embedding table: see :func:`forward`'s ``perturb``). It takes ``"d_outputs"`` out of ``head`` and lets the stack reuse
     its memory, so that BPTT holds one buffer of that size, not two.
 
     record: an optional dict that receives the per-step gradient norms of every layer and
@@ -183,16 +199,17 @@ def backward(head: dict, cache: ForwardCache, params: dict, spec: ModelSpec,
     # d_outputs is handed over, not kept here: the stack frees it before the embedding's gradient is built
     grads, dx, _ = stack_backward(head.pop("d_outputs"), head["d_finals"], cache.stack, params, spec.stack,
                                   record=record, overwrite_d_out=True)
-    if spec.word_features:
+    if spec.input == "embedding" and "embedding.weight" not in grads:  # the stack took X as features
         D, E = spec.embedding_dim, spec.word_feature_dim
-        grads["embedding.weight"] = layers.embedding_backward(dx[..., :D], cache.ids[..., 0], spec.vocab_size)
+        words = cache.ids[..., 0] if spec.word_features else cache.ids
+        grads["embedding.weight"] = layers.embedding_backward(dx[..., :D], words, spec.vocab_size)
         for k, (name, size) in enumerate(spec.table_features):
             grads[feature_param(name)] = layers.embedding_backward(
                 dx[..., D + k * E : D + (k + 1) * E], cache.ids[..., 1 + k], size)
         if cache.chars is not None:
             grads.update(chars.backward(dx[..., D + len(spec.table_features) * E :], cache.chars, params, spec))
     grads["head.W"], grads["head.b"] = head["head.W"], head["head.b"]
-    return {k: grads[k] for k in params}
+    return {k: grads[k] for k in params}, dx
 
 
 def loss_from_logits(logits: np.ndarray, targets: np.ndarray, spec: ModelSpec, mask: np.ndarray | None = None,
@@ -221,17 +238,34 @@ def loss_from_logits(logits: np.ndarray, targets: np.ndarray, spec: ModelSpec, m
 
 def loss_and_grads(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, targets: np.ndarray,
                    state0=None, dropout_rng=None, record: dict | None = None, teacher_forcing: float = 1.0,
-                   class_weights: np.ndarray | None = None, label_smoothing: float = 0.0):
+                   class_weights: np.ndarray | None = None, label_smoothing: float = 0.0, adversarial: float = 0.0):
     """One forward and backward pass: returns (mean loss, grads, logits, cache).
 
     record: optional dict for the per-step gradient norms (see :func:`backward`). ``teacher_forcing`` is
     the encoder–decoder's (the same signature serves both models) and means nothing here; class_weights
-    and label_smoothing see :func:`loss_from_logits`."""
-    logits, cache = forward(params, spec, ids, mask, state0, dropout_rng)
+    and label_smoothing see :func:`loss_from_logits`.
+
+    adversarial = ε > 0 (Miyato et al. 2017): the gradients are those of L(X) + L(X + r), with
+    r = ε g / ‖g‖₂ per sequence from g = ∂L/∂X of the first pass (:func:`rnncli.engine.layers.adversarial_perturbation`)
+    held constant, and the second pass drawing the same dropout masks (and word dropout) from a copy
+    of ``dropout_rng``: the same function of the weights, at a moved input. The loss, logits and cache
+    returned are the first pass's (its cache without the stack's, which only backward reads)."""
+    replay = copy.deepcopy(dropout_rng) if adversarial else None
+    logits, cache = forward(params, spec, ids, mask, state0, dropout_rng, perturb=0.0 if adversarial else None)
     loss, d_logits = loss_from_logits(logits, targets, spec, mask, class_weights, label_smoothing)
     head = head_backward(d_logits, cache, params, spec)
     del d_logits  # BPTT's memory peak comes next: keep only what it needs
-    return loss, backward(head, cache, params, spec, record), logits, cache
+    grads, d_x = backward_with_input(head, cache, params, spec, record)
+    if not adversarial:
+        return loss, grads, logits, cache
+    r = layers.adversarial_perturbation(d_x, mask, adversarial)
+    cache = cache._replace(stack=None, chars=None)  # frees the first pass's activations before the second's
+    del d_x
+    logits_r, cache_r = forward(params, spec, ids, mask, state0, replay, perturb=r)
+    d_logits_r = loss_from_logits(logits_r, targets, spec, mask, class_weights, label_smoothing)[1]
+    for name, g in backward(head_backward(d_logits_r, cache_r, params, spec), cache_r, params, spec).items():
+        grads[name] += g
+    return loss, grads, logits, cache
 
 
 def loss(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, targets: np.ndarray, dropout_rng=None,

@@ -3,7 +3,8 @@
 seq2seq runs also hold the target vocabulary (``target-vocab.json``); their dev scores decode
 the dev sources greedily (token accuracy, exact match, BLEU) besides the teacher-forced loss.
 
-Each step: forward, loss, backward through time, optional clipping (by value, then by global
+Each step: forward, loss, backward through time (with ``train.adversarial``, a second pass at the
+adversarially moved input), optional clipping (by value, then by global
 norm), an optimiser update at the epoch's learning rate (``train.schedule``) and, with ``train.ema_decay``,
 an update of the weight average, which is then what is scored and saved as the weights. After every
 epoch the dev set is scored; then the resumable checkpoint (:mod:`rnncli.training.resume`), the weights,
@@ -139,7 +140,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
                         loss, grads, logits, cache = loss_and_grads(
                             params, spec, batch.ids, batch.mask, batch.targets, state.carry if batch.carry else None,
                             rngs["dropout"], teacher_forcing=t.teacher_forcing, class_weights=weights,
-                            label_smoothing=t.label_smoothing)
+                            label_smoothing=t.label_smoothing, adversarial=t.adversarial)
                         for name in frozen:  # as a parameter without requires_grad in PyTorch: no step, no clipping
                             del grads[name]
                         if t.clip_value:
