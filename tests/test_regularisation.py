@@ -180,6 +180,9 @@ def test_regularised_training_is_deterministic_and_resumes_the_masks(workspace, 
     (["train.monitor=holdout_accuracy"], "train.monitor"),
     (["data.holdout_split=0.2"], "data.holdout_split"),
     (["data.holdout_split=0.2", "train.monitor=holdout_mae"], "train.monitor"),
+    (["model.input=onehot", "train.adversarial=1.0"], "train.adversarial"),
+    (["task=seq2seq", "train.adversarial=1.0"], "train.adversarial"),
+    (["train.adversarial=-1"], "train.adversarial"),
 ])
 def test_config_mistakes_are_named(workspace, cli, sets, key):
     result = cli("train", "--config", TOY, *[a for s in sets for a in ("--set", s)])
@@ -244,6 +247,87 @@ def test_weight_average_leaves_training_alone_and_is_what_is_scored_and_saved(wo
     assert json.loads(evaluated.out)["loss"] == pytest.approx(records(averaged)[-1]["dev_loss"])
     bad = cli(*args, "--set", "train.ema_decay=1.0")
     assert bad.code == ExitCode.CONFIG and "train.ema_decay" in bad.err
+
+
+# ---------------------------------------------------------------------- adversarial training
+
+
+def test_adversarial_perturbation_has_norm_eps_per_sequence_along_the_gradient():
+    rng = np.random.default_rng(12)
+    mask = np.arange(5)[None] < np.array([5, 2, 3, 4])[:, None]
+    d_x = rng.standard_normal((4, 5, 3)).astype(np.float32)  # padding holds values too: they must not count
+    d_x[2] = 0.0  # a sequence whose input got no gradient
+    d_x[3] *= np.float32(1e-30)  # squares of these underflow float32: the norm must not
+    r = layers.adversarial_perturbation(d_x, mask, 0.7)
+    assert r.dtype == np.float32
+    norms = np.sqrt((r.astype(np.float64) ** 2).sum(axis=(1, 2)))
+    np.testing.assert_allclose(norms, [0.7, 0.7, 0.0, 0.7], rtol=1e-6)
+    assert not r[~mask].any()
+    for n in (0, 1, 3):  # r = ε g / ‖g‖ over the real steps: parallel to g there
+        g = (d_x[n] * mask[n, :, None]).astype(np.float64)
+        np.testing.assert_allclose(r[n], 0.7 * g / np.linalg.norm(g), rtol=1e-5, atol=1e-7)
+
+
+def _adversarial_case(kind):
+    """A model, a padded batch and targets for the adversarial gradient checks."""
+    rng = np.random.default_rng(13)
+    dropout = dict(input_dropout=0.3, output_dropout=0.3, word_dropout=0.3, variational=True)
+    if kind == "classify":  # the embedding lookup (which adversarial training takes as features), every dropout
+        spec = model_spec(dict(task="classify", vocab_size=9, num_classes=2, cell="lstm", embedding_dim=3,
+                               hidden_size=3, num_layers=2, bidirectional=True, pooling="max", dropout=0.3, **dropout))
+        ids, mask = batch(rng)
+        return spec, ids, mask, rng.integers(0, 2, size=len(ids))
+    if kind == "tag":  # word, suffix and character features side by side
+        spec = replace(char_spec("gru"), word_features=(("suffix3", 5), ("chars6", 9)), word_feature_dim=2, **dropout)
+        ids, mask = batch(rng, V=10)
+        chars = np.where(mask[..., None], rng.integers(0, 9, size=mask.shape + (6,)), 0)
+        ids = np.concatenate([ids[..., None], np.where(mask, rng.integers(2, 5, size=mask.shape), 0)[..., None], chars],
+                             axis=-1)
+        return spec, ids, mask, rng.integers(0, 4, size=mask.shape)
+    spec = model_spec(dict(task="regress", input="features", feature_dim=2, vocab_size=2, num_classes=1, cell="rnn",
+                           hidden_size=3, input_dropout=0.3, variational=True))
+    _, mask = batch(rng)
+    return spec, rng.standard_normal(mask.shape + (2,)) * mask[..., None], mask, rng.standard_normal(len(mask))
+
+
+@pytest.mark.parametrize("kind", ["classify", "tag", "regress"])
+def test_adversarial_gradients_pass_finite_differences(kind):
+    """train.adversarial: the gradients are those of L(x) + L(x + r), with r = ε g/‖g‖ from the first pass held
+    constant and the second pass under the same dropout masks (and word dropout) as the first."""
+    from rnncli.models.sequence import backward_with_input, head_backward, loss_from_logits
+
+    spec, ids, mask, targets = _adversarial_case(kind)
+    params = init_params(spec, np.random.default_rng(14), np.float64)
+    eps, masks = 0.5, lambda: np.random.default_rng(15)  # noqa: E731 - the same draws at every call
+
+    def objective_at(r):
+        logits, cache = forward(params, spec, ids, mask, dropout_rng=masks(), perturb=r)
+        return loss_from_logits(logits, targets, spec, mask)[0], logits, cache
+
+    loss, grads, _, _ = loss_and_grads(params, spec, ids, mask, targets, dropout_rng=masks(), adversarial=eps)
+    clean, logits, cache = objective_at(0.0)
+    d_logits = loss_from_logits(logits, targets, spec, mask)[1]
+    r = layers.adversarial_perturbation(backward_with_input(head_backward(d_logits, cache, params, spec), cache,
+                                                            params, spec)[1], mask, eps)
+    assert loss == pytest.approx(clean, rel=1e-12)  # the loss reported is the clean input's
+    assert loss == pytest.approx(loss_and_grads(params, spec, ids, mask, targets, dropout_rng=masks())[0], rel=1e-12)
+    small = layers.adversarial_perturbation(r, mask, 1e-3)  # to first order, r raises the loss
+    assert objective_at(small)[0] > clean
+    objective = lambda: objective_at(0.0)[0] + objective_at(r)[0]  # noqa: E731
+    for name, p in params.items():
+        _, numeric = numeric_grad(objective, p, h=1e-5)  # some of these gradients are ~1e-5: keep rounding small
+        assert rel_error(grads[name].reshape(-1), numeric) < 1e-6, name
+
+
+def test_adversarial_training_from_the_cli(workspace, cli):
+    args = ["train", "--config", TOY, "--json", "--set", "train.epochs=3", "--set", "model.input_dropout=0.3"]
+    losses_of = lambda r: [json.loads(line)["train_loss"] for line in r.out.splitlines()[:-1]]  # noqa: E731
+    first = cli(*args, "--set", "train.adversarial=1.0", "--set", "run.dir=runs/a")
+    second = cli(*args, "--set", "train.adversarial=1.0", "--set", "run.dir=runs/b")
+    plain = cli(*args, "--set", "run.dir=runs/c")
+    assert first.code == 0 and plain.code == 0, first.err
+    assert losses_of(first) == losses_of(second)  # deterministic: the second pass replays the masks
+    assert losses_of(first) != losses_of(plain)
 
 
 # ------------------------------------------------------------------------- character encoder
