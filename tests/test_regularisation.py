@@ -319,6 +319,15 @@ def test_adversarial_gradients_pass_finite_differences(kind):
         assert rel_error(grads[name].reshape(-1), numeric) < 1e-6, name
 
 
+def test_gradcheck_checks_the_config_s_adversarial_objective(workspace, cli):
+    result = cli("gradcheck", "--config", TOY, "--json", "--set", "train.adversarial=1.0",
+                 "--set", "model.input_dropout=0.3", "--set", "model.variational_dropout=true")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["passed"] and len(report["cases"]) == 2
+    assert all(case["case"].endswith("adversarial-1") for case in report["cases"])
+
+
 def test_adversarial_training_from_the_cli(workspace, cli):
     args = ["train", "--config", TOY, "--json", "--set", "train.epochs=3", "--set", "model.input_dropout=0.3"]
     losses_of = lambda r: [json.loads(line)["train_loss"] for line in r.out.splitlines()[:-1]]  # noqa: E731

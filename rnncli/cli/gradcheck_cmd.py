@@ -16,7 +16,8 @@ from rnncli.cli.app import JSON, SET, app
 Without --config: every task and cell (tanh RNN, ReLU RNN, LSTM, GRU) × {uni, bi} ×
 {1, 2 layers} × {padded, unpadded} batch, on small random models, every parameter entry;
 seq2seq with and without attention, and with sampled decoder inputs. With
---config: the architecture that config describes (up to 50 sampled entries per tensor).
+--config: the architecture that config describes (up to 50 sampled entries per tensor), with its
+dropouts, train.label_smoothing and train.adversarial.
 Exits 1 if any case's error max|a-n|/max(|a|,|n|) exceeds --tolerance.
 
 \b
@@ -43,7 +44,8 @@ def gradcheck(
         from rnncli.training.prepare import spec_from_config
 
         cfg = load_config(config, set_ or [])
-        results = gc.check_spec_from_config(spec_from_config(cfg), seed, tolerance, cfg.train.label_smoothing)
+        results = gc.check_spec_from_config(spec_from_config(cfg), seed, tolerance, cfg.train.label_smoothing,
+                                            cfg.train.adversarial)
     failed = [r for r in results if not r.passed]
     if json_:
         render.print_json({"tolerance": tolerance, "passed": not failed, "cases": [r.to_dict() for r in results]})

@@ -70,6 +70,7 @@ class ForwardCache(NamedTuple):
     finals: list  # [layer][direction] final state tuples (carried across lm windows)
     chars: chars.CharCache | None = None  # the character encoder's, when the model has one
     keep_out: np.ndarray | None = None  # output dropout's multiplier of the head's input
+    adversarial: np.ndarray | None = None  # train.adversarial: the perturbation r of the second pass (N, T, D)
 
 
 def _summary(outputs, finals, mask, spec: ModelSpec, with_index: bool = True):
@@ -249,7 +250,7 @@ def loss_and_grads(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndar
     r = ε g / ‖g‖₂ per sequence from g = ∂L/∂X of the first pass (:func:`rnncli.engine.layers.adversarial_perturbation`)
     held constant, and the second pass drawing the same dropout masks (and word dropout) from a copy
     of ``dropout_rng``: the same function of the weights, at a moved input. The loss, logits and cache
-    returned are the first pass's (its cache without the stack's, which only backward reads)."""
+    returned are the first pass's (its cache without the stack's, which only backward reads, and with r)."""
     replay = copy.deepcopy(dropout_rng) if adversarial else None
     logits, cache = forward(params, spec, ids, mask, state0, dropout_rng, perturb=0.0 if adversarial else None)
     loss, d_logits = loss_from_logits(logits, targets, spec, mask, class_weights, label_smoothing)
@@ -259,7 +260,7 @@ def loss_and_grads(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndar
     if not adversarial:
         return loss, grads, logits, cache
     r = layers.adversarial_perturbation(d_x, mask, adversarial)
-    cache = cache._replace(stack=None, chars=None)  # frees the first pass's activations before the second's
+    cache = cache._replace(stack=None, chars=None, adversarial=r)  # frees the first pass's activations first
     del d_x
     logits_r, cache_r = forward(params, spec, ids, mask, state0, replay, perturb=r)
     d_logits_r = loss_from_logits(logits_r, targets, spec, mask, class_weights, label_smoothing)[1]
@@ -270,9 +271,10 @@ def loss_and_grads(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndar
 
 def loss(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndarray, targets: np.ndarray, dropout_rng=None,
          teacher_forcing: float = 1.0, cache=None, class_weights: np.ndarray | None = None,
-         label_smoothing: float = 0.0) -> float:
-    """The loss alone (finite differences: ``rnn gradcheck``)."""
-    logits, _ = forward(params, spec, ids, mask, dropout_rng=dropout_rng)
+         label_smoothing: float = 0.0, perturb: np.ndarray | None = None) -> float:
+    """The loss alone (finite differences: ``rnn gradcheck``); ``perturb`` moves the stack's input (see
+    :func:`forward`)."""
+    logits, _ = forward(params, spec, ids, mask, dropout_rng=dropout_rng, perturb=perturb)
     return loss_from_logits(logits, targets, spec, mask, class_weights, label_smoothing)[0]
 
 

@@ -102,8 +102,9 @@ def random_batch(spec: ModelSpec, rng: np.random.Generator, N: int = 3, T: int =
 
 def check_case(spec: ModelSpec, padded: bool, seed: int = 0, max_entries: int | None = None,
                tolerance: float = DEFAULT_TOLERANCE, teacher_forcing: float = 1.0,
-               label_smoothing: float = 0.0) -> CaseResult:
-    """One model against finite differences; ``label_smoothing`` is train.label_smoothing's ε."""
+               label_smoothing: float = 0.0, adversarial: float = 0.0) -> CaseResult:
+    """One model against finite differences; ``label_smoothing`` is train.label_smoothing's ε, ``adversarial``
+    train.adversarial's: the objective is then L(x) + L(x + r), with the analytic pass's r held constant."""
     smoothing = {"label_smoothing": label_smoothing} if label_smoothing else {}
     rng = np.random.default_rng(seed)
     params = init_params(spec, rng, np.float64)
@@ -120,10 +121,14 @@ def check_case(spec: ModelSpec, padded: bool, seed: int = 0, max_entries: int | 
     random = spec.stochastic or teacher_forcing < 1
     dropout = (lambda: np.random.default_rng(seed + 1)) if random else (lambda: None)
     _, grads, _, cache = loss_and_grads(params, spec, ids, mask, targets, dropout_rng=dropout(),
-                                        teacher_forcing=teacher_forcing, **smoothing)
+                                        teacher_forcing=teacher_forcing, adversarial=adversarial, **smoothing)
 
     def loss() -> float:  # with the pass above's sampled decoder inputs (seq2seq), not new argmaxes
-        return model_for(spec).loss(params, spec, ids, mask, targets, dropout(), teacher_forcing, cache, **smoothing)
+        value = model_for(spec).loss(params, spec, ids, mask, targets, dropout(), teacher_forcing, cache, **smoothing)
+        if adversarial:
+            value += model_for(spec).loss(params, spec, ids, mask, targets, dropout(), perturb=cache.adversarial,
+                                          **smoothing)
+        return value
 
     worst, worst_name, checked = 0.0, "", 0
     for name, p in params.items():
@@ -132,13 +137,15 @@ def check_case(spec: ModelSpec, padded: bool, seed: int = 0, max_entries: int | 
         checked += idx.size
         if err >= worst:
             worst, worst_name = err, name
-    name = case_name(spec, padded, teacher_forcing) + (f" label-smoothing-{label_smoothing:g}" if label_smoothing else "")
+    name = case_name(spec, padded, teacher_forcing) + (f" label-smoothing-{label_smoothing:g}" if label_smoothing else "") \
+        + (f" adversarial-{adversarial:g}" if adversarial else "")
     return CaseResult(name, worst, worst_name, checked, worst <= tolerance)
 
 
 def check_spec_from_config(spec: ModelSpec, seed: int = 0, tolerance: float = DEFAULT_TOLERANCE,
-                           label_smoothing: float = 0.0) -> list[CaseResult]:
+                           label_smoothing: float = 0.0, adversarial: float = 0.0) -> list[CaseResult]:
     """The config's own architecture at its own sizes (up to 50 sampled entries per tensor), padded and not,
-    with its dropouts and its train.label_smoothing."""
-    return [check_case(spec, padded, seed, max_entries=50, tolerance=tolerance, label_smoothing=label_smoothing)
+    with its dropouts, its train.label_smoothing and its train.adversarial."""
+    return [check_case(spec, padded, seed, max_entries=50, tolerance=tolerance, label_smoothing=label_smoothing,
+                       adversarial=adversarial)
             for padded in (True, False)]
