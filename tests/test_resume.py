@@ -44,11 +44,12 @@ CASES = {
         "model": {"cell": "lstm", "num_layers": 2, "dropout": 0.2, "hidden_size": 8, "embedding_dim": 8},
         "train": {"epochs": 2, "batch_size": 16, "bptt": 40, "optimizer": "momentum", "lr": 0.1, "nesterov": True},
     },
-    "tag-bilstm-rmsprop": {
+    "tag-bilstm-rmsprop-adversarial": {
         "task": "tag",
         "data": {"train": "datasets/toy/tagging.conll", "dev": "datasets/toy/tagging-dev.conll"},
-        "model": {"cell": "lstm", "bidirectional": True, "hidden_size": 8, "embedding_dim": 8},
-        "train": {"epochs": 2, "batch_size": 8, "optimizer": "rmsprop", "schedule": "step", "step_size": 1},
+        "model": {"cell": "lstm", "bidirectional": True, "hidden_size": 8, "embedding_dim": 8, "input_dropout": 0.2},
+        "train": {"epochs": 2, "batch_size": 8, "optimizer": "rmsprop", "schedule": "step", "step_size": 1,
+                  "adversarial": 1.0},
     },
     "seq2seq-gru-attention-sampled-inputs": {
         "task": "seq2seq",
