@@ -527,3 +527,29 @@ def test_forward_only_character_encoder_sorts_the_words_and_gives_the_same_vecto
     R_only, none = chars.forward(params, spec, ids, mask, keep_cache=False)
     assert none is None and not R_only[~mask].any()
     np.testing.assert_array_equal(R_only, R)
+
+
+@pytest.mark.parametrize("cell,act", CELL_VARIANTS)
+def test_forward_only_step_gives_the_training_step_s_bits(cell, act):
+    """The forward-only loop's step (keep_cache=False: no cache, σ without an errstate of its own) is the
+    training step's arithmetic: the same bits, also where e^-x overflows (σ = 0) inside the loop's errstate,
+    which keeps the overflow quiet."""
+    import warnings
+
+    rng = np.random.default_rng(21)
+    c = cells.get_cell(cell, act)
+    N, H = 5, 6
+    a_t = rng.standard_normal((N, c.gates * H)).astype(np.float32) * 4
+    a_t[0] = -200.0  # σ(-200): e^200 overflows float32
+    W_hh_T = rng.standard_normal((H, c.gates * H)).astype(np.float32) * 0.3
+    b_hh = rng.standard_normal(c.gates * H).astype(np.float32) if c.hidden_bias else None
+    state = tuple(rng.standard_normal((N, H)).astype(np.float32) for _ in range(c.state_size))
+    trained, cache = c.step_forward(a_t, state, W_hh_T, b_hh)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from the overflow
+        with np.errstate(over="ignore"):
+            h_out = np.empty((N, H), dtype=np.float32)
+            inferred, none = c.step_forward(a_t, state, W_hh_T, b_hh, h_out, keep_cache=False)
+    assert cache is not None and none is None and inferred[0] is h_out
+    for s_train, s_infer in zip(trained, inferred):
+        np.testing.assert_array_equal(s_infer, s_train)

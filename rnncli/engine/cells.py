@@ -16,11 +16,13 @@ GRU  (G=3)   [a_r, a_z, a_n] = a_t   (= x_t W_ih^T + b_ih)
 
 State is a tuple: ``(h,)`` for RNN and GRU, ``(h, c)`` for LSTM.
 
-``step_forward(a_t, state, W_hh_T, b_hh, h_out=None) -> (state, cache)`` takes the recurrent
+``step_forward(a_t, state, W_hh_T, b_hh, h_out=None, keep_cache=True) -> (state, cache)`` takes the recurrent
 weights transposed, ``W_hh_T`` = W_hh^T (H, G·H), made contiguous once per sequence by the time
 loop (BLAS then runs the per-step GEMM h_{t-1} W_hh^T on a contiguous operand rather than a transposed
 view, with the same bits; benchmarks/README.md has the measurement). It writes h_t into ``h_out`` (N, H) when given, the time loop's output slice for
-step t; it is the state's h.
+step t; it is the state's h. With ``keep_cache=False`` (the forward-only loop) it returns no cache and
+computes σ without an ``np.errstate`` of its own: the loop ignores overflow once for all its steps, and
+the arithmetic, so the result, is the same.
 ``step_backward(d_state, cache, W_hh, da_t, dhh_t) -> d_state_prev`` writes ∂L/∂a_t into
 ``da_t`` (N, G·H) and ∂L/∂hh_t into ``dhh_t`` (N, G·H), the time loop's slices for step t,
 which it turns into weight gradients with GEMMs over many steps at once. The two differ only
@@ -39,7 +41,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from rnncli.engine.functional import sigmoid
+from rnncli.engine.functional import sigmoid, sigmoid_unguarded
 
 State = tuple[np.ndarray, ...]
 
@@ -89,20 +91,20 @@ def _batch_major(x, out):
 # ----------------------------------------------------------------------------- RNN
 
 
-def rnn_tanh_step_forward(a_t, state, W_hh_T, b_hh=None, h_out=None):
+def rnn_tanh_step_forward(a_t, state, W_hh_T, b_hh=None, h_out=None, keep_cache=True):
     (h_prev,) = state
     z = h_prev @ W_hh_T
     z += a_t
     h = np.tanh(z, out=h_out)
-    return (h,), RNNCache(h_prev, h)
+    return (h,), RNNCache(h_prev, h) if keep_cache else None
 
 
-def rnn_relu_step_forward(a_t, state, W_hh_T, b_hh=None, h_out=None):
+def rnn_relu_step_forward(a_t, state, W_hh_T, b_hh=None, h_out=None, keep_cache=True):
     (h_prev,) = state
     z = h_prev @ W_hh_T
     z += a_t
     h = np.maximum(z, 0.0, out=h_out)
-    return (h,), RNNCache(h_prev, h)
+    return (h,), RNNCache(h_prev, h) if keep_cache else None
 
 
 def rnn_tanh_step_backward(d_state, cache: RNNCache, W_hh, da, dhh):
@@ -129,17 +131,22 @@ def _rnn_backward_tail(dz, dhh, W_hh):
 # ---------------------------------------------------------------------------- LSTM
 
 
-def lstm_step_forward(a_t, state, W_hh_T, b_hh=None, h_out=None):
+def lstm_step_forward(a_t, state, W_hh_T, b_hh=None, h_out=None, keep_cache=True):
     h_prev, c_prev = state
     N, H = h_prev.shape
     gates = np.empty((4, N, H), dtype=a_t.dtype)  # gate-major (see _blocks), activated in place below
     np.add(_blocks(a_t, 4), _blocks(h_prev @ W_hh_T, 4), out=gates)  # pre-activations [i, f, g, o]
     i, f, g, o = gates
-    sigmoid(gates[:2], out=gates[:2])
+    sig = sigmoid if keep_cache else sigmoid_unguarded
+    sig(gates[:2], out=gates[:2])
     np.tanh(g, out=g)
-    sigmoid(o, out=o)
+    sig(o, out=o)
     c = f * c_prev
     c += i * g
+    if not keep_cache:
+        h = np.tanh(c, out=h_out)
+        h *= o  # tanh(c) ⊙ o = o ⊙ tanh(c), bit for bit
+        return (h, c), None
     tanh_c = np.tanh(c)
     h = np.multiply(o, tanh_c, out=h_out)
     return (h, c), LSTMCache(h_prev, c_prev, gates, tanh_c)
@@ -185,23 +192,25 @@ def lstm_cell_state_grad(d_state, cache: LSTMCache):
 # ----------------------------------------------------------------------------- GRU
 
 
-def gru_step_forward(a_t, state, W_hh_T, b_hh, h_out=None):
+def gru_step_forward(a_t, state, W_hh_T, b_hh, h_out=None, keep_cache=True):
     (h_prev,) = state
     N, H = h_prev.shape
     hh = h_prev @ W_hh_T
     hh += b_hh  # [hh_r, hh_z, hh_n]
     gates = np.empty((3, N, H), dtype=hh.dtype)  # activated [r, z, n], gate-major (see _blocks)
     rz = np.add(_blocks(a_t[:, : 2 * H], 2), _blocks(hh[:, : 2 * H], 2), out=gates[:2])
-    sigmoid(rz, out=rz)
+    (sigmoid if keep_cache else sigmoid_unguarded)(rz, out=rz)
     r, z, n = gates
-    hh_n = np.ascontiguousarray(hh[:, 2 * H :])  # the cache keeps this third of hh alone, not all of it
+    hh_n = hh[:, 2 * H :]
+    if keep_cache:
+        hh_n = np.ascontiguousarray(hh_n)  # the cache keeps this third of hh alone, not all of it
     np.multiply(r, hh_n, out=n)
     n += a_t[:, 2 * H :]
     np.tanh(n, out=n)
     h = np.subtract(h_prev, n, out=h_out)
     h *= z
     h += n  # = (1 - z) n + z h_prev
-    return (h,), GRUCache(h_prev, gates, hh_n)
+    return (h,), GRUCache(h_prev, gates, hh_n) if keep_cache else None
 
 
 def gru_step_backward(d_state, cache: GRUCache, W_hh, da, dhh):

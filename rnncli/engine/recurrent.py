@@ -152,23 +152,45 @@ def direction_forward(
         out = np.empty((N, T, H), dtype=A.dtype)
     if W_hh_T is None:
         W_hh_T = np.ascontiguousarray(W_hh.T)  # (H, G·H): see cells.py
-    ranges = None if keep_cache else active_ranges(mask)
-    if ranges is not None:
-        return out, _forward_ranges(A, ranges, W_hh_T, b_hh, cell, state0, out), None
-    m = mask.astype(A.dtype)[:, :, None]
-    pad = ~mask.astype(bool)[:, :, None]
-    full = mask.all(axis=0)
+    if not keep_cache:
+        with np.errstate(over="ignore"):  # σ's e^-x = inf for x < -88 (float32): σ = 0, exactly the limit
+            return _forward_only(A, mask, W_hh_T, b_hh, cell, state0, out)
+    m, pad, full = _step_masks(mask, A.dtype)
     steps = []
     state = state0
     for t in range(T):
-        new_state, cache = cell.step_forward(A[:, t], state, W_hh_T, b_hh, out[:, t])
-        if not full[t]:
-            new_state = tuple(np.where(pad[:, t], s_prev, s_new) for s_new, s_prev in zip(new_state, state))
-            out[:, t] *= m[:, t]
-        state = new_state
-        if keep_cache:
-            steps.append(cache)
-    return out, state, DirectionCache(steps, m, full) if keep_cache else None
+        state, cache = _masked_step(A, t, state, W_hh_T, b_hh, cell, out, full, pad, m, True)
+        steps.append(cache)
+    return out, state, DirectionCache(steps, m, full)
+
+
+def _step_masks(mask: np.ndarray, dtype):
+    """The masked loop's views of mask (N, T): m (N, T, 1) in ``dtype``, pad (N, T, 1) bool (a padded step),
+    and full (T,), where every row is real and masking is the identity."""
+    return mask.astype(dtype)[:, :, None], ~mask.astype(bool)[:, :, None], mask.all(axis=0)
+
+
+def _masked_step(A, t, state, W_hh_T, b_hh, cell: Cell, out, full, pad, m, keep_cache: bool):
+    """Step t of the masked loop: a padded row keeps its previous state exactly (``np.where``), and its
+    output is zeroed. Returns (state, the cell's cache)."""
+    new_state, cache = cell.step_forward(A[:, t], state, W_hh_T, b_hh, out[:, t], keep_cache)
+    if not full[t]:
+        new_state = tuple(np.where(pad[:, t], s_prev, s_new) for s_new, s_prev in zip(new_state, state))
+        out[:, t] *= m[:, t]
+    return new_state, cache
+
+
+def _forward_only(A, mask, W_hh_T, b_hh, cell: Cell, state0: State, out: np.ndarray):
+    """:func:`direction_forward` without caches: over the real rows alone when the batch allows it
+    (:func:`active_ranges`), else the masked loop. Returns (outputs, final state, None)."""
+    ranges = active_ranges(mask)
+    if ranges is not None:
+        return out, _forward_ranges(A, ranges, W_hh_T, b_hh, cell, state0, out), None
+    m, pad, full = _step_masks(mask, A.dtype)
+    state = state0
+    for t in range(A.shape[1]):
+        state, _ = _masked_step(A, t, state, W_hh_T, b_hh, cell, out, full, pad, m, False)
+    return out, state, None
 
 
 TRANSPOSED = ".W_hh_T"  # the suffix of the keys with_transposes adds
@@ -234,7 +256,7 @@ def _forward_ranges(A, ranges, W_hh_T, b_hh, cell: Cell, state0: State, out: np.
             out[:lo, t] = 0.0
             out[hi:, t] = 0.0
         if hi > lo:
-            state, _ = cell.step_forward(A[lo:hi, t], state, W_hh_T, b_hh, out[lo:hi, t])
+            state, _ = cell.step_forward(A[lo:hi, t], state, W_hh_T, b_hh, out[lo:hi, t], keep_cache=False)
     for f, s in zip(finals, state):
         f[lo:hi] = s
     return finals
