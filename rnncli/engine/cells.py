@@ -134,6 +134,8 @@ def _rnn_backward_tail(dz, dhh, W_hh):
 def lstm_step_forward(a_t, state, W_hh_T, b_hh=None, h_out=None, keep_cache=True):
     h_prev, c_prev = state
     N, H = h_prev.shape
+    if N == 1 and not keep_cache:
+        return _lstm_one_row(a_t, h_prev, c_prev, W_hh_T, h_out), None
     gates = np.empty((4, N, H), dtype=a_t.dtype)  # gate-major (see _blocks), activated in place below
     np.add(_blocks(a_t, 4), _blocks(h_prev @ W_hh_T, 4), out=gates)  # pre-activations [i, f, g, o]
     i, f, g, o = gates
@@ -150,6 +152,24 @@ def lstm_step_forward(a_t, state, W_hh_T, b_hh=None, h_out=None, keep_cache=True
     tanh_c = np.tanh(c)
     h = np.multiply(o, tanh_c, out=h_out)
     return (h, c), LSTMCache(h_prev, c_prev, gates, tanh_c)
+
+
+def _lstm_one_row(a_t, h_prev, c_prev, W_hh_T, h_out):
+    """The forward-only LSTM step of one row (one text, as `rnn serve` sees them): its gates' column blocks
+    are contiguous, so they are activated where the product leaves them, without the gate-major copy (the
+    same arithmetic, so the same bits)."""
+    H = h_prev.shape[1]
+    gates = h_prev @ W_hh_T
+    gates += a_t  # [i, f, g, o]
+    i, f, g, o = (gates[:, k * H : (k + 1) * H] for k in range(4))
+    sigmoid_unguarded(gates[:, : 2 * H], out=gates[:, : 2 * H])
+    np.tanh(g, out=g)
+    sigmoid_unguarded(o, out=o)
+    c = f * c_prev
+    c += i * g
+    h = np.tanh(c, out=h_out)
+    h *= o
+    return h, c
 
 
 def lstm_step_backward(d_state, cache: LSTMCache, W_hh, da, dhh):
