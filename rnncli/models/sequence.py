@@ -31,9 +31,8 @@ Parameter names: see :mod:`rnncli.models.spec`.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import copy
+from typing import NamedTuple
 
 import numpy as np
 
@@ -192,8 +191,9 @@ def backward_with_input(head: dict, cache: ForwardCache, params: dict, spec: Mod
                         record: dict | None = None) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """The rest of the backward pass, from :func:`head_backward`'s dict → gradients with the
     same keys as ``params``, and ∂L/∂X (N, T, D) for the stack's input X (None when the stack took X as
-    one-hot ids or as rows of the embedding table: see :func:`forward`'s ``perturb``). It takes ``"d_outputs"`` out of ``head`` and lets the stack reuse
-    its memory, so that BPTT holds one buffer of that size, not two.
+    one-hot ids or as rows of the embedding table: see :func:`forward`'s ``perturb``). It takes
+    ``"d_outputs"`` out of ``head`` and lets the stack reuse its memory, so that BPTT holds one buffer of
+    that size, not two.
 
     record: an optional dict that receives the per-step gradient norms of every layer and
     direction (see :func:`rnncli.engine.recurrent.stack_backward`)."""
@@ -247,8 +247,8 @@ def loss_and_grads(params: dict, spec: ModelSpec, ids: np.ndarray, mask: np.ndar
     and label_smoothing see :func:`loss_from_logits`.
 
     adversarial = ε > 0 (Miyato et al. 2017): the gradients are those of L(X) + L(X + r), with
-    r = ε g / ‖g‖₂ per sequence from g = ∂L/∂X of the first pass (:func:`rnncli.engine.layers.adversarial_perturbation`)
-    held constant, and the second pass drawing the same dropout masks (and word dropout) from a copy
+    r = ε g / ‖g‖₂ per sequence from g = ∂L/∂X of the first pass
+    (:func:`rnncli.engine.layers.adversarial_perturbation`) held constant, and the second pass drawing the same dropout masks (and word dropout) from a copy
     of ``dropout_rng``: the same function of the weights, at a moved input. The loss, logits and cache
     returned are the first pass's (its cache without the stack's, which only backward reads, and with r)."""
     replay = copy.deepcopy(dropout_rng) if adversarial else None
