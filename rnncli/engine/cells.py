@@ -155,20 +155,19 @@ def lstm_step_forward(a_t, state, W_hh_T, b_hh=None, h_out=None, keep_cache=True
 
 
 def _lstm_one_row(a_t, h_prev, c_prev, W_hh_T, h_out):
-    """The forward-only LSTM step of one row (one text, as `rnn serve` sees them): its gates' column blocks
-    are contiguous, so they are activated where the product leaves them, without the gate-major copy (the
-    same arithmetic, so the same bits)."""
+    """The forward-only LSTM step of one row (one text, as `rnn serve` sees them). Its gates' column blocks
+    are contiguous, and on one row a ufunc call costs more than its arithmetic, so: no gate-major copy,
+    g activated first, then one σ call over all four blocks (σ(g) is computed and not used). i, f and o
+    are the same σ of the same values, so the result has the same bits."""
     H = h_prev.shape[1]
     gates = h_prev @ W_hh_T
     gates += a_t  # [i, f, g, o]
-    i, f, g, o = (gates[:, k * H : (k + 1) * H] for k in range(4))
-    sigmoid_unguarded(gates[:, : 2 * H], out=gates[:, : 2 * H])
-    np.tanh(g, out=g)
-    sigmoid_unguarded(o, out=o)
-    c = f * c_prev
-    c += i * g
+    g = np.tanh(gates[:, 2 * H : 3 * H])
+    sigmoid_unguarded(gates, out=gates)
+    c = gates[:, H : 2 * H] * c_prev
+    c += gates[:, :H] * g
     h = np.tanh(c, out=h_out)
-    h *= o
+    h *= gates[:, 3 * H :]
     return h, c
 
 
