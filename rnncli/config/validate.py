@@ -214,9 +214,9 @@ def _cross_checks(cfg: Config) -> Problems:
                                                "(use model.input_dropout)"))
     train = cfg.train
     if train.adversarial and (task.architecture != "sequence" or model.input == "onehot"):
-        readers = ", ".join(t.name for t in TASKS.values() if t.architecture == "sequence")
         why = f"task is {show(cfg.task)}" if task.architecture != "sequence" else "model.input is 'onehot'"
-        problems.append(("train.adversarial", f"moves the embedded (or feature) input of tasks {readers}, with "
+        problems.append(("train.adversarial", "moves the embedded (or feature) input of task "
+                                              f"{tasks_where(lambda t: t.architecture == 'sequence')}, with "
                                               f"model.input embedding or features; {why}"))
     if train.label_smoothing and task.output == "value":
         problems.append(("train.label_smoothing", f"smooths class labels; task {cfg.task} predicts a number"))

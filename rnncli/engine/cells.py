@@ -145,13 +145,9 @@ def lstm_step_forward(a_t, state, W_hh_T, b_hh=None, h_out=None, keep_cache=True
     sig(o, out=o)
     c = f * c_prev
     c += i * g
-    if not keep_cache:
-        h = np.tanh(c, out=h_out)
-        h *= o  # tanh(c) ⊙ o = o ⊙ tanh(c), bit for bit
-        return (h, c), None
     tanh_c = np.tanh(c)
     h = np.multiply(o, tanh_c, out=h_out)
-    return (h, c), LSTMCache(h_prev, c_prev, gates, tanh_c)
+    return (h, c), LSTMCache(h_prev, c_prev, gates, tanh_c) if keep_cache else None
 
 
 def _lstm_one_row(a_t, h_prev, c_prev, W_hh_T, h_out):

@@ -181,15 +181,10 @@ def _masked_step(A, t, state, W_hh_T, b_hh, cell: Cell, out, full, pad, m, keep_
 
 
 def _forward_only(A, mask, W_hh_T, b_hh, cell: Cell, state0: State, out: np.ndarray):
-    """:func:`direction_forward` without caches: every step on every row when there is no padding (one
-    text, or texts of one length), over the real rows alone when the batch allows it (:func:`active_ranges`),
-    else the masked loop. Returns (outputs, final state, None)."""
-    if mask.all():  # nothing to skip or mask: the plain loop, without the others' bookkeeping per step
-        state = state0
-        for t in range(A.shape[1]):
-            state, _ = cell.step_forward(A[:, t], state, W_hh_T, b_hh, out[:, t], keep_cache=False)
-        return out, state, None
-    ranges = active_ranges(mask)
+    """:func:`direction_forward` without caches: over the real rows alone when the batch has padding and
+    allows it (:func:`active_ranges`), else the masked loop, which masks nothing where there is no padding
+    (one text, or texts of one length). Returns (outputs, final state, None)."""
+    ranges = None if mask.all() else active_ranges(mask)  # no padding: no per-step bookkeeping of ranges
     if ranges is not None:
         return out, _forward_ranges(A, ranges, W_hh_T, b_hh, cell, state0, out), None
     m, pad, full = _step_masks(mask, A.dtype)
