@@ -554,3 +554,73 @@ def test_forward_only_step_gives_the_training_step_s_bits(cell, act, N):
     assert cache is not None and none is None and inferred[0] is h_out
     for s_train, s_infer in zip(trained, inferred):
         np.testing.assert_array_equal(s_infer, s_train)
+
+
+@pytest.mark.parametrize("cell,act", CELL_VARIANTS)
+@pytest.mark.parametrize("sort", [True, False])
+def test_scoring_runs_both_directions_at_once_with_the_same_results(monkeypatch, cell, act, sort):
+    """Inside parallel.one_blas_thread (as scoring runs), a bidirectional layer of PAIR_MIN_ROWS rows or more runs
+    its two directions at once (parallel.pair): outputs and final states are those of one direction after the
+    other (and of the training pass) up to rounding, since the BLAS then runs one thread, which may round a
+    product differently."""
+    from rnncli.engine import parallel, recurrent
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    if not parallel.blas_threads().available:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS whose threads can be set")
+    rng = np.random.default_rng(4)
+    spec = ModelSpec(vocab_size=9, num_classes=2, cell=cell, activation=act, embedding_dim=4, hidden_size=5,
+                     num_layers=2, bidirectional=True)
+    params = init_params(spec, rng, np.float32)
+    lengths = rng.integers(0, 8, size=recurrent.PAIR_MIN_ROWS + 3)
+    ids, mask = _batch(spec, rng, sorted(lengths, reverse=True) if sort else lengths, T=7)
+    x = params["embedding.weight"][ids]
+    pairs = []
+    real_pair = parallel.pair
+    monkeypatch.setattr(parallel, "pair", lambda f0, f1: pairs.append(1) or real_pair(f0, f1))
+    one_after_the_other = stack_forward(x, mask, params, spec.stack, keep_cache=False)
+    assert pairs == []
+    with parallel.one_blas_thread():
+        at_once = stack_forward(x, mask, params, spec.stack, keep_cache=False)
+        assert stack_forward(x[:-4], mask[:-4], params, spec.stack, keep_cache=False) is not None
+    assert pairs == [1, 1]  # one per layer; the batch of PAIR_MIN_ROWS - 1 rows ran one direction at a time
+    training = stack_forward(x, mask, params, spec.stack)
+    for other in (one_after_the_other, training):
+        np.testing.assert_allclose(at_once[0], other[0], rtol=1e-5, atol=1e-6)
+        for layer, layer_other in zip(at_once[1], other[1]):
+            for state, state_other in zip(layer, layer_other):
+                for a, b in zip(state, state_other):
+                    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("task,bidirectional,batch_size,paired", [
+    ("classify", True, 256, True), ("tag", True, 256, True), ("classify", True, 64, False),
+    ("classify", False, 256, False)])
+def test_task_scoring_pairs_the_directions_of_bidirectional_models(monkeypatch, task, bidirectional, batch_size,
+                                                                   paired):
+    """Task.score enters parallel.one_blas_thread for a bidirectional model and batches of PAIR_MIN_ROWS or more,
+    gives the BLAS its threads back afterwards, and scores what it scores one direction at a time."""
+    from rnncli.engine import parallel, recurrent
+    from rnncli.tasks import task_of
+    from rnncli.tasks.base import Dataset
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    blas = parallel.blas_threads()
+    if not blas.available:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS whose threads can be set")
+    rng = np.random.default_rng(6)
+    spec = task_of(task).model_spec(vocab_size=9, num_classes=3, cell="lstm", embedding_dim=4, hidden_size=5,
+                                    bidirectional=bidirectional)
+    params = init_params(spec, rng, np.float32)
+    data = Dataset(ids=[rng.integers(2, 9, size=n) for n in rng.integers(1, 9, size=300)])
+    before = blas.get()
+    pairs = []
+    real_pair = parallel.pair
+    monkeypatch.setattr(parallel, "pair", lambda f0, f1: pairs.append(blas.get()) or real_pair(f0, f1))
+    scored = task_of(task).score(params, spec, data, batch_size=batch_size)
+    assert blas.get() == before
+    assert bool(pairs) == paired and set(pairs) <= {1}
+    monkeypatch.setattr(recurrent, "PAIR_MIN_ROWS", 10**9)
+    alone = task_of(task).score(params, spec, data, batch_size=batch_size)
+    for a, b in zip(scored.outputs, alone.outputs):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

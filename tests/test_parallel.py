@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -101,3 +104,99 @@ def test_optimizer_steps_on_large_parameters_are_blockwise_exact(monkeypatch, na
         assert blocked[k].dtype == np.float32
     for k in whole_state:
         assert np.array_equal(blocked_state[k], whole_state[k]), k
+
+
+# ------------------------------------------------------------------ two functions at once
+
+
+needs_blas_threads = pytest.mark.skipif(not parallel.blas_threads().available,
+                                        reason="NumPy's BLAS is not an OpenBLAS whose threads can be set")
+
+
+@needs_blas_threads
+def test_pair_runs_both_at_once_with_one_blas_thread_and_restores_it(monkeypatch):
+    """Inside one_blas_thread the two functions run on two threads with the BLAS at one thread; leaving it gives
+    the BLAS its thread count back."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    blas = parallel.blas_threads()
+    before = blas.get()
+    seen = []
+
+    def probe(tag):
+        seen.append((tag, threading.get_ident(), blas.get()))
+        return tag
+
+    with parallel.one_blas_thread():
+        assert parallel.pairing()
+        assert parallel.pair(lambda: probe("a"), lambda: probe("b")) == ("a", "b")
+    assert not parallel.pairing() and blas.get() == before
+    (_, t0, n0), (_, t1, n1) = sorted(seen)
+    assert t0 != t1 and n0 == n1 == 1
+
+
+def test_pair_outside_one_blas_thread_runs_in_order_on_the_caller():
+    order = []
+    assert parallel.pair(lambda: order.append((1, threading.get_ident())) or 1,
+                         lambda: order.append((2, threading.get_ident())) or 2) == (1, 2)
+    assert order == [(1, threading.get_ident()), (2, threading.get_ident())]
+
+
+@needs_blas_threads
+def test_one_blas_thread_nests_across_threads_and_restores_when_the_last_leaves(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    blas = parallel.blas_threads()
+    before = blas.get()
+    inner_entered, release = threading.Event(), threading.Event()
+
+    def other():
+        with parallel.one_blas_thread():
+            inner_entered.set()
+            release.wait(5)
+
+    with parallel.one_blas_thread():
+        worker = threading.Thread(target=other)
+        worker.start()
+        assert inner_entered.wait(5)
+    assert parallel.pairing() and blas.get() == 1  # the other thread is still inside
+    release.set()
+    worker.join()
+    assert not parallel.pairing() and blas.get() == before
+
+
+@pytest.mark.parametrize("threads,active", [("1", True), ("2", False)])
+def test_one_blas_thread_changes_nothing_on_one_core_or_when_inactive(monkeypatch, threads, active):
+    monkeypatch.setenv("OMP_NUM_THREADS", threads)
+    blas = parallel.blas_threads()
+    before = blas.get() if blas.available else None
+    with parallel.one_blas_thread(active):
+        assert not parallel.pairing()
+        assert (blas.get() if blas.available else None) == before
+
+
+@needs_blas_threads
+def test_a_paired_exception_reaches_the_caller_after_both_finish(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    finished = []
+
+    def slow():
+        time.sleep(0.05)
+        finished.append("slow")
+
+    def fail():
+        raise ValueError("boom")
+
+    with parallel.one_blas_thread():
+        with pytest.raises(ValueError, match="boom"):
+            parallel.pair(fail, slow)
+        assert finished == ["slow"]
+        with pytest.raises(ValueError, match="boom"):
+            parallel.pair(lambda: None, fail)
+
+
+@needs_blas_threads
+def test_the_paired_worker_keeps_the_callers_error_handling(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    big = np.array([1e30], dtype=np.float32)
+    with parallel.one_blas_thread(), np.errstate(over="raise"):
+        with pytest.raises(FloatingPointError):
+            parallel.pair(lambda: None, lambda: big * big)

@@ -11,7 +11,9 @@ so the final state is the state at each sequence's last real token. The reverse 
 runs the same loop on ``A[:, ::-1]`` and ``mask[:, ::-1]``: pads come first and leave the
 initial state unchanged, then the sequence is read backwards. Without a cache (scoring), a batch
 sorted by length runs each step on its real rows alone, a contiguous range, with the same results
-(``active_ranges``): PyTorch's packed sequences do the same.
+(``active_ranges``): PyTorch's packed sequences do the same. A bidirectional layer's two directions are
+independent: without a cache, on batches of ``PAIR_MIN_ROWS`` rows or more, and inside
+``parallel.one_blas_thread`` (scoring), they run at once on two cores (``parallel.pair``).
 
 The weight gradients are GEMMs over many steps at once: dW_hh over chunks of steps during
 the backward loop, the input side over all steps after it:
@@ -50,7 +52,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnncli.engine import layers
+from rnncli.engine import layers, parallel
 from rnncli.engine.cells import Cell, State, get_cell
 
 ONEHOT_OFFSET = 2  # ids below this (<pad>, <unk>) are the zero vector in one-hot input
@@ -122,6 +124,11 @@ class DirectionCache(NamedTuple):
     mask: np.ndarray  # (N, T, 1) in processing order, the params' dtype
     full: np.ndarray  # (T,) bool: every sequence is real at this step, so masking is the identity
 
+
+# Batch rows from which scoring runs a bidirectional layer's two directions at once (parallel.pair):
+# with fewer, each step's calls are too short for two threads to overlap much, and on 32 rows or fewer
+# the pair was slower than one direction after the other (benchmarks/README.md).
+PAIR_MIN_ROWS = 128
 
 # Rows of the time-chunks in which direction_backward accumulates dW_hh: N·k rows of k steps
 # make one well-shaped GEMM, while the chunk buffers stay small (no (N, T, ·) copy of h_{t-1}).
@@ -195,6 +202,14 @@ def _forward_only(A, mask, W_hh_T, b_hh, cell: Cell, state0: State, out: np.ndar
 
 
 TRANSPOSED = ".W_hh_T"  # the suffix of the keys with_transposes adds
+
+
+def scoring_threads(spec, batch_size: int):
+    """The context in which scoring runs its batches (``Task.score``): for a model with a bidirectional stack
+    (its words' or its characters') and batches of ``PAIR_MIN_ROWS`` or more, :func:`parallel.one_blas_thread`,
+    so that :func:`stack_forward` runs each layer's two directions at once; otherwise it changes nothing."""
+    paired = spec.bidirectional or spec.char_hidden_size > 0
+    return parallel.one_blas_thread(paired and batch_size >= PAIR_MIN_ROWS)
 
 
 def with_transposes(params: dict) -> dict:
@@ -458,22 +473,26 @@ def stack_forward(x, mask, params: dict, spec: StackSpec, state0=None, prefix: s
         if keep_cache:
             inputs.append(layer_in)
         layer_out = np.empty((N, T, spec.output_size), dtype=dtype)  # both directions write their half
-        layer_finals = []
-        for d in range(spec.directions):
+
+        def run(d: int, k: int = k, layer_in: np.ndarray = layer_in, layer_out: np.ndarray = layer_out):
+            """Direction d of layer k: its projection (freed when this returns), then its time loop."""
             name = f"{prefix}.l{k}{'_reverse' if d else ''}"
             A = _project(layer_in, params[f"{name}.W_ih"], _bias(params, name, cell), spec.onehot and k == 0,
                          embedded if k == 0 else None)
             if d:
                 A = A[:, ::-1]
-            b_hh = params.get(f"{name}.b_hh")
             half = layer_out[:, :, d * H : (d + 1) * H]
-            _, final, cache = direction_forward(A, masks[d], params[f"{name}.W_hh"], b_hh, cell, state0[k][d],
-                                                out=half[:, ::-1] if d else half, keep_cache=keep_cache,
-                                                W_hh_T=params.get(name + TRANSPOSED))
-            del A  # an inference step frees the projection of one direction before the next is made
-            layer_finals.append(final)
-            dir_caches[(k, d)] = cache
-        finals.append(layer_finals)
+            _, final, cache = direction_forward(A, masks[d], params[f"{name}.W_hh"], params.get(f"{name}.b_hh"),
+                                                cell, state0[k][d], out=half[:, ::-1] if d else half,
+                                                keep_cache=keep_cache, W_hh_T=params.get(name + TRANSPOSED))
+            return final, cache
+
+        if spec.directions == 2 and not keep_cache and N >= PAIR_MIN_ROWS and parallel.pairing():
+            layer_results = parallel.pair(lambda: run(0), lambda: run(1))  # both directions at once
+        else:
+            layer_results = [run(d) for d in range(spec.directions)]
+        finals.append([final for final, _ in layer_results])
+        dir_caches.update({(k, d): cache for d, (_, cache) in enumerate(layer_results)})
         layer_in = layer_out
         if k < spec.num_layers - 1:
             keep = None

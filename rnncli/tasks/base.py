@@ -23,7 +23,7 @@ from rnncli.data.batching import by_length
 from rnncli.data.features import pad_features, parse_all
 from rnncli.data.subwords import WordFeatures, feature_names
 from rnncli.data.vocab import BOS, EOS, SPECIALS
-from rnncli.engine.recurrent import with_transposes
+from rnncli.engine.recurrent import scoring_threads, with_transposes
 from rnncli.errors import DataError, UsageError
 from rnncli.models import ModelSpec
 from rnncli.models.sequence import forward, loss_from_logits, probabilities
@@ -217,16 +217,17 @@ class Task:
         total, terms = 0.0, 0
         outputs: list = [None] * len(data.ids)
         params = with_transposes(params)  # the weights are fixed while scoring: W_hh^T once, not per batch
-        for chunk in by_length(data.ids, batch_size):
-            ids, mask = pad_inputs(data, chunk)
-            logits, _ = forward(params, spec, ids, mask, keep_cache=False)
-            n = self.count(Batch(ids, mask, None))
-            if data.targets is not None:
-                total += loss_from_logits(logits, self.batch_targets(data, chunk), spec, mask)[0] * n
-            terms += n
-            values = self.outputs(logits, spec)
-            for j, i in enumerate(chunk):
-                outputs[i] = values[j, : len(data.ids[i])] if self.sequence_targets else values[j]
+        with scoring_threads(spec, batch_size):  # a bidirectional layer's two directions at once
+            for chunk in by_length(data.ids, batch_size):
+                ids, mask = pad_inputs(data, chunk)
+                logits, _ = forward(params, spec, ids, mask, keep_cache=False)
+                n = self.count(Batch(ids, mask, None))
+                if data.targets is not None:
+                    total += loss_from_logits(logits, self.batch_targets(data, chunk), spec, mask)[0] * n
+                terms += n
+                values = self.outputs(logits, spec)
+                for j, i in enumerate(chunk):
+                    outputs[i] = values[j, : len(data.ids[i])] if self.sequence_targets else values[j]
         return Scored(total / max(terms, 1), terms, outputs if self.sequence_targets else np.array(outputs))
 
     def outputs(self, logits: np.ndarray, spec) -> np.ndarray:
