@@ -52,6 +52,7 @@ sys.path.insert(0, str(HERE))  # bench_predict, when run as a script from anywhe
 
 from rnncli.engine.cells import _blocks  # noqa: E402
 from rnncli.engine.optim import make_optimizer  # noqa: E402
+from rnncli.engine.parallel import blas_threads  # noqa: E402
 from rnncli.models import ModelSpec, init_params, loss_and_grads  # noqa: E402
 from rnncli.tasks import model_spec  # noqa: E402
 
@@ -116,8 +117,8 @@ def progress(msg: str) -> None:
 def blas_info() -> dict:
     """NumPy's BLAS library and its thread count, without threadpoolctl.
 
-    1. ask the loaded OpenBLAS itself (ctypes, ``openblas_get_num_threads``; the library is found
-       in /proc/self/maps, so it is the very copy NumPy uses);
+    1. ask the loaded OpenBLAS itself (``rnncli.engine.parallel.blas_threads``: ctypes on the very copy
+       NumPy uses);
     2. else the environment variables that library reads (OPENBLAS_NUM_THREADS, …, OMP_NUM_THREADS);
     3. else the CPUs this process may run on (OpenBLAS's own default).
     Nothing is set or changed.
@@ -128,22 +129,10 @@ def blas_info() -> dict:
         info["library"], info["version"] = cfg.get("name", "unknown"), cfg.get("version")
     except Exception:  # NumPy < 1.26 has no mode="dicts"
         pass
-    try:
-        import ctypes
-
-        with open("/proc/self/maps") as fh:
-            paths = {line.split()[-1] for line in fh if "blas" in line.lower() and ".so" in line}
-        for path in sorted(paths):
-            lib = ctypes.CDLL(path)
-            for sym in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
-                        "openblas_get_num_threads64_", "openblas_get_num_threads"):
-                fn = getattr(lib, sym, None)
-                if fn is not None:
-                    fn.restype = ctypes.c_int
-                    info["threads"], info["source"] = int(fn()), f"{sym}() in {Path(path).name}"
-                    return info
-    except Exception:
-        pass
+    blas = blas_threads()
+    if blas.available:
+        info["threads"], info["source"] = blas.get(), f"openblas_get_num_threads() in {Path(blas.path).name}"
+        return info
     lib = info["library"].lower()
     names = (("MKL_NUM_THREADS", "OMP_NUM_THREADS") if "mkl" in lib
              else ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"))
