@@ -315,7 +315,7 @@ def _row_sparse_grads(rng, shape, steps, dtype=np.float64):
 @pytest.mark.parametrize("wd", DECAYS)
 def test_lazy_adam_moves_only_the_rows_with_a_gradient(monkeypatch, wd, block):
     if block is not None:
-        monkeypatch.setattr(optim, "BLOCK", block)
+        monkeypatch.setattr(optim, "GATHER", block)
     rng = np.random.default_rng(0)
     params = {"embedding.weight": rng.normal(size=(9, 3)), "W": rng.normal(size=(2, 3))}
     emb_grads = _row_sparse_grads(rng, (9, 3), len(LRS))

@@ -55,6 +55,23 @@ def test_blocks_cover_every_element_once(monkeypatch):
     assert counts.min() == counts.max() == 1
 
 
+@pytest.mark.parametrize("threads", ["2", "3"])
+@pytest.mark.parametrize("size", [parallel.MIN_SIZE, 5 * parallel.BLOCK + 7, 16_000 * 128])
+def test_blocks_are_at_most_block_elements_as_many_for_each_thread(monkeypatch, threads, size):
+    monkeypatch.setenv("OMP_NUM_THREADS", threads)
+    sizes, lock = {}, threading.Lock()
+
+    def record(a):
+        with lock:
+            sizes.setdefault(threading.get_ident(), []).append(a.size)
+
+    parallel.blockwise(record, np.zeros(size, dtype=np.float32))
+    blocks = [n for per_thread in sizes.values() for n in per_thread]
+    assert sum(blocks) == size and max(blocks) <= parallel.BLOCK
+    assert all(n % parallel.ALIGN == 0 for n in sorted(blocks)[1:])  # all but the last, shortest one
+    assert len(blocks) % int(threads) == 0  # as many for each thread (a pool thread may take two shares)
+
+
 def test_a_worker_exception_reaches_the_caller(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
 

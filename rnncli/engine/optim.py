@@ -41,7 +41,7 @@ import math
 
 import numpy as np
 
-from rnncli.engine.parallel import BLOCK, blockwise
+from rnncli.engine.parallel import blockwise
 
 Arrays = dict[str, np.ndarray]
 
@@ -177,6 +177,7 @@ class Adam(Optimizer):
 
 
 EMBEDDING_SUFFIX = "embedding.weight"  # the parameters LazyAdam treats as tables of rows
+GATHER = 1 << 15  # LazyAdam: the most elements of a table's rows gathered into copies at a time
 
 
 class LazyAdam(Adam):
@@ -201,7 +202,7 @@ class LazyAdam(Adam):
             super()._step_one(name, p, g, bufs)
             return
         (m, v), present = bufs, np.flatnonzero(g.any(axis=1))
-        step = max(1, BLOCK // p.shape[1])  # rows at a time: the gathered copies stay small and in cache
+        step = max(1, GATHER // p.shape[1])  # rows at a time: the gathered copies stay small and in cache
         for s in range(0, present.size, step):
             rows = present[s : s + step]
             p_r, g_r, m_r, v_r = p[rows], g[rows], m[rows], v[rows]  # copies, updated in place

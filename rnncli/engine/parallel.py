@@ -3,10 +3,13 @@
 An optimiser step is a dozen ufunc passes (``m *= β1``, ``v += g²``, ``√v``, …) over every
 parameter. For an embedding table (16,000 × 128 floats, 8 MB) each pass streams the whole
 array through memory, and NumPy runs each pass on one core. :func:`blockwise` instead hands
-``fn`` aligned flat blocks of ``BLOCK`` elements, so that all passes of a block run while its
-operands sit in the core's L2 cache, and splits the blocks between threads (NumPy releases
-the GIL inside ufuncs). For an elementwise ``fn`` the result is bit for bit the same as one
-call on the whole arrays, whatever the split.
+``fn`` flat blocks of at most ``BLOCK`` elements, the same number to each thread (NumPy releases
+the GIL inside ufuncs), so that all passes of a block run while its operands sit in the CPU's
+cache. The blocks are large: every ufunc call has a fixed cost and must take the GIL, which
+the other thread then waits for, so a few large blocks beat many small ones as long as a
+block's arrays stay in the last-level cache (benchmarks/README.md has the measurement). For an
+elementwise ``fn`` the result is bit for bit the same as one call on the whole arrays,
+whatever the split.
 
 :func:`pair` runs two independent functions at once, one on a worker thread: scoring runs the two
 directions of a bidirectional layer this way (``recurrent.stack_forward``). Each time loop is a few
@@ -33,8 +36,9 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
-BLOCK = 1 << 15  # elements per block: 128 KiB of float32, a few of which fit in L2 together
-MIN_SIZE = 4 * BLOCK  # smaller arrays take one call: splitting would cost more than it saves
+BLOCK = 1 << 18  # the most elements per block: 1 MiB of float32 per array
+ALIGN = 16  # block sizes are multiples of this many elements (64 bytes of float32)
+MIN_SIZE = 1 << 17  # smaller arrays take one call: splitting would cost more than it saves
 
 _pool: ThreadPoolExecutor | None = None
 
@@ -64,9 +68,9 @@ def _errstate() -> dict:
     return {**np.geterr(), "call": np.geterrcall()}
 
 
-def _run_blocks(fn, flats: list[np.ndarray], starts: range) -> None:
+def _run_blocks(fn, flats: list[np.ndarray], starts: range, block: int) -> None:
     for s in starts:
-        fn(*(a[s : s + BLOCK] for a in flats))
+        fn(*(a[s : s + block] for a in flats))
 
 
 def _call_with(errstate: dict, fn):
@@ -87,19 +91,21 @@ def blockwise(fn, *arrays: np.ndarray) -> None:
         fn(*arrays)
         return
     flats = [a.reshape(-1) for a in arrays]
-    starts = range(0, size, BLOCK)
-    workers = min(num_threads(), len(starts))
+    workers = num_threads()
+    count = workers * -(-size // (workers * BLOCK))  # blocks of at most BLOCK, the same number for every worker
+    block = -(-(-(-size // count)) // ALIGN) * ALIGN  # ... each a whole number of SIMD registers
+    starts = range(0, size, block)
     if workers == 1:
-        _run_blocks(fn, flats, starts)
+        _run_blocks(fn, flats, starts, block)
         return
     pool = _worker_pool(workers - 1)
     share = -(-len(starts) // workers)  # blocks per worker, rounded up
     parts = [starts[i * share : (i + 1) * share] for i in range(workers)]
     errstate = _errstate()
-    futures = [pool.submit(_call_with, errstate, functools.partial(_run_blocks, fn, flats, part))
+    futures = [pool.submit(_call_with, errstate, functools.partial(_run_blocks, fn, flats, part, block))
                for part in parts[1:]]
     try:
-        _run_blocks(fn, flats, parts[0])  # this thread takes the first share
+        _run_blocks(fn, flats, parts[0], block)  # this thread takes the first share
     finally:
         wait(futures)  # no worker may still write into the arrays when this returns or raises
     for f in futures:
