@@ -217,3 +217,23 @@ def test_the_paired_worker_keeps_the_callers_error_handling(monkeypatch):
     with parallel.one_blas_thread(), np.errstate(over="raise"):
         with pytest.raises(FloatingPointError):
             parallel.pair(lambda: None, lambda: big * big)
+
+
+@needs_blas_threads
+def test_work_handed_to_the_pool_from_the_pool_runs_in_place(monkeypatch):
+    """A pair or a blockwise update called on a worker thread runs there, instead of waiting for a pool thread
+    that is itself (no deadlock)."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    x = np.zeros(4 * parallel.MIN_SIZE)
+
+    def nested():
+        parallel.blockwise(lambda a: a.__iadd__(1.0), x)
+        return parallel.pair(lambda: "c", lambda: "d")
+
+    result = []
+    with parallel.one_blas_thread():
+        caller = threading.Thread(target=lambda: result.append(parallel.pair(lambda: "a", nested)))
+        caller.start()
+        caller.join(20)
+    assert not caller.is_alive() and result == [("a", ("c", "d"))]
+    assert x.min() == x.max() == 1.0

@@ -41,6 +41,7 @@ ALIGN = 16  # block sizes are multiples of this many elements (64 bytes of float
 MIN_SIZE = 1 << 17  # smaller arrays take one call: splitting would cost more than it saves
 
 _pool: ThreadPoolExecutor | None = None
+WORKER_PREFIX = "rnncli-worker"  # the names of the pool's threads
 
 
 def num_threads() -> int:
@@ -59,7 +60,7 @@ def _worker_pool(workers: int) -> ThreadPoolExecutor:
     """The module's pool, with at least ``workers`` threads (the caller's thread is the other one)."""
     global _pool
     if _pool is None or _pool._max_workers < workers:
-        _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rnncli-worker")
+        _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=WORKER_PREFIX)
     return _pool
 
 
@@ -93,9 +94,10 @@ def blockwise(fn, *arrays: np.ndarray) -> None:
     flats = [a.reshape(-1) for a in arrays]
     workers = num_threads()
     count = workers * -(-size // (workers * BLOCK))  # blocks of at most BLOCK, the same number for every worker
-    block = -(-(-(-size // count)) // ALIGN) * ALIGN  # ... each a whole number of SIMD registers
+    per_block = -(-size // count)
+    block = -(-per_block // ALIGN) * ALIGN  # ... each a whole number of SIMD registers
     starts = range(0, size, block)
-    if workers == 1:
+    if workers == 1 or _on_worker():
         _run_blocks(fn, flats, starts, block)
         return
     pool = _worker_pool(workers - 1)
@@ -202,9 +204,14 @@ def one_blas_thread(active: bool = True):
 
 
 def pairing() -> bool:
-    """Whether the caller is inside :func:`one_blas_thread` with the BLAS at one thread: :func:`pair` then
-    runs its two functions at once."""
+    """Whether a caller is inside :func:`one_blas_thread`, so that the BLAS runs one thread: :func:`pair` then
+    runs its two functions at once (unless it is called on one of this module's worker threads)."""
     return _OneBlasThread.inside > 0
+
+
+def _on_worker() -> bool:
+    """Whether this is one of the pool's threads: work it hands to the pool could wait behind itself."""
+    return threading.current_thread().name.startswith(WORKER_PREFIX)
 
 
 def pair(fn0, fn1):
@@ -214,7 +221,7 @@ def pair(fn0, fn1):
     The functions must be independent (neither reads what the other writes). An exception of either
     reaches the caller once both have finished.
     """
-    if not pairing():
+    if not pairing() or _on_worker():
         return fn0(), fn1()
     future = _worker_pool(1).submit(_call_with, _errstate(), fn1)
     try:
