@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
-BLOCK = 1 << 18  # the most elements per block: 1 MiB of float32 per array
+BLOCK = 1 << 16  # the most elements per block: 256 KiB of float32 per array
 ALIGN = 16  # block sizes are multiples of this many elements (64 bytes of float32)
 MIN_SIZE = 1 << 17  # smaller arrays take one call: splitting would cost more than it saves
 
