@@ -126,8 +126,8 @@ class DirectionCache(NamedTuple):
 
 
 # Batch rows from which scoring runs a bidirectional layer's two directions at once (parallel.pair):
-# with fewer, each step's calls are too short for two threads to overlap much, and on 32 rows or fewer
-# the pair was slower than one direction after the other (benchmarks/README.md).
+# with fewer, each step's calls are too short for two threads to overlap much: the gain was small, and
+# on 32 rows or fewer the pair was slower than one direction after the other (benchmarks/README.md).
 PAIR_MIN_ROWS = 128
 
 # Rows of the time-chunks in which direction_backward accumulates dW_hh: N·k rows of k steps
