@@ -131,7 +131,7 @@ def blas_info() -> dict:
         pass
     blas = blas_threads()
     if blas.available:
-        info["threads"], info["source"] = blas.get(), f"openblas_get_num_threads() in {Path(blas.path).name}"
+        info["threads"], info["source"] = blas.get(), f"{blas.getter}() in {Path(blas.path).name}"
         return info
     lib = info["library"].lower()
     names = (("MKL_NUM_THREADS", "OMP_NUM_THREADS") if "mkl" in lib

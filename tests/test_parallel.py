@@ -69,7 +69,16 @@ def test_blocks_are_at_most_block_elements_as_many_for_each_thread(monkeypatch, 
     blocks = [n for per_thread in sizes.values() for n in per_thread]
     assert sum(blocks) == size and max(blocks) <= parallel.BLOCK
     assert all(n % parallel.ALIGN == 0 for n in sorted(blocks)[1:])  # all but the last, shortest one
-    assert len(blocks) % int(threads) == 0  # as many for each thread (a pool thread may take two shares)
+    workers = min(int(threads), -(-size // parallel.BLOCK))  # no more threads than blocks of BLOCK
+    assert len(blocks) % workers == 0  # as many for each thread (a pool thread may take two shares)
+
+
+def test_more_threads_than_blocks_do_not_split_an_array_into_slivers(monkeypatch):
+    """With more threads than the array has blocks of BLOCK, only that many threads take part."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "64")
+    sizes = []
+    parallel.blockwise(lambda a: sizes.append(a.size), np.zeros(2 * parallel.BLOCK, dtype=np.float32))
+    assert sorted(sizes) == [parallel.BLOCK, parallel.BLOCK]
 
 
 def test_a_worker_exception_reaches_the_caller(monkeypatch):

@@ -92,7 +92,7 @@ def blockwise(fn, *arrays: np.ndarray) -> None:
         fn(*arrays)
         return
     flats = [a.reshape(-1) for a in arrays]
-    workers = num_threads()
+    workers = min(num_threads(), -(-size // BLOCK))  # no more threads than there are blocks of BLOCK
     count = workers * -(-size // (workers * BLOCK))  # blocks of at most BLOCK, the same number for every worker
     per_block = -(-size // count)
     block = -(-per_block // ALIGN) * ALIGN  # ... each a whole number of SIMD registers
@@ -136,6 +136,7 @@ class BlasThreads:
                 if get is not None and set_ is not None:
                     get.restype, set_.argtypes, set_.restype = ctypes.c_int, [ctypes.c_int], None
                     self._get, self._set, self.path = get, set_, path
+                    self.getter = sym.format("_get_num_threads")  # its name, for reports
                     return
 
     @staticmethod
