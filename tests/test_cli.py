@@ -471,6 +471,12 @@ def test_predict_table(cli, toy_run):
     assert "label" in r.out and "probability" in r.out
 
 
+def test_table_cells_are_plain_text_not_markup(cli, toy_run):
+    r = cli("predict", "--model", toy_run, "[b]movie[/b] was good")
+    assert r.code == 0, r.err
+    assert "[b]movie[/b] was good" in r.out
+
+
 def test_predict_stdin_lines(cli, toy_run):
     stdin = "movie was good\n\n   \nmovie was not good\r\nZZQXW\n"
     r = cli("predict", "--model", toy_run, "--json", "-", stdin=stdin)

@@ -94,15 +94,18 @@ def fmt(value, digits: int = 4) -> str:
 
 
 def table(columns: list[str], rows: list[list], title: str | None = None, right: set[int] | None = None) -> None:
-    """Print a table to stdout; columns whose index is in ``right`` are right-aligned (numbers)."""
+    """Print a table to stdout; columns whose index is in ``right`` are right-aligned (numbers). Titles,
+    headers and cells are plain text: a "[b]" in them is printed, not read as markup."""
     from rich.table import Table
+    from rich.text import Text
 
-    t = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, header_style="bold")
+    t = Table(title=None if title is None else Text(title), title_justify="left", show_edge=False, pad_edge=False,
+              header_style="bold")
     right = right if right is not None else set(range(1, len(columns)))
     for i, c in enumerate(columns):
-        t.add_column(c, justify="right" if i in right else "left")
+        t.add_column(Text(c), justify="right" if i in right else "left")
     for row in rows:
-        t.add_row(*[fmt(v) for v in row])
+        t.add_row(*[Text(fmt(v)) for v in row])
     out().print(t)
 
 
