@@ -27,7 +27,7 @@ def show(
     if json_:
         render.print_json(cfg.to_dict())
     else:
-        render.out().print(config_to_yaml(cfg), markup=False, end="")
+        render.out().print(config_to_yaml(cfg), end="")
 
 
 @config_app.command("validate", help="""Check config files and sweep files; every problem of each file is reported at once.

@@ -31,7 +31,8 @@ def out() -> Console:
     from rich.console import Console
 
     wide = None if sys.stdout.isatty() else 200
-    console = Console(file=sys.stdout, soft_wrap=True, highlight=False, width=wide)
+    # markup=False: what goes to stdout is data (texts, tokens, help) and a "[b]" in it is printed, not styled
+    console = Console(file=sys.stdout, soft_wrap=True, highlight=False, markup=False, width=wide)
     console.on_broken_pipe = _stdout_gone  # rich's own exits with 1
     return console
 
@@ -94,23 +95,20 @@ def fmt(value, digits: int = 4) -> str:
 
 
 def table(columns: list[str], rows: list[list], title: str | None = None, right: set[int] | None = None) -> None:
-    """Print a table to stdout; columns whose index is in ``right`` are right-aligned (numbers). Titles,
-    headers and cells are plain text: a "[b]" in them is printed, not read as markup."""
+    """Print a table to stdout; columns whose index is in ``right`` are right-aligned (numbers)."""
     from rich.table import Table
-    from rich.text import Text
 
-    t = Table(title=None if title is None else Text(title), title_justify="left", show_edge=False, pad_edge=False,
-              header_style="bold")
+    t = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, header_style="bold")
     right = right if right is not None else set(range(1, len(columns)))
     for i, c in enumerate(columns):
-        t.add_column(Text(c), justify="right" if i in right else "left")
+        t.add_column(c, justify="right" if i in right else "left")
     for row in rows:
-        t.add_row(*[Text(fmt(v)) for v in row])
+        t.add_row(*[fmt(v) for v in row])
     out().print(t)
 
 
 def line(text: str) -> None:
-    out().print(text, markup=False)
+    out().print(text)
 
 
 def note(text: str) -> None:
@@ -206,4 +204,4 @@ def heatmap(rows: list[tuple[str, list]], lo: float, hi: float, caption: str) ->
             level = min(len(HEAT_RAMP) - 1, max(0, int((v - lo) / span * len(HEAT_RAMP))))
             text.append(HEAT_RAMP[level], style=HEAT_COLORS[level])
         console.print(text, soft_wrap=True)
-    console.print(" " * (width + 2) + caption, markup=False, soft_wrap=True)
+    console.print(" " * (width + 2) + caption, soft_wrap=True)
