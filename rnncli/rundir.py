@@ -232,6 +232,11 @@ class Run:
     def lowercase(self) -> bool:
         return self.meta["data"]["lowercase"]
 
+    @property
+    def reverse(self) -> bool:
+        """Trained on text read backwards (data.reverse)."""
+        return bool(self.meta["data"].get("reverse", False))
+
 
 def write_seed_summary(group: Path, summary: dict) -> None:
     """``rnn train --seeds``: the runs' results and their spread, beside the seed-<s> run directories."""
@@ -248,7 +253,8 @@ def run_meta(spec: ModelSpec, labels: LabelVocab, cfg, epochs_done: int, dtype: 
         "task": cfg.task,
         "model": spec.to_dict(),
         "labels": labels.to_dict()["labels"],
-        "data": {"tokenizer": cfg.data.tokenizer, "lowercase": cfg.data.lowercase},
+        "data": {"tokenizer": cfg.data.tokenizer, "lowercase": cfg.data.lowercase,
+                 **({"reverse": True} if cfg.data.reverse else {})},
         "dtype": dtype,
         "epochs_done": epochs_done,
         "step": step,

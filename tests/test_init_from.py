@@ -21,7 +21,7 @@ def base(cli, workspace):
 
 def test_it_starts_from_the_runs_weights_and_vocabulary(cli, workspace, base):
     cfg = load_config("configs/sentiment-toy.yaml", [f"train.init_from={base}", "data.train=datasets/toy/sentiment-dev.tsv"])
-    run = warm_start(cfg)
+    [run] = warm_start(cfg)
     prepared = prepare(cfg, *warm_vocabularies(cfg, run))
     assert prepared.vocab.itos == run.vocab.itos  # not the dev file's own words
     params = warm_params(cfg, prepared.spec, run)
@@ -49,7 +49,7 @@ def test_the_config_key_does_the_same(cli, workspace, base):
     (["--set", "model.hidden_size=8"], ExitCode.CONFIG,
      "does not have the shapes of runs/base: rnn.l0.W_ih is 16×16 in the run but 8×16 here; rnn.l0.W_hh is"),
     (["--set", "model.cell=gru"], ExitCode.CONFIG, "rnn.l0.b_ih is missing from the run; rnn.l0.b_hh is missing"),
-    (["--config", "configs/tagging-toy.yaml"], ExitCode.CONFIG, "a classify model; this config trains task tag"),
+    (["--config", "configs/sentiment-toy-generate.yaml"], ExitCode.CONFIG, "this config's model is a generate model; a transfer"),
     (["--set", "model.embeddings.path=v.txt"], ExitCode.CONFIG, "and train.init_from both set the starting weights"),
 ])
 def test_mismatches_are_reported_before_anything_is_written(cli, workspace, base, args, code, needle):

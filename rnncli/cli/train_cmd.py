@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Optional
@@ -39,9 +40,10 @@ def train(
     resume: Optional[Path] = typer.Option(
         None, "--resume", metavar="RUN", help="Continue the run in RUN from its last checkpoint, with RUN/config.yaml; "
         "--set may change only train.epochs, train.patience and train.checkpoint_every."),
-    init_from: Optional[Path] = typer.Option(
+    init_from: Optional[list[Path]] = typer.Option(
         None, "--init-from", metavar="RUN", help="Start from RUN's weights and vocabulary (train.init_from): fine-tune "
-        "or warm-start a new run with this config's data, learning rate and epochs."),
+        "or warm-start a new run with this config's data, learning rate and epochs. A run of another task, or "
+        "--init-from given twice (a forward and a backward language model), transfers its embedding and layers."),
     force: bool = typer.Option(False, "--force", help="Overwrite the run directory if it exists."),
     json_: bool = typer.Option(False, "--json", help="Print one JSON object per epoch (JSON Lines), then a summary line."),
     grad_norms: bool = typer.Option(False, "--grad-norms", help="After every epoch, record ‖∂L/∂h_t‖ per timestep in "
@@ -64,14 +66,14 @@ def train(
     if resume is not None and seeds is not None:
         raise UsageError("--resume continues one run; --seeds starts several.",
                          hint="continue one seed's run with rnn train --resume RUN_DIR/seed-S")
-    if resume is not None and init_from is not None:
+    if resume is not None and init_from:
         raise UsageError("--resume continues a run; --init-from starts a new one from a run's weights. Pass one of them.",
-                         hint=f"rnn train --config FILE --init-from {init_from}")
-    cfg = resume_config(resume, config, set_ or []) if resume is not None else load_config(config, set_ or [])
-    if init_from is not None:
-        from rnncli.config import replace_in
-
-        cfg = replace_in(cfg, "train.init_from", str(init_from))
+                         hint=f"rnn train --config FILE --init-from {init_from[0]}")
+    sets = list(set_ or [])
+    if init_from:  # validated with the rest (model.embeddings.freeze may rest on it)
+        paths = [str(p) for p in init_from]
+        sets.append("train.init_from=" + json.dumps(paths[0] if len(paths) == 1 else paths))
+    cfg = resume_config(resume, config, sets) if resume is not None else load_config(config, sets)
     if grad_norms:
         from rnncli.config import replace_in
 
@@ -103,6 +105,11 @@ def train(
                 render.note(f"holding out {info['holdout']:,} {'texts' if info['by'] == 'container' else 'examples'} "
                             f"of the training data to select on (data.holdout_split){dropped}; training on "
                             f"{info['train']:,}")
+            elif event == "transfer":
+                words = "" if info["words"] is None else \
+                    f"the embedding rows of {info['words']:,} of the vocabulary's {info['vocabulary']:,} words, "
+                render.note(f"starting from {info['run']} (train.init_from): {words}"
+                            + (", ".join(info["layers"]) or "no recurrent layer") + "; the rest starts fresh")
             elif event == "vectors":
                 tokens = "" if info["token_share"] is None else f", covering {info['token_share']:.1%} of the training tokens"
                 render.note(f"vectors: {info['found']:,} of the vocabulary's {info['types']:,} words "

@@ -58,6 +58,8 @@ class DataConfig(_Section):
     tag_column: Literal["upos", "xpos", "deprel"] = opt("upos", "task tag with CoNLL-U data: the column to predict for each word (FORM → UPOS by default)")
     header: bool | None = opt(None, "whether the first row is a header; null = yes iff the fields are given by name")
     lowercase: bool = opt(True, "lowercase the text before tokenizing")
+    reverse: bool = opt(False, "task lm: read every text backwards (a plain text file's tokens in reverse order; a table's texts each reversed, then <eos>), for a backward language model whose layers train.init_from puts in a bidirectional model's _reverse directions")
+    drop_contained: bool = opt(False, "task lm reading a table (.tsv, .csv, .jsonl: its data.text_field): leave out the texts that occur word for word inside another text of the same part, for phrase data sets such as SST that list every phrase of a sentence as an example")
     tokenizer: Literal["word", "whitespace", "char"] = opt("word", "word: words and punctuation; whitespace: split on spaces; char: characters")
 
 
@@ -135,7 +137,7 @@ class TrainConfig(_Section):
     adversarial: float = opt(0.0, "adversarial training on the input (Miyato et al. 2017): after each step's backward pass, perturb each sequence's input to the recurrent stack (its word and feature embeddings, or its features) by r = ε g / ‖g‖₂, g = ∂L/∂input over its real tokens, and add the loss at input + r (r held constant, the same dropout masks) to the step's objective: ε, in the input's own units (a token's embedding has norm about √model.embedding_dim at the start). Each step costs about twice as much; train_loss stays the loss on the clean input. Tasks classify, regress, tag and lm, model.input embedding or features. 0 = off", ge=0)
     teacher_forcing: float = opt(1.0, "task seq2seq: the share of decoder inputs that are the gold previous token; the rest are the model's own argmax prediction (scheduled sampling; no gradient through the choice). 1 = always gold, and the decoder runs as one pass over the target", ge=0, le=1)
     seed: int = opt(0, "seed of every random choice (initial weights, shuffling)")
-    init_from: str | None = opt(None, "start from the weights of this trained run (its best epoch's when it kept them) and its vocabularies (unless vocab.path gives one), with this config's data, learning rate and epochs: fine-tuning or a warm start; the model keys must give the run's parameter shapes. Unlike rnn train --resume, a new run")
+    init_from: str | list | None = opt(None, "start from the weights of this trained run (its best epoch's when it kept them) and its vocabularies (unless vocab.path gives one), with this config's data, learning rate and epochs: fine-tuning or a warm start; the model keys must give the run's parameter shapes. Unlike rnn train --resume, a new run. A run of another task (e.g. a language model), or a list of runs, is a transfer instead: the config builds its own vocabularies, the embedding rows of the words the run knows and the recurrent layers' weights are copied (a run trained with data.reverse fills the _reverse directions), and the rest (head, word features) starts fresh")
     bucket: bool = opt(True, "length bucketing: each batch holds texts of similar length (batches still shuffled), which cuts padding; false = plain shuffling")
     shuffle: bool = opt(True, "shuffle the training data before every epoch")
     clip_norm: float | None = opt(None, "rescale gradients whose global L2 norm exceeds this; null = no clipping", gt=0)

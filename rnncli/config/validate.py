@@ -30,7 +30,7 @@ Problems = list[tuple[str, str]]
 INVALID_HINT = "fix the keys listed above; `rnn config keys` lists every key with its type, default and choices"
 
 _NOUNS = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
-          dict: "a mapping of label: weight (positive numbers)"}
+          dict: "a mapping of label: weight (positive numbers)", list: "a list of strings"}
 
 
 def config_from_dict(d: Any, source: str = "<config>", name: str = "config") -> Config:
@@ -195,8 +195,9 @@ def _cross_checks(cfg: Config) -> Problems:
         readers = ", ".join(t.name for t in TASKS.values() if t.architecture == "sequence")
         problems.append(("model.embeddings.path", f"pretrained vectors fill the input embedding of tasks {readers} "
                          f"with model.input: embedding; here task is {show(cfg.task)} and model.input {show(model.input)}"))
-    if vectors.freeze and not vectors.path:
-        problems.append(("model.embeddings.freeze", "freezes pretrained vectors: set model.embeddings.path"))
+    if vectors.freeze and not vectors.path and not cfg.train.init_from:
+        problems.append(("model.embeddings.freeze", "freezes a pretrained table: set model.embeddings.path or "
+                                                    "train.init_from"))
     if cfg.vocab.from_embeddings and not vectors.path:
         problems.append(("vocab.from_embeddings", "takes the words of model.embeddings.path: set it"))
     elif cfg.vocab.from_embeddings and cfg.vocab.path:
@@ -223,7 +224,11 @@ def _cross_checks(cfg: Config) -> Problems:
     elif train.label_smoothing and train.class_weights is not None:
         problems.append(("train.label_smoothing", "and train.class_weights together are not supported: keep one"))
     if data.holdout_by == "container":
-        only_for("data.holdout_by", lambda t: t.pools)
+        only_for("data.holdout_by", lambda t: t.pools or t.stream)
+    if data.reverse:
+        only_for("data.reverse", lambda t: t.stream)
+    if data.drop_contained:
+        only_for("data.drop_contained", lambda t: t.stream)
     selection, _, metric = train.monitor.partition("_")  # "dev" or "holdout", and e.g. "accuracy"
     if train.patience is not None and not data.dev and not data.dev_split and not data.holdout_split:
         problems.append(("train.patience", "needs a set to monitor: set data.dev, data.dev_split or data.holdout_split"))
@@ -313,6 +318,9 @@ def _accept(tp: Any, value: Any) -> tuple[bool, Any]:
             isinstance(k, (str, int, float, bool)) and isinstance(v, (int, float)) and not isinstance(v, bool)
             and math.isfinite(v) and v > 0 for k, v in value.items())
         return ok, ({_label(k): float(v) for k, v in value.items()} if ok else None)
+    if tp is list:
+        ok = isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
+        return ok, (list(value) if ok else None)
     return False, None
 
 

@@ -70,6 +70,11 @@ def extension(path: str | Path) -> str:
     return Path(name).suffix
 
 
+def format_by_extension(path: str | Path) -> str | None:
+    """The format ``path``'s extension names (:data:`_EXTENSIONS`), or None for any other extension."""
+    return _EXTENSIONS.get(extension(path))
+
+
 def resolve_format(path: str | Path, format: str = "auto") -> str:
     """Return the format of ``path``: ``format`` itself unless it is ``"auto"``, else by extension.
 
@@ -80,7 +85,7 @@ def resolve_format(path: str | Path, format: str = "auto") -> str:
         raise ValueError(f"format must be one of {', '.join(map(repr, FORMATS))}; got {format!r}")
     if format != "auto":
         return format
-    return _EXTENSIONS.get(extension(path), "tsv")
+    return format_by_extension(path) or "tsv"
 
 
 def read_examples(

@@ -1,6 +1,11 @@
 """lm: plain text → the next token (many-to-many over one token stream).
 
-The stream is cut into B parallel streams and windows of ``train.bptt`` steps (truncated BPTT): the
+The stream is a plain text file's tokens, or the texts of a table's ``data.text_field`` column
+(.tsv, .csv, .jsonl), each followed by <eos>: a classifier's training file read as a corpus, held
+out as the classifier holds it out (``data.holdout_split``, ``data.holdout_by``), so that a model
+that later starts from the language model's weights (``train.init_from``) has not read its
+holdout. ``data.reverse`` reads every text backwards, for the backward half of a bidirectional
+model. The stream is cut into B parallel streams and windows of ``train.bptt`` steps (truncated BPTT): the
 hidden state carries from one window to the next, the gradient does not. Metrics: loss in
 nats/token, perplexity e^loss, bits per token loss/ln 2 (bits per character with the char tokenizer).
 """
@@ -11,8 +16,11 @@ from typing import Iterator
 
 import numpy as np
 
-from rnncli.data import LabelVocab, Vocab, read_text, tokenize
+from rnncli.data import Example, LabelVocab, Vocab, read_examples, read_text, tokenize
+from rnncli.data.overlap import containers
+from rnncli.data.readers import format_by_extension
 from rnncli.data.subwords import WordFeatures
+from rnncli.data.vocab import EOS
 from rnncli.engine.recurrent import with_transposes
 from rnncli.errors import DataError
 from rnncli.models.sequence import forward, loss_from_logits, probabilities
@@ -40,18 +48,43 @@ class LM(Task):
     def random_targets(self, spec, rng, mask, padded) -> np.ndarray:
         return rng.integers(0, spec.num_classes, size=mask.shape) * mask
 
+    def config_problems(self, cfg) -> list[tuple[str, str]]:
+        """Texts are taken apart (held out by container, dropped when contained) only in a table."""
+        keys = [k for k, on in (("data.holdout_by", cfg.data.holdout_by == "container"),
+                                ("data.drop_contained", cfg.data.drop_contained)) if on]
+        if keys and cfg.data.train and text_format(cfg, cfg.data.train) not in TABLE_FORMATS:
+            return [(keys[0], f"compares the texts of a table (.tsv, .csv, .jsonl: data.text_field); "
+                              f"{cfg.data.train} is read as plain text, one stream")]
+        return []
+
     def read(self, cfg, path: str, skipped: list[str] | None = None):
-        return tokenize(read_text(path), cfg.data.tokenizer, cfg.data.lowercase)
+        """A plain text file's tokens, or a table's rows (:class:`Example`, its texts not yet tokenized)."""
+        d = cfg.data
+        fmt = text_format(cfg, path)
+        if fmt in TABLE_FORMATS:
+            return read_examples(path, fmt, d.text_field, None, d.header, d.on_error, skipped)
+        return tokenize(read_text(path), d.tokenizer, d.lowercase)
 
     def token_lists(self, cfg, raw, lowercase: bool | None = None) -> list[list[str]]:
-        return [raw]
+        """The pieces of the stream, in order: the whole text, or each text of a table followed by <eos>
+        (with ``data.drop_contained``, only the texts no other text contains); each backwards with
+        ``data.reverse`` (a text's <eos> still last)."""
+        d = cfg.data
+        if not raw or not isinstance(raw[0], Example):
+            return [list(raw[::-1]) if d.reverse else list(raw)]
+        texts = [ex.text for ex in raw]
+        if d.drop_contained:
+            texts = [texts[i] for i in containers(texts)[0]]
+        pieces = (tokenize(text, d.tokenizer, d.lowercase) for text in texts)
+        return [(tokens[::-1] if d.reverse else tokens) + [EOS] for tokens in pieces if tokens]
 
     def num_classes(self, vocab_size: int, labels: LabelVocab, target_vocab: Vocab | None) -> int:
         return vocab_size
 
     def encode(self, cfg, raw, vocab: Vocab, labels: LabelVocab, path="data", feature_dim: int | None = None,
                word_features: WordFeatures | None = None, target_vocab: Vocab | None = None) -> Dataset:
-        return Dataset(stream=np.asarray(vocab.encode(raw), dtype=np.int64))
+        return Dataset(stream=np.asarray(vocab.encode([t for piece in self.token_lists(cfg, raw) for t in piece]),
+                                         dtype=np.int64))
 
     def epoch_order(self, data: Dataset, batch_size: int, shuffle: bool, bucket: bool, rng) -> None:
         return None  # fixed windows; nothing is shuffled
@@ -89,10 +122,11 @@ class LM(Task):
         return [columns]
 
     def predict(self, run, texts, beam: int = 1, max_length: int | None = None, tokens=None) -> list[dict]:
-        """The TOP_K_NEXT likeliest tokens to follow each text."""
+        """The TOP_K_NEXT likeliest tokens to follow each text (to come before it, for a model trained on
+        reversed text: it reads the text backwards)."""
         predictions, params = [], with_transposes(run.params)
         for p in token_inputs(run, texts):
-            x = np.asarray([p["ids"]])
+            x = np.asarray([p["ids"][::-1] if run.reverse else p["ids"]])
             logits, _ = forward(params, run.spec, x, np.ones_like(x, dtype=bool), keep_cache=False)
             probs = probabilities(logits[0, -1], run.spec)
             top = np.argsort(-probs, kind="stable")[:TOP_K_NEXT]
@@ -111,6 +145,15 @@ class LM(Task):
     def metrics(self, targets, scored, labels: list[str], full: bool = False) -> dict:
         return {"loss": scored.loss, "perplexity": float(np.exp(min(scored.loss, 700.0))),
                 "bits_per_token": scored.loss / np.log(2.0)}
+
+
+TABLE_FORMATS = ("tsv", "csv", "jsonl")
+
+
+def text_format(cfg, path: str) -> str:
+    """How lm reads ``path``: ``data.format``, or by extension with plain text for every extension that
+    names no format (a language model's corpus rarely has one)."""
+    return cfg.data.format if cfg.data.format != "auto" else format_by_extension(path) or "text"
 
 
 def lm_streams(stream: np.ndarray, num_streams: int) -> np.ndarray:

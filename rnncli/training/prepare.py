@@ -125,15 +125,13 @@ def initial_params(cfg: Config, spec: ModelSpec, prepared: Prepared | None = Non
     return params
 
 
-def warm_start(cfg: Config):
-    """The run ``train.init_from`` names (:class:`rnncli.rundir.Run`), checked against the config's task."""
+def warm_start(cfg: Config) -> list:
+    """The runs ``train.init_from`` names (:class:`rnncli.rundir.Run`): one of the config's task (a warm
+    start), or runs of tasks whose embedding and stack a transfer reads (:mod:`rnncli.training.transfer`)."""
     from rnncli.rundir import load_run
 
-    run = load_run(cfg.train.init_from)
-    if run.spec.task != cfg.task:
-        raise ConfigError(f"train.init_from is {run.path}, a {run.spec.task} model; this config trains task {cfg.task}.",
-                          hint="start from a run of the same task, or leave train.init_from out.")
-    return run
+    given = cfg.train.init_from
+    return [load_run(path) for path in ([given] if isinstance(given, str) else given)]
 
 
 def warm_vocabularies(cfg: Config, run) -> tuple:

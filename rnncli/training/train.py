@@ -41,6 +41,7 @@ from rnncli.training import divergence, resume
 from rnncli.training.prepare import frozen_params, initial_params, prepare, warm_params, warm_start, warm_vocabularies
 from rnncli.training.signals import InterruptGuard
 from rnncli.training.state import TrainState, epoch_batches
+from rnncli.training.transfer import is_transfer, transfer
 
 # (event, info): "skipped" (malformed rows left out), "vectors" (pretrained vectors' coverage), "holdout" (how
 # data.holdout_split cut the training data), "resume", "epoch_start", "batch", "epoch_end" (the record)
@@ -85,13 +86,17 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
     run from its checkpoint instead (``cfg`` is then :func:`rnncli.training.resume.resume_config`'s)."""
     progress = progress or (lambda event, info: None)
     saved = resume.load(resume_dir) if resume_dir is not None else None
-    warm = warm_start(cfg) if cfg.train.init_from and saved is None else None
+    starts = warm_start(cfg) if cfg.train.init_from and saved is None else []
+    warm = starts[0] if starts and not is_transfer(cfg.task, starts) else None
     data = prepare(cfg, *(saved.vocabularies() if saved else warm_vocabularies(cfg, warm) if warm else ()))
     for path, messages in data.skipped.items():
         progress("skipped", {"file": path, "rows": len(messages), "first": messages[0]})
     spec, t, task = data.spec, cfg.train, task_of(cfg.task)
     rngs = {"shuffle": np.random.default_rng([t.seed, 1]), "dropout": np.random.default_rng([t.seed, 2])}
     params = warm_params(cfg, spec, warm) if warm else initial_params(cfg, spec, data)
+    if starts and not warm:
+        for report in transfer(params, spec, data.vocab, starts):
+            progress("transfer", report)
     if data.coverage is not None and saved is None:
         progress("vectors", data.coverage.to_dict())
     if data.split is not None and saved is None:
