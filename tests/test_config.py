@@ -77,7 +77,7 @@ def test_partial_sections_keep_other_defaults():
 def test_describe_schema_covers_every_key_with_help():
     rows = describe_schema()
     assert [r["key"] for r in rows] == leaf_keys()
-    assert len(rows) == 1 + 14 + 4 + 29 + 27 + 1  # task, data, vocab, model (with model.embeddings), train, run
+    assert len(rows) == 1 + 16 + 4 + 29 + 27 + 1  # task, data, vocab, model (with model.embeddings), train, run
     for row in rows:
         assert row["help"] and row["type"]
         assert set(row) >= {"key", "type", "default", "help", "choices"}

@@ -21,6 +21,7 @@ CASES = {  # name: (config, extra --set, texts)
     "regress": ("configs/sentiment-toy.yaml", ["task=regress"], ["movie was good", "bad"]),
     "tag": ("configs/tagging-toy.yaml", [], ["i like the film", "the cat is like a rat"]),
     "lm": ("configs/char-lm-toy.yaml", ["model.hidden_size=32"], ["ROMEO:", "To be or not to b"]),
+    "lm-reverse": ("configs/char-lm-toy.yaml", ["model.hidden_size=32", "data.reverse=true"], ["ROMEO:", "or not to be"]),
 }
 
 RUN_ALONE = """

@@ -10,6 +10,7 @@ import pytest
 from rnncli.config import load_config
 from rnncli.data.vocab import EOS
 from rnncli.errors import ConfigError, ExitCode
+from rnncli.evaluation.generate import _sample, generate
 from rnncli.models.sequence import forward
 from rnncli.rundir import load_run
 from rnncli.tasks import task_of
@@ -217,3 +218,10 @@ def test_a_backward_model_predicts_the_word_before(cli, workspace, lms):
     ids = np.asarray([[bwd.vocab.stoi["movie"], bwd.vocab.stoi["good"]]])
     logits, _ = forward(bwd.params, bwd.spec, ids, np.ones_like(ids, dtype=bool), keep_cache=False)
     assert p["next"][0]["token"] == bwd.vocab.itos[int(np.argmax(logits[0, -1]))]
+
+
+def test_a_backward_model_generates_leftwards_from_the_prime_read_backwards(workspace, lms):
+    _, bwd = lms
+    ours = list(generate(bwd, "good movie", 3, seed=0))
+    tokens = "movie good".split()  # the prime as the backward model reads it
+    assert ours == list(_sample(bwd, bwd.vocab.encode(tokens), 3, 1.0, None, np.random.default_rng(0)))

@@ -28,7 +28,8 @@ NEVER_SAMPLED = 2  # ids 0 <pad> and 1 <unk>
 
 def generate(run: Run, prime: str, length: int, temperature: float = 1.0, top_k: int | None = None,
              seed: int | None = None) -> Iterator[str]:
-    """``length`` sampled tokens after ``prime``; bad arguments raise here, before any token."""
+    """``length`` sampled tokens after ``prime`` (before it, right to left, from a model trained on reversed
+    text); bad arguments raise here, before any token."""
     if not (task_of(run.spec.task).causal and run.spec.architecture == "sequence"):  # reads its own outputs
         raise UsageError(f"{run.path} is a {run.spec.task} model; rnn generate needs a language model (task lm) "
                          "or a conditional generator (task generate).",
@@ -38,6 +39,8 @@ def generate(run: Run, prime: str, length: int, temperature: float = 1.0, top_k:
     ids = run.vocab.encode(tokenize(prime, run.tokenizer, run.lowercase))
     if not ids:
         raise UsageError("the prime has no tokens to start from.", hint='pass some text, e.g. --prime "ROMEO:"')
+    if run.reverse:  # a backward model (data.reverse) reads the prime backwards and writes what comes before it
+        ids = ids[::-1]
     return _sample(run, ids, length, temperature, top_k, np.random.default_rng(seed))
 
 

@@ -284,7 +284,7 @@ def torch_metadata(run, weights: str) -> dict:
         raise UsageError(f"{run.path} is a {spec.task} model, whose predictions need more than the module.",
                          hint="read the run's weights.npz directly; `rnn summary --model RUN` lists the names and shapes.")
     return {"format": "rnncli-torch", "version": __version__, "task": spec.task, **settings,
-            "tokenizer": run.tokenizer, "lowercase": run.lowercase, "pad_id": 0, "unk_id": 1,
+            "tokenizer": run.tokenizer, "lowercase": run.lowercase, "reverse": run.reverse, "pad_id": 0, "unk_id": 1,
             "vocab": list(run.vocab.itos), "labels": run.labels.to_dict()["labels"], "weights": weights,
             "module": {"V": spec.vocab_size, "D": spec.embedding_dim, "H": spec.hidden_size, "O": spec.num_outputs,
                        "cell": spec.cell, "nonlinearity": spec.activation, "num_layers": spec.num_layers,

@@ -206,7 +206,7 @@ def onnx_graph(spec: ModelSpec, params: dict, metadata: dict):
 def run_metadata(run) -> dict:
     """What turns text into the graph's inputs and its outputs into labels."""
     return {"format": "rnncli-onnx", "version": __version__, "task": run.spec.task,
-            "tokenizer": run.tokenizer, "lowercase": run.lowercase, "pad_id": 0, "unk_id": 1,
+            "tokenizer": run.tokenizer, "lowercase": run.lowercase, "reverse": run.reverse, "pad_id": 0, "unk_id": 1,
             "vocab": list(run.vocab.itos),
             "labels": run.labels.to_dict()["labels"]}
 

@@ -55,8 +55,8 @@ class Predictor:
         inputs = [self.encode(text) for text in texts]
         lengths = torch.tensor([len(p["ids"]) for p in inputs])
         ids = torch.zeros((len(inputs), int(lengths.max())), dtype=torch.long)
-        for n, p in enumerate(inputs):
-            ids[n, : len(p["ids"])] = torch.tensor(p["ids"])
+        for n, p in enumerate(inputs):  # a backward language model (meta "reverse") reads the text backwards
+            ids[n, : len(p["ids"])] = torch.tensor(p["ids"][::-1] if self.meta.get("reverse") else p["ids"])
         z = self.module(ids, lengths).double()
         kind, labels = self.meta["predicts"], self.meta["labels"]
         out = []
@@ -71,7 +71,7 @@ class Predictor:
             elif kind == "tags":
                 out.append({{**p, "tags": [labels[int(c)] for c in probs.argmax(-1)],
                             "scores": [float(q) for q in probs.max(-1).values]}})
-            else:  # the likeliest next tokens after the text
+            else:  # the likeliest next tokens after the text (before it, read backwards)
                 last = probs[-1].numpy()
                 top = np.argsort(-last, kind="stable")[: self.meta["top_k"]]
                 out.append({{**p, "next": [{{"token": self.meta["vocab"][i], "probability": float(last[i])}} for i in top]}})
