@@ -37,6 +37,22 @@ def test_sst2_bilstm_reduced(cli, tmp_path):
     assert done["dev"]["accuracy"] > 0.62  # chance: 0.51; dev is scored once, with the epoch chosen on the holdout
 
 
+def test_sst2_pretraining_reduced(cli, tmp_path):
+    """configs/sst2-lm.yaml, sst2-lm-reverse.yaml and sst2-bilstm-lm.yaml chained on the first 6,000 phrases."""
+    train = _head(REPO / "datasets/sst2/train.tsv.gz", tmp_path / "train.tsv", 6001)
+    forward, backward = tmp_path / "lm", tmp_path / "lm-reverse"
+    lm = _done(cli, "sst2-lm.yaml", f"data.train={train}", "train.epochs=2", f"run.dir={forward}")
+    assert lm["best"]["value"] < 7.0  # holdout nats per token; uniform over the words: ln |V| > 8
+    _done(cli, "sst2-lm-reverse.yaml", f"data.train={train}", "train.epochs=1", f"train.init_from={forward}",
+          f"run.dir={backward}")
+    r = cli("train", "--config", REPO / "configs/sst2-bilstm-lm.yaml", "--json", "--set", f"data.train={train}",
+            "--set", f"data.dev={REPO / 'datasets/sst2/dev.tsv.gz'}", "--set", "train.epochs=4",
+            "--set", f"train.init_from=[{forward}, {backward}]", "--set", f"run.dir={tmp_path / 'run'}")
+    assert r.code == 0, r.err
+    assert f"starting from {backward} (train.init_from): rnn.l0_reverse" in r.err
+    assert json.loads(r.out.splitlines()[-1])["dev"]["accuracy"] > 0.62
+
+
 def test_ewt_upos_bilstm_reduced(cli, tmp_path):
     train = _head(REPO / "datasets/ud_english_ewt/en_ewt-ud-train.conllu.gz", tmp_path / "train.conllu", 20000)
     done = _done(cli, "ewt-upos-bilstm.yaml", f"data.train={train}",

@@ -126,10 +126,30 @@ def lms(cli, workspace):
     r = cli("train", "--config", fwd, "--init-from", "runs/lm", "--set", "data.reverse=true",
             "--set", "model.embeddings.freeze=true", "--set", "run.dir=runs/lm-back", "--json")
     assert r.code == 0, r.err
+    assert "starting from runs/lm (train.init_from): the embedding rows of 36 of the vocabulary's 36 words; the " \
+           "rest starts fresh" in r.err  # a forward model's layers do not read as a backward one
     forward_run, backward_run = load_run(workspace / "runs/lm"), load_run(workspace / "runs/lm-back")
-    np.testing.assert_array_equal(forward_run.params["embedding.weight"], backward_run.params["embedding.weight"])
+    for word, i in backward_run.vocab.stoi.items():
+        if i >= 2:
+            np.testing.assert_array_equal(backward_run.params["embedding.weight"][i],
+                                          forward_run.params["embedding.weight"][forward_run.vocab.stoi[word]])
     assert backward_run.reverse and not forward_run.reverse
     return forward_run, backward_run
+
+
+def test_a_backward_model_takes_only_the_embedding_of_a_forward_one(workspace, lms):
+    fwd, _ = lms
+    cfg = load_config(workspace / "lm.yaml", ["data.reverse=true", "train.init_from=runs/lm"])
+    data = prepare(cfg)
+    params = initial_params(cfg, data.spec, data)
+    before = {k: v.copy() for k, v in params.items()}
+    [report] = transfer(params, data.spec, data.vocab, [fwd], reverse=True)
+    assert report["layers"] == [] and report["words"] == len(data.vocab) - 2
+    for name in params:
+        if name != "embedding.weight":
+            np.testing.assert_array_equal(params[name], before[name])
+    with pytest.raises(ConfigError, match="fills no layer of this model"):
+        transfer(params, data.spec, data.vocab, [fwd, fwd], reverse=True)
 
 
 def fresh(workspace, layers=2, bi=True):

@@ -106,10 +106,10 @@ def train(
                             f"of the training data to select on (data.holdout_split){dropped}; training on "
                             f"{info['train']:,}")
             elif event == "transfer":
-                words = "" if info["words"] is None else \
-                    f"the embedding rows of {info['words']:,} of the vocabulary's {info['vocabulary']:,} words, "
-                render.note(f"starting from {info['run']} (train.init_from): {words}"
-                            + (", ".join(info["layers"]) or "no recurrent layer") + "; the rest starts fresh")
+                words = [] if info["words"] is None else \
+                    [f"the embedding rows of {info['words']:,} of the vocabulary's {info['vocabulary']:,} words"]
+                render.note(f"starting from {info['run']} (train.init_from): "
+                            + ", ".join(words + info["layers"]) + "; the rest starts fresh")
             elif event == "vectors":
                 tokens = "" if info["token_share"] is None else f", covering {info['token_share']:.1%} of the training tokens"
                 render.note(f"vectors: {info['found']:,} of the vocabulary's {info['types']:,} words "

@@ -87,7 +87,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
     progress = progress or (lambda event, info: None)
     saved = resume.load(resume_dir) if resume_dir is not None else None
     starts = warm_start(cfg) if cfg.train.init_from and saved is None else []
-    warm = starts[0] if starts and not is_transfer(cfg.task, starts) else None
+    warm = starts[0] if starts and not is_transfer(cfg, starts) else None
     data = prepare(cfg, *(saved.vocabularies() if saved else warm_vocabularies(cfg, warm) if warm else ()))
     for path, messages in data.skipped.items():
         progress("skipped", {"file": path, "rows": len(messages), "first": messages[0]})
@@ -95,7 +95,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
     rngs = {"shuffle": np.random.default_rng([t.seed, 1]), "dropout": np.random.default_rng([t.seed, 2])}
     params = warm_params(cfg, spec, warm) if warm else initial_params(cfg, spec, data)
     if starts and not warm:
-        for report in transfer(params, spec, data.vocab, starts):
+        for report in transfer(params, spec, data.vocab, starts, cfg.data.reverse):
             progress("transfer", report)
     if data.coverage is not None and saved is None:
         progress("vectors", data.coverage.to_dict())

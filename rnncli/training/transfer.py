@@ -9,7 +9,8 @@ the vocabularies its own data gives it, so weights move by meaning, not by index
 - **Embedding.** Row ``vocab[w]`` of the model's table takes row ``run.vocab[w]`` of the first run's,
   for every word w both vocabularies hold (<pad> and <unk> excepted: they mean other things in each).
 - **Layers.** The run's layer k, direction d fills the model's layer k, direction d; a run trained on
-  reversed text (``data.reverse``) fills direction 1 (``rnn.lK_reverse``) instead. ``W_hh``, the biases
+  reversed text (``data.reverse``) fills direction 1 (``rnn.lK_reverse``) instead. A model that itself
+  reads backwards (a backward language model) takes no layers from a forward run, only its embedding. ``W_hh``, the biases
   and a learned initial state are copied whole. Of ``W_ih`` (G·H, D) the columns that read the same
   input: at layer 0 the first ``embedding_dim`` (the word embedding; word features follow it and
   start fresh), above it the block of H columns of each direction of the layer below.
@@ -27,9 +28,10 @@ from rnncli.models import ModelSpec
 EMBEDDING = "embedding.weight"
 
 
-def is_transfer(task: str, runs: list) -> bool:
-    """Several runs, or one of another task: a transfer; one run of the same task is a warm start."""
-    return len(runs) > 1 or runs[0].spec.task != task
+def is_transfer(cfg, runs: list) -> bool:
+    """Several runs, one of another task, or one that read its text the other way: a transfer; one run of
+    the same task that read as the config reads is a warm start."""
+    return len(runs) > 1 or runs[0].spec.task != cfg.task or runs[0].reverse != cfg.data.reverse
 
 
 def _require_sequence(spec: ModelSpec, where: str, whose: str) -> None:
@@ -67,11 +69,12 @@ def _embedding_rows(table: np.ndarray, vocab, run) -> int:
     return len(rows)
 
 
-def _layers(params: dict, spec: ModelSpec, run, filled: dict[str, str]) -> list[str]:
-    """Copy the run's recurrent layers into the directions they fill; returns the names filled."""
+def _layers(params: dict, spec: ModelSpec, reverse: bool, run, filled: dict[str, str]) -> list[str]:
+    """Copy the run's recurrent layers into the directions that read as they did (none, when the model reads
+    its text the other way: a backward language model from a forward one); returns the names filled."""
     src, H, E = run.spec, spec.hidden_size, spec.embedding_dim
-    flip = 1 if run.reverse else 0  # a backward language model is the model's reverse direction
-    if flip and not spec.bidirectional:
+    flip = int(run.reverse != reverse)  # a backward language model is a forward model's reverse direction
+    if flip and not spec.bidirectional and not reverse:
         raise ConfigError(f"train.init_from: {run.path} read its text backwards (data.reverse), so its layers fill "
                           "the reverse directions of a bidirectional model; this model has none.",
                           hint="set model.bidirectional: true, or leave that run out of train.init_from.")
@@ -101,8 +104,9 @@ def _layers(params: dict, spec: ModelSpec, run, filled: dict[str, str]) -> list[
     return names
 
 
-def transfer(params: dict[str, np.ndarray], spec: ModelSpec, vocab, runs: list) -> list[dict]:
-    """Fill ``params`` (the model's fresh initial weights, changed in place) from ``runs``; one report per
+def transfer(params: dict[str, np.ndarray], spec: ModelSpec, vocab, runs: list, reverse: bool = False) -> list[dict]:
+    """Fill ``params`` (the model's fresh initial weights, changed in place; ``reverse``: the model reads its
+    text backwards, data.reverse) from ``runs``; one report per
     run: {"run", "words" (embedding rows copied; None after the first run), "vocabulary" (the model's words,
     <pad> and <unk> not counted), "layers" (the directions filled)}."""
     where = "or leave train.init_from out to start from scratch."
@@ -117,6 +121,9 @@ def transfer(params: dict[str, np.ndarray], spec: ModelSpec, vocab, runs: list) 
             raise ConfigError(f"train.init_from: none of this config's {len(vocab) - len(SPECIALS)} words is in the "
                               f"vocabulary of {run.path}.",
                               hint="train both on text tokenized and lowercased alike (data.tokenizer, data.lowercase).")
-        layers = _layers(params, spec, run, filled)
+        layers = _layers(params, spec, reverse, run, filled)
+        if i > 0 and not layers:
+            raise ConfigError(f"train.init_from: {run.path} fills no layer of this model (only the first run's "
+                              "embedding is taken).", hint="leave it out of train.init_from.")
         reports.append({"run": str(run.path), "words": words, "vocabulary": len(vocab) - len(SPECIALS), "layers": layers})
     return reports
