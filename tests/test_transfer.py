@@ -245,3 +245,10 @@ def test_a_backward_model_generates_leftwards_from_the_prime_read_backwards(work
     ours = list(generate(bwd, "good movie", 3, seed=0))
     tokens = "movie good".split()  # the prime as the backward model reads it
     assert ours == list(_sample(bwd, bwd.vocab.encode(tokens), 3, 1.0, None, np.random.default_rng(0)))
+
+
+@pytest.mark.parametrize("value", ["[1, 2]", "[]", "{a: 1}"])
+def test_init_from_is_a_run_or_a_list_of_runs(workspace, value):
+    with pytest.raises(ConfigError) as err:
+        load_config("configs/sentiment-toy.yaml", [f"train.init_from={value}"])
+    assert "must be a string or a list of strings or null" in str(err.value)

@@ -105,10 +105,10 @@ def _layers(params: dict, spec: ModelSpec, reverse: bool, run, filled: dict[str,
 
 
 def transfer(params: dict[str, np.ndarray], spec: ModelSpec, vocab, runs: list, reverse: bool = False) -> list[dict]:
-    """Fill ``params`` (the model's fresh initial weights, changed in place; ``reverse``: the model reads its
-    text backwards, data.reverse) from ``runs``; one report per
-    run: {"run", "words" (embedding rows copied; None after the first run), "vocabulary" (the model's words,
-    <pad> and <unk> not counted), "layers" (the directions filled)}."""
+    """Fill ``params`` (the model's fresh initial weights, changed in place) from ``runs``; ``reverse``: the
+    model reads its text backwards (data.reverse). One report per run: {"run", "words" (embedding rows
+    copied; None after the first run), "vocabulary" (the model's words, <pad> and <unk> not counted),
+    "layers" (the directions filled)}."""
     where = "or leave train.init_from out to start from scratch."
     _require_sequence(spec, where, "this config's model")
     filled: dict[str, str] = {}
