@@ -10,7 +10,7 @@
 
 ``progress`` (of :func:`train`) is called as ``progress(event, info)`` for every step and epoch: the hook for
 experiment trackers (MLflow, Weights & Biases, Ray Tune's ``tune.report``). Events: "epoch_start",
-"batch", "epoch_end" (info: the epoch's metrics, as a row of metrics.jsonl), "skipped", "vectors", "transfer", "resume".
+"batch", "epoch_end" (info: the epoch's metrics, as a row of metrics.jsonl), "skipped", "holdout", "stream", "vectors", "transfer", "resume".
 Errors are :class:`rnncli.errors.RnncliError` subclasses with ``message``, ``hint`` and ``exit_code``.
 """
 

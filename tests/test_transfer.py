@@ -122,7 +122,8 @@ def lms(cli, workspace):
     """A forward and a backward language model of the toy sentiment texts, both 2 layers; the backward one
     starts from the forward one with its embedding frozen, so both read the same table."""
     fwd = lm_config(workspace, layers=2)
-    assert cli("train", "--config", fwd, "--json").code == 0
+    r = cli("train", "--config", fwd, "--json")
+    assert r.code == 0 and "reading 180 texts of datasets/toy/sentiment.tsv as one stream of" in r.err, r.err
     r = cli("train", "--config", fwd, "--init-from", "runs/lm", "--set", "data.reverse=true",
             "--set", "model.embeddings.freeze=true", "--set", "run.dir=runs/lm-back", "--json")
     assert r.code == 0, r.err

@@ -105,6 +105,10 @@ def train(
                 render.note(f"holding out {info['holdout']:,} {'texts' if info['by'] == 'container' else 'examples'} "
                             f"of the training data to select on (data.holdout_split){dropped}; training on "
                             f"{info['train']:,}")
+            elif event == "stream":
+                left = " (texts found inside others left out: data.drop_contained)" if info["drop_contained"] else ""
+                render.note(f"reading {info['texts']:,} texts of {info['file']}{left} as one stream of "
+                            f"{info['tokens']:,} tokens, each text followed by <eos>")
             elif event == "transfer":
                 words = [] if info["words"] is None else \
                     [f"the embedding rows of {info['words']:,} of the vocabulary's {info['vocabulary']:,} words"]

@@ -68,6 +68,7 @@ class Dataset:
     tokens: list | None = None  # the tokens of each example (tag: needed to report per-token output)
     feature_dim: int = 0  # input "features": D, and ``ids`` holds one (T_i, D) array per example
     word_features: list | None = None  # model.prefix/suffix/shape: feature ids (T_i, K) per example
+    texts: int | None = None  # lm reading a table: how many texts the stream joins
 
     def __len__(self) -> int:
         return len(self.stream) if self.stream is not None else len(self.ids)

@@ -83,8 +83,9 @@ class LM(Task):
 
     def encode(self, cfg, raw, vocab: Vocab, labels: LabelVocab, path="data", feature_dim: int | None = None,
                word_features: WordFeatures | None = None, target_vocab: Vocab | None = None) -> Dataset:
-        return Dataset(stream=np.asarray(vocab.encode([t for piece in self.token_lists(cfg, raw) for t in piece]),
-                                         dtype=np.int64))
+        pieces = self.token_lists(cfg, raw)
+        return Dataset(stream=np.asarray(vocab.encode([t for piece in pieces for t in piece]), dtype=np.int64),
+                       texts=len(pieces) if raw and isinstance(raw[0], Example) else None)
 
     def epoch_order(self, data: Dataset, batch_size: int, shuffle: bool, bucket: bool, rng) -> None:
         return None  # fixed windows; nothing is shuffled

@@ -101,6 +101,9 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
         progress("vectors", data.coverage.to_dict())
     if data.split is not None and saved is None:
         progress("holdout", data.split)
+    if data.train.texts is not None and saved is None:
+        progress("stream", {"file": cfg.data.train, "texts": data.train.texts, "tokens": len(data.train.stream),
+                            "drop_contained": cfg.data.drop_contained})
     frozen = frozen_params(cfg)
     weights = None if data.class_weights is None else data.class_weights.astype(np.dtype(t.dtype))
     trainable = {k: p for k, p in params.items() if k not in frozen}  # the same arrays
