@@ -253,3 +253,20 @@ def test_init_from_is_a_run_or_a_list_of_runs(workspace, value):
     with pytest.raises(ConfigError) as err:
         load_config("configs/sentiment-toy.yaml", [f"train.init_from={value}"])
     assert "must be a string or a list of strings or null" in str(err.value)
+
+
+@pytest.mark.parametrize("config,sets", [
+    ("lm.yaml", ["data.holdout_split=0.5", "data.holdout_by=container", "data.drop_contained=true",
+                 "train.monitor=holdout_loss"]),
+    ("configs/sentiment-toy.yaml", ["data.holdout_split=0.3", "train.monitor=holdout_accuracy"]),
+    ("configs/sentiment-toy.yaml", ["data.dev=null", "data.dev_split=0.3"]),
+])
+def test_the_model_a_config_describes_is_the_one_training_builds(workspace, config, sets):
+    """rnn summary --config and rnn gradcheck --config count the vocabulary without the held-out parts, as
+    training does."""
+    from rnncli.training.prepare import spec_from_config
+
+    (workspace / "t.tsv").write_text(TABLE)
+    path = lm_config(workspace, "t.tsv") if config == "lm.yaml" else config
+    cfg = load_config(path, sets)
+    assert spec_from_config(cfg) == prepare(cfg).spec
