@@ -70,7 +70,7 @@ class LM(Task):
         (with ``data.drop_contained``, only the texts no other text contains); each backwards with
         ``data.reverse`` (a text's <eos> still last)."""
         d = cfg.data
-        if not raw or not isinstance(raw[0], Example):
+        if not is_table(raw):
             return [list(raw[::-1]) if d.reverse else list(raw)]
         texts = [ex.text for ex in raw]
         if d.drop_contained:
@@ -85,7 +85,7 @@ class LM(Task):
                word_features: WordFeatures | None = None, target_vocab: Vocab | None = None) -> Dataset:
         pieces = self.token_lists(cfg, raw)
         return Dataset(stream=np.asarray(vocab.encode([t for piece in pieces for t in piece]), dtype=np.int64),
-                       texts=len(pieces) if raw and isinstance(raw[0], Example) else None)
+                       texts=len(pieces) if is_table(raw) else None)
 
     def epoch_order(self, data: Dataset, batch_size: int, shuffle: bool, bucket: bool, rng) -> None:
         return None  # fixed windows; nothing is shuffled
@@ -149,6 +149,11 @@ class LM(Task):
 
 
 TABLE_FORMATS = ("tsv", "csv", "jsonl")
+
+
+def is_table(raw) -> bool:
+    """Read from a table (a list of :class:`Example`), not plain text (a list of tokens)."""
+    return bool(raw) and isinstance(raw[0], Example)
 
 
 def text_format(cfg, path: str) -> str:
