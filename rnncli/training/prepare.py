@@ -167,27 +167,28 @@ def require_train(cfg: Config) -> str:
     return cfg.data.train
 
 
-def held_out(cfg: Config, train_raw) -> tuple:
-    """(train, holdout or None, how it was cut or None): ``data.holdout_split``'s part of the training data,
-    cut before the vocabulary is counted, whose words are as unseen as dev's."""
+def split_training(cfg: Config, train_raw) -> tuple:
+    """(train, dev or None, holdout or None, how the holdout was cut or None): ``data.dev_split``'s part of
+    the training data (when data.dev is not given) and ``data.holdout_split``'s, cut before the vocabulary
+    is counted, whose words are as unseen as dev's."""
+    dev_raw = None
+    if not cfg.data.dev and cfg.data.dev_split > 0:
+        train_raw, dev_raw = split_off_dev(train_raw, cfg.data.dev_split)
     if cfg.data.holdout_split <= 0:
-        return train_raw, None, None
+        return train_raw, dev_raw, None, None
     if cfg.data.holdout_by == "container":
         train_raw, holdout_raw, dropped = split_by_container(train_raw, cfg.data.holdout_split)
     else:
         (train_raw, holdout_raw), dropped = split_off_dev(train_raw, cfg.data.holdout_split, "data.holdout_split"), 0
     split = {"by": cfg.data.holdout_by, "train": len(train_raw), "holdout": len(holdout_raw), "dropped": dropped}
-    return train_raw, holdout_raw, split
+    return train_raw, dev_raw, holdout_raw, split
 
 
 def spec_from_config(cfg: Config) -> ModelSpec:
     """The model a config describes, sized by its training data's vocabulary and labels (the training part
     of it: without data.dev_split's and data.holdout_split's parts, as training counts them)."""
     task = task_of(cfg.task)
-    train_raw = task.read(cfg, require_train(cfg))
-    if not cfg.data.dev and cfg.data.dev_split > 0:
-        train_raw, _ = split_off_dev(train_raw, cfg.data.dev_split)
-    train_raw = held_out(cfg, train_raw)[0]
+    train_raw = split_training(cfg, task.read(cfg, require_train(cfg)))[0]
     labels = task.labels(cfg, train_raw)
     dim = task.encode(cfg, train_raw[:1], Vocab.build([]), labels, cfg.data.train).feature_dim \
         if cfg.model.input == "features" else 0
@@ -203,9 +204,8 @@ def prepare(cfg: Config, vocab: Vocab | None = None, labels: LabelVocab | None =
     skipped: dict[str, list[str]] = {path: [] for path in (cfg.data.train, cfg.data.dev, cfg.data.test) if path}
     train_raw = task.read(cfg, require_train(cfg), skipped[cfg.data.train])
     dev_raw = task.read(cfg, cfg.data.dev, skipped[cfg.data.dev]) if cfg.data.dev else None
-    if dev_raw is None and cfg.data.dev_split > 0:
-        train_raw, dev_raw = split_off_dev(train_raw, cfg.data.dev_split)
-    train_raw, holdout_raw, split = held_out(cfg, train_raw)
+    train_raw, dev_cut, holdout_raw, split = split_training(cfg, train_raw)  # dev_cut: data.dev_split's part
+    dev_raw = dev_cut if dev_raw is None else dev_raw
     resumed = vocab is not None  # its weights come from its checkpoint, not from the vectors
     vocab = vocab or build_vocab(cfg, train_raw)
     labels = labels or task.labels(cfg, train_raw)

@@ -44,7 +44,8 @@ from rnncli.training.state import TrainState, epoch_batches
 from rnncli.training.transfer import is_transfer, transfer
 
 # (event, info): "skipped" (malformed rows left out), "vectors" (pretrained vectors' coverage), "holdout" (how
-# data.holdout_split cut the training data), "resume", "epoch_start", "batch", "epoch_end" (the record)
+# data.holdout_split cut the training data), "stream" (lm: the texts of a table it joins), "transfer" (what
+# train.init_from copied from each run), "resume", "epoch_start", "batch", "epoch_end" (the record)
 Progress = Callable[[str, dict], None]
 
 

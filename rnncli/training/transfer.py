@@ -10,8 +10,8 @@ the vocabularies its own data gives it, so weights move by meaning, not by index
   for every word w both vocabularies hold (<pad> and <unk> excepted: they mean other things in each).
 - **Layers.** The run's layer k, direction d fills the model's layer k, direction d; a run trained on
   reversed text (``data.reverse``) fills direction 1 (``rnn.lK_reverse``) instead. A model that itself
-  reads backwards (a backward language model) takes no layers from a forward run, only its embedding. ``W_hh``, the biases
-  and a learned initial state are copied whole. Of ``W_ih`` (G·H, D) the columns that read the same
+  reads backwards (a backward language model) takes no layers from a forward run, only its embedding.
+  ``W_hh``, the biases and a learned initial state are copied whole. Of ``W_ih`` (G·H, D) the columns that read the same
   input: at layer 0 the first ``embedding_dim`` (the word embedding; word features follow it and
   start fresh), above it the block of H columns of each direction of the layer below.
 - **The rest** (the head, word-feature tables, the character encoder) keeps its fresh initialisation.
@@ -78,29 +78,28 @@ def _layers(params: dict, spec: ModelSpec, reverse: bool, run, filled: dict[str,
         raise ConfigError(f"train.init_from: {run.path} read its text backwards (data.reverse), so its layers fill "
                           "the reverse directions of a bidirectional model; this model has none.",
                           hint="set model.bidirectional: true, or leave that run out of train.init_from.")
+    targets = {(k, d): name for k, d, name in spec.stack.layer_names()}
     names = []
-    for k in range(min(src.num_layers, spec.num_layers)):
-        for d in range(src.stack.directions):
-            ours = d ^ flip  # the model's direction that reads as the run's direction d did
-            if ours >= spec.stack.directions:
-                continue  # a bidirectional run's reverse direction, into a one-directional model
-            target, source = f"rnn.l{k}{'_reverse' if ours else ''}", f"rnn.l{k}{'_reverse' if d else ''}"
-            if target in filled:
-                raise ConfigError(f"train.init_from: {run.path} and {filled[target]} both fill {target}.",
-                                  hint="give one forward run and one trained with data.reverse: true.")
-            for name, value in run.params.items():
-                key = target + name[len(source):]
-                if name.startswith(source + ".") and not name.endswith(".W_ih") and key in params:
-                    params[key][...] = value
-            W_ih, theirs = params[f"{target}.W_ih"], run.params[f"{source}.W_ih"]
-            if k == 0:
-                W_ih[:, :E] = theirs[:, :E]
-            else:  # the run's input block b is its layer k-1's direction b: the model's block b ^ flip
-                for b in range(src.stack.directions):
-                    if (b ^ flip) < spec.stack.directions:
-                        W_ih[:, (b ^ flip) * H:((b ^ flip) + 1) * H] = theirs[:, b * H:(b + 1) * H]
-            filled[target] = str(run.path)
-            names.append(target)
+    for k, d, source in src.stack.layer_names():
+        target = targets.get((k, d ^ flip))  # the model's direction that reads as the run's direction d did
+        if target is None:
+            continue  # a layer the model has not, or a bidirectional run's reverse direction in a one-directional one
+        if target in filled:
+            raise ConfigError(f"train.init_from: {run.path} and {filled[target]} both fill {target}.",
+                              hint="give one forward run and one trained with data.reverse: true.")
+        for name, value in run.params.items():
+            key = target + name[len(source):]
+            if name.startswith(source + ".") and not name.endswith(".W_ih") and key in params:
+                params[key][...] = value
+        W_ih, theirs = params[f"{target}.W_ih"], run.params[f"{source}.W_ih"]
+        if k == 0:
+            W_ih[:, :E] = theirs[:, :E]
+        else:  # the run's input block b is its layer k-1's direction b: the model's block b ^ flip
+            for b in range(src.stack.directions):
+                if (b ^ flip) < spec.stack.directions:
+                    W_ih[:, (b ^ flip) * H:((b ^ flip) + 1) * H] = theirs[:, b * H:(b + 1) * H]
+        filled[target] = str(run.path)
+        names.append(target)
     return names
 
 
