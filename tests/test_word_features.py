@@ -6,8 +6,13 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from rnncli.data.subwords import WordFeatures, feature_names, feature_value, word_shape
+from rnncli.data import subwords
+from rnncli.data.subwords import (WordFeatures, feature_function, feature_names, feature_size, kind_of, word_chars,
+                                  word_shape)
+from rnncli.data.vocab import Vocab
 from rnncli.errors import DataError, ExitCode
 from rnncli.models import init_params, loss_and_grads
 from rnncli.tasks import model_spec
@@ -39,10 +44,10 @@ def test_word_shape(token, shape):
 
 
 def test_feature_values_lowercase_affixes_and_keep_short_words_whole():
-    assert feature_value("prefix2", "Unfriendly") == "un"
-    assert feature_value("suffix3", "Unfriendly") == "dly"
-    assert feature_value("suffix3", "Go") == "go"
-    assert feature_value("shape", "Go") == "Xx"
+    assert feature_function("prefix2")("Unfriendly") == "un"
+    assert feature_function("suffix3")("Unfriendly") == "dly"
+    assert feature_function("suffix3")("Go") == "go"
+    assert feature_function("shape")("Go") == "Xx"
     assert feature_names(2, 3, True) == ["prefix2", "suffix3", "shape"]
     assert feature_names(0, 0, False) == []
 
@@ -57,6 +62,47 @@ def test_vocabularies_encode_unseen_values_as_unk_and_round_trip(tmp_path):
     assert features.encode([]).shape == (0, 2)
     features.save(tmp_path / "wf.json")
     assert WordFeatures.load(tmp_path / "wf.json") == features
+
+
+def _per_token(names, token_lists, min_freq, tokens):
+    """The definition, token by token: each feature's vocabulary counts every token's value, and a token's ids
+    are its values looked up (then its characters, 0-padded)."""
+    def values(name, t):
+        return list(word_chars(t, feature_size(name))) if kind_of(name) == "chars" else [feature_function(name)(t)]
+    vocabs = {name: Vocab.build(([v for t in toks for v in values(name, t)] for toks in token_lists), min_freq)
+              for name in names}
+    cols = [[vocabs[name].stoi.get(feature_function(name)(t), 1) for t in tokens]
+            for name in names if kind_of(name) != "chars"]
+    ids = np.array(cols, dtype=np.int64).reshape(len(cols), len(tokens)).T
+    chars = [name for name in names if kind_of(name) == "chars"]
+    if chars:
+        words = [vocabs[chars[0]].encode(values(chars[0], t)) for t in tokens]
+        pad = np.zeros((len(tokens), max((len(w) for w in words), default=0)), dtype=np.int64)
+        for i, w in enumerate(words):
+            pad[i, : len(w)] = w
+        ids = np.concatenate([ids, pad], axis=1)
+    return vocabs, ids
+
+
+@settings(max_examples=60, deadline=None)
+@given(token_lists=st.lists(st.lists(st.text("aAbZ1-é", max_size=7), max_size=6), max_size=6),
+       tokens=st.lists(st.text("aAbZ1-é", max_size=9), max_size=8),
+       names=st.sampled_from([["prefix2", "suffix3", "shape"], ["suffix1", "chars4"], ["shape", "chars20"]]),
+       min_freq=st.integers(1, 2))
+def test_build_and_encode_match_the_per_token_definition(token_lists, tokens, names, min_freq, monkeypatch_memo):
+    features = WordFeatures.build(names, token_lists, min_freq)
+    vocabs, ids = _per_token(names, token_lists, min_freq, tokens)
+    assert features.vocabs == vocabs
+    for _ in range(2):  # the second time from the remembered types (the memo holds 3 and starts afresh)
+        assert np.array_equal(features.encode(tokens), ids) and features.encode(tokens).dtype == np.int64
+    assert len(features._memo) <= 3
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_memo():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(subwords, "MEMO_TYPES", 3)
+        yield
 
 
 @pytest.mark.parametrize("doc", [[], {"format": "rnncli-word-features", "version": 1, "features": {"infix2": {}}},

@@ -22,18 +22,20 @@ run directory as ``word-features.json``. Features are read from the tokens befor
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from rnncli.data.vocab import Vocab, _atomic_write_json, _read_json
+from rnncli.data.vocab import UNK_ID, Vocab, _atomic_write_json, _read_json
 from rnncli.errors import DataError
 
 FORMAT = "rnncli-word-features"
 VERSION = 1
 _NAME = re.compile(r"(prefix|suffix|chars)[1-9][0-9]*|shape")
 SHAPE_RUN = 4  # longer runs of one character class are cut: "xxxxxxx" → "xxxx"
+MEMO_TYPES = 1 << 17  # token types whose ids WordFeatures.encode remembers (then it starts afresh)
 
 
 def word_shape(token: str) -> str:
@@ -71,12 +73,15 @@ def feature_size(name: str) -> int:
     return int(digits) if digits else 0
 
 
-def feature_value(name: str, token: str) -> str:
-    kind = kind_of(name)
+def feature_function(name: str) -> Callable[[str], str]:
+    """The function token → value of a feature other than the characters: "suffix3" → the last 3 characters,
+    lowercased."""
+    kind, k = kind_of(name), feature_size(name)
     if kind == "shape":
-        return word_shape(token)
-    k = feature_size(name)
-    return token.lower()[:k] if kind == "prefix" else token.lower()[-k:]
+        return word_shape
+    if kind == "prefix":
+        return lambda token: token.lower()[:k]
+    return lambda token: token.lower()[-k:]
 
 
 class WordFeatures:
@@ -84,6 +89,8 @@ class WordFeatures:
 
     def __init__(self, vocabs: dict[str, Vocab]) -> None:
         self.vocabs = dict(vocabs)
+        self._functions = [(name, feature_function(name)) for name in self.vocabs if kind_of(name) != "chars"]
+        self._memo: dict[str, tuple[int, ...]] = {}
 
     @property
     def names(self) -> list[str]:
@@ -99,28 +106,51 @@ class WordFeatures:
 
     @classmethod
     def build(cls, names: Sequence[str], token_lists: Iterable[Sequence[str]], min_freq: int = 1) -> "WordFeatures":
-        token_lists = list(token_lists)
-        return cls({name: Vocab.build(([feature_value(name, t) for t in toks] for toks in token_lists), min_freq)
-                    if kind_of(name) != "chars" else
-                    Vocab.build((list(word_chars(t, feature_size(name))) for toks in token_lists for t in toks), min_freq)
-                    for name in names})
+        """Each feature's vocabulary from the tokens' counts: a feature value is counted once per type
+        (with the type's count), not once per token, which gives the same counts."""
+        types = Counter(t for toks in token_lists for t in toks)
+        vocabs = {}
+        for name in names:
+            counts: Counter[str] = Counter()
+            if kind_of(name) == "chars":
+                k = feature_size(name)
+                for t, n in types.items():
+                    for ch in word_chars(t, k):
+                        counts[ch] += n
+            else:
+                value = feature_function(name)
+                for t, n in types.items():
+                    counts[value(t)] += n
+            vocabs[name] = Vocab.from_counts(counts, min_freq)
+        return cls(vocabs)
 
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
         """ids (T, K) int64: column k holds feature k of every token (<unk> = 1 when unseen); with a ``chars{k}``
         feature, its columns come last: (T, K - 1 + L), the character ids of each token, 0-padded to the
         sentence's longest word (L ≤ k characters)."""
-        names = [name for name in self.vocabs if kind_of(name) != "chars"]
-        cols = [self.vocabs[name].encode(feature_value(name, t) for t in tokens) for name in names]
-        ids = np.asarray(cols, dtype=np.int64).reshape(len(cols), len(tokens)).T
-        k = self.chars
-        if not k:
+        rows = [self._ids_of(t) for t in tokens]
+        K = len(self._functions)
+        ids = np.asarray([r[:K] for r in rows], dtype=np.int64).reshape(len(tokens), K)
+        if not self.chars:
             return ids
-        vocab = self.vocabs[f"chars{k}"]
-        words = [vocab.encode(word_chars(t, k)) for t in tokens]
-        chars = np.zeros((len(tokens), max((len(w) for w in words), default=0)), dtype=np.int64)
-        for i, w in enumerate(words):
-            chars[i, : len(w)] = w
+        chars = np.zeros((len(tokens), max((len(r) - K for r in rows), default=0)), dtype=np.int64)
+        for i, r in enumerate(rows):
+            chars[i, : len(r) - K] = r[K:]
         return np.concatenate([ids, chars], axis=1)
+
+    def _ids_of(self, token: str) -> tuple[int, ...]:
+        """The token's ids: one per feature but the characters, then its character ids. Remembered per
+        type (a text repeats its words), up to ``MEMO_TYPES`` of them."""
+        ids = self._memo.get(token)
+        if ids is None:
+            ids = tuple(self.vocabs[name].stoi.get(value(token), UNK_ID) for name, value in self._functions)
+            k = self.chars
+            if k:
+                ids += tuple(self.vocabs[f"chars{k}"].encode(word_chars(token, k)))
+            if len(self._memo) >= MEMO_TYPES:
+                self._memo.clear()
+            self._memo[token] = ids
+        return ids
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, WordFeatures) and self.vocabs == other.vocabs

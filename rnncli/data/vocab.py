@@ -53,13 +53,18 @@ class Vocab:
     def build(cls, token_lists: Iterable[list[str]], min_freq: int = 1, max_size: int | None = None) -> "Vocab":
         """Count tokens; keep those seen ``>= min_freq`` times, the ``max_size`` most frequent
         (``max_size`` does not count ``<pad>``/``<unk>``; ``None`` = no limit)."""
+        counter: Counter[str] = Counter()
+        for tokens in token_lists:
+            counter.update(tokens)
+        return cls.from_counts(counter, min_freq, max_size)
+
+    @classmethod
+    def from_counts(cls, counter: Counter, min_freq: int = 1, max_size: int | None = None) -> "Vocab":
+        """:meth:`build` from the tokens' counts (``counter`` loses ``<pad>`` and ``<unk>``)."""
         if min_freq < 1:
             raise ValueError(f"min_freq must be >= 1; got {min_freq}")
         if max_size is not None and max_size < 0:
             raise ValueError(f"max_size must be >= 0 or None; got {max_size}")
-        counter: Counter[str] = Counter()
-        for tokens in token_lists:
-            counter.update(tokens)
         for special in SPECIALS:
             counter.pop(special, None)
         kept = sorted((t for t, c in counter.items() if c >= min_freq), key=lambda t: (-counter[t], t))
