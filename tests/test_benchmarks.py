@@ -83,6 +83,20 @@ def test_bench_train_orientations_smoke():
     assert len(r["step_us"]) == 3 and all(us > 0 for us in r["step_us"].values())
 
 
+def test_bench_limits_smoke():
+    d = _run(str(BENCH / "bench_limits.py"), "--quick", "--workloads", "W3", "--cells", "gru", "--json")
+    (a,) = d["adam"]
+    assert a["floor_ms"] > 0 and a["adam_ms"] > 0 and a["traffic_ms"] > 0
+    assert a["floor_plus_adam"] == pytest.approx((a["floor_ms"] + a["adam_ms"]) / a["floor_ms"])
+    if d["notes"]:  # a BLAS whose threads cannot be set, or one core: no bits or pairs
+        assert not d["bits"] and not d["pairs"]
+        return
+    assert [r["product"].split()[0] for r in d["bits"]] == ["projection", "forward", "backward", "dW_hh"]
+    (p,) = d["pairs"]
+    assert isinstance(p["same_bits_blas_1"], bool) and isinstance(p["same_bits_blas_n"], bool)
+    assert p["speedup_blas_1"] > 0 and p["speedup_blas_n"] > 0
+
+
 def test_gate_sums_compute_the_same_pre_activations():
     sys.path.insert(0, str(BENCH))
     from bench_train import gate_sums
