@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import gc
 import gzip
-import json
 import statistics
 import sys
 import time
@@ -46,7 +45,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from bench_predict import make_table  # noqa: E402
-from bench_train import _commit, _cpu_name, _loadavg, blas_info, progress, simd_info  # noqa: E402
+from bench_train import _commit, _cpu_name, _emit, _loadavg, blas_info, progress, simd_info  # noqa: E402
 from rnncli.data.batching import by_length  # noqa: E402
 from rnncli.models import init_params  # noqa: E402
 from rnncli.tasks import model_spec, task_of  # noqa: E402
@@ -242,15 +241,8 @@ def main(argv=None) -> int:
             progress(f"  ours {row['ours']['sentences_per_s']:,.0f} sent/s, torch {row['torch']['sentences_per_s']:,.0f}"
                      f" sent/s, ratio {row['ratio']:.2f}")
             rows.append(row)
-    env["loadavg_end"] = _loadavg()
-    result = {"environment": env, "settings": {"repeats": repeats, "single": single}, "rows": rows,
-              "seconds": time.perf_counter() - started}
-    progress(f"done in {result['seconds']:.0f} s")
-    if args.json:
-        print(json.dumps(result, indent=2, default=str))
-    else:
-        print_tables(result, args.plain)
-    return 0
+    result = {"environment": env, "settings": {"repeats": repeats, "single": single}, "rows": rows}
+    return _emit(result, args, started, print_tables)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import statistics
 import sys
 import time
@@ -45,7 +44,7 @@ sys.path.insert(0, str(HERE))
 
 from bench_predict import make_table  # noqa: E402
 from bench_train import (  # noqa: E402
-    CELLS, FLOOR_TARGET, GATES, SEED, WORKLOADS, Floor, OptimizerAlone, Ours, _commit, _cpu_name, _loadavg,
+    CELLS, FLOOR_TARGET, GATES, SEED, WORKLOADS, Floor, OptimizerAlone, Ours, _commit, _cpu_name, _emit, _loadavg,
     blas_info, make_batches, progress, simd_info, time_call,
 )
 from rnncli.engine import parallel, recurrent  # noqa: E402
@@ -245,14 +244,7 @@ def main(argv=None) -> int:
                 if "pairs" in only and threads_settable and wl.bidirectional:
                     progress(f"{wl.name} {cell}: both directions at once …")
                     result["pairs"].append(pairs_row(wl, cell, repeats, chunk_s, pool))
-    env["loadavg_end"] = _loadavg()
-    result["seconds"] = time.perf_counter() - started
-    progress(f"done in {result['seconds']:.0f} s")
-    if args.json:
-        print(json.dumps(result, indent=2, default=str))
-    else:
-        print_tables(result, args.plain)
-    return 0
+    return _emit(result, args, started, print_tables)
 
 
 if __name__ == "__main__":

@@ -924,12 +924,14 @@ def _loadavg():
         return None
 
 
-def _emit(result: dict, args, started: float) -> int:
+def _emit(result: dict, args, started: float, print_tables=print_tables) -> int:
+    """The end of a benchmark: its time and load in ``result``, then ``result`` as tables (``print_tables``) or
+    as JSON (``args.json``; also to ``args.json_out`` where the script has that option)."""
     result["seconds"] = time.perf_counter() - started
     result["environment"]["loadavg_end"] = _loadavg()
     parts = ", ".join(f"{k} {v:.0f} s" for k, v in result.get("section_seconds", {}).items())
     progress(f"done in {result['seconds']:.0f} s" + (f" ({parts})" if parts else ""))
-    if args.json_out:
+    if getattr(args, "json_out", None):
         Path(args.json_out).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     if args.json:
         print(json.dumps(result, indent=2, default=str))
