@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -96,6 +97,7 @@ def test_build_and_encode_match_the_per_token_definition(token_lists, tokens, na
     for _ in range(2):  # the second time from the remembered types (the memo holds 3 and starts afresh)
         assert np.array_equal(features.encode(tokens), ids) and features.encode(tokens).dtype == np.int64
     assert len(features._memo) <= 3
+    assert pickle.loads(pickle.dumps(features)) == features  # for worker processes
 
 
 @pytest.fixture(scope="module")

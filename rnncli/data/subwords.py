@@ -21,6 +21,7 @@ run directory as ``word-features.json``. Features are read from the tokens befor
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -73,15 +74,21 @@ def feature_size(name: str) -> int:
     return int(digits) if digits else 0
 
 
+def _prefix(k: int, token: str) -> str:
+    return token.lower()[:k]
+
+
+def _suffix(k: int, token: str) -> str:
+    return token.lower()[-k:]
+
+
 def feature_function(name: str) -> Callable[[str], str]:
     """The function token → value of a feature other than the characters: "suffix3" → the last 3 characters,
-    lowercased."""
-    kind, k = kind_of(name), feature_size(name)
+    lowercased. (Module functions, not lambdas: WordFeatures pickles, for worker processes.)"""
+    kind = kind_of(name)
     if kind == "shape":
         return word_shape
-    if kind == "prefix":
-        return lambda token: token.lower()[:k]
-    return lambda token: token.lower()[-k:]
+    return functools.partial(_prefix if kind == "prefix" else _suffix, feature_size(name))
 
 
 class WordFeatures:
