@@ -71,9 +71,10 @@ class Run:
     def generate(self, prime: str | None = None, condition: str | None = None, num: int = 1,
                  length: int | None = None, temperature: float = 1.0, top_k: int | None = None,
                  seed: int | None = None) -> dict | list[dict]:
-        """A language model's text after ``prime`` ({"prime", "text", "tokens"}), or a generator's ``num``
+        """A language model's text after ``prime`` ({"prime", "text", "tokens", "before_prime"}: before it, for a
+        backward model), or a generator's ``num``
         texts for ``condition`` ([{"condition", "text", "tokens"}, …]), as `rnn generate --json` prints."""
-        from rnncli.evaluation.generate import generate, generate_from
+        from rnncli.evaluation.generate import continuation, generate, generate_from
 
         if condition is not None or self._run.spec.architecture == "generator":
             if condition is None:
@@ -84,8 +85,7 @@ class Run:
             return generate_from(self._run, condition, num, 100 if length is None else length, temperature, top_k, seed)
         prime = "\n" if prime is None else prime
         tokens = list(generate(self._run, prime, 500 if length is None else length, temperature, top_k, seed))
-        sep = "" if self._run.tokenizer == "char" else " "
-        return {"prime": prime, "text": sep.join(tokens), "tokens": len(tokens)}
+        return continuation(self._run, prime, tokens)
 
 
 def load(run_dir: str | Path, last: bool = False) -> Run:

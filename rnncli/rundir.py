@@ -271,21 +271,23 @@ def _bad_run(path: Path, problem: str, hint: str | None = None) -> RunError:
     )
 
 
-def _damaged(path: Path, name: str, problem: str) -> RunError:
-    """A file of a run that `rnn train` wrote is damaged: say which, and how to get it back."""
+def _damaged(path: Path, name: str, problem: str, last_flag: str | None = "--last") -> RunError:
+    """A file of a run that `rnn train` wrote is damaged: say which, and how to get it back (``last_flag``: how
+    the caller's command takes the last epoch's weights instead of the best, None where it cannot)."""
     retrain = f"rnn train --config {path}/config.yaml --set run.dir={path} --force"
     if name in ("run.json", WEIGHTS) and (path / "checkpoint.npz").is_file():
         fix = f"`rnn train --resume {path}` writes {name} again from checkpoint.npz; or retrain with `{retrain}`"
-    elif name == BEST_WEIGHTS:
-        fix = f"restore it from a copy, use the last epoch's weights with --last, or retrain with `{retrain}`"
+    elif name == BEST_WEIGHTS and last_flag:
+        fix = f"restore it from a copy, use the last epoch's weights with {last_flag}, or retrain with `{retrain}`"
     else:
         fix = f"restore it from a copy, or retrain with `{retrain}`"
     return _bad_run(path, f"{name} is {problem}", hint=f"{fix}.")
 
 
-def load_run(path: str | Path, last: bool = False) -> Run:
+def load_run(path: str | Path, last: bool = False, last_flag: str | None = "--last") -> Run:
     """Load and cross-check a run directory, with its best weights when it kept them (unless ``last``);
-    every problem raises :class:`RunError`."""
+    every problem raises :class:`RunError`. ``last_flag`` names the caller's way to ``last`` in the hints
+    (None: the caller has none, as train.init_from)."""
     path = Path(path)
     if not path.exists():
         raise _bad_run(path, "it does not exist")
@@ -327,10 +329,11 @@ def load_run(path: str | Path, last: bool = False) -> Run:
     elif best is not None:  # recorded but gone: never fall back to other weights without saying so
         kept = f"epoch {best['epoch']} as its best ({best.get('monitor')} {best.get('value')})"
         if not last:
+            or_last = f", or use the last epoch's weights ({WEIGHTS}) with {last_flag}" if last_flag else ""
             raise _bad_run(path, f"run.json records {kept}, but {BEST_WEIGHTS} is missing",
-                           hint=f"restore {path / BEST_WEIGHTS}, or use the last epoch's weights ({WEIGHTS}) with --last.")
+                           hint=f"restore {path / BEST_WEIGHTS}{or_last}.")
         notes.append(f"{path} records {kept}, but {BEST_WEIGHTS} is missing; using {WEIGHTS} (--last).")
-    params = load_weights(path / weights, spec)
+    params = load_weights(path / weights, spec, last_flag)
     if len(vocab) != spec.vocab_size:
         raise _bad_run(path, f"vocab.json has {len(vocab)} entries but the weights expect {spec.vocab_size}")
     if target_vocab is not None and len(target_vocab) != spec.num_classes:
@@ -378,13 +381,14 @@ def _checked_spec(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
-def load_weights(file: Path, spec: ModelSpec) -> dict[str, np.ndarray]:
-    """Read weights.npz (no pickles) and check every name and shape against the spec."""
+def load_weights(file: Path, spec: ModelSpec, last_flag: str | None = "--last") -> dict[str, np.ndarray]:
+    """Read weights.npz (no pickles) and check every name and shape against the spec (``last_flag``: as in
+    :func:`load_run`)."""
     try:
         with np.load(file, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except NPZ_ERRORS as exc:
-        raise _damaged(file.parent, file.name, f"corrupt or truncated ({exc})") from None
+        raise _damaged(file.parent, file.name, f"corrupt or truncated ({exc})", last_flag) from None
     expected = spec.param_shapes()
     problems = [f"{k} missing" for k in expected if k not in arrays]
     problems += [f"{k} has shape {arrays[k].shape}, expected {s}" for k, s in expected.items()

@@ -228,7 +228,7 @@ MATRIX: dict[str, Case] = {
                                             edit_json("vocab.json", add_token), needs_run=True),
     # predict input (test_cli: test_predict_empty_stdin, test_predict_text_without_tokens)
     "empty-predict-input": Case(["predict", "--model", RUN, "-"], C.USAGE,
-                                "Error: there is no input to classify: stdin was empty.", needs_run=True, stdin=""),
+                                "Error: there is no input to predict from: stdin was empty.", needs_run=True, stdin=""),
     "blank-predict-text": Case(["predict", "--model", RUN, "   "], C.DATA, "Error: input 1 ('   ') has no tokens",
                                needs_run=True),
     # the run directory already exists (test_cli: test_run_dir_exists_needs_force; test_resume)

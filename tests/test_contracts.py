@@ -198,7 +198,7 @@ def test_json_evaluate_and_predict(cli, task_runs, task):
         assert_documented("rnn predict", r.jsonl()[0]["next"][0], {"token", "probability"})
         g = cli("generate", "--model", run, "--length", "5", "--seed", "1", "--json")
         assert g.code == 0, g.err
-        assert_documented("rnn generate", g.json(), {"prime", "text", "tokens"})
+        assert_documented("rnn generate", g.json(), {"prime", "text", "tokens", "before_prime"})
 
 
 def test_json_other_commands(cli, workspace, toy_run):

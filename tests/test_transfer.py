@@ -100,6 +100,26 @@ def test_lm_holds_out_the_texts_the_classifier_holds_out(workspace):
     assert len(lm.holdout.stream) == len("a bad film <eos> the plot was good <eos>".split())
 
 
+@pytest.mark.parametrize("config", ["lm", "configs/sentiment-toy.yaml"])
+@pytest.mark.parametrize("fraction,needle", [("0.99", "leaves 0 texts to train on"), ("0.2", "holds out 0 of 4")])
+def test_a_container_split_that_empties_a_side_is_refused_before_anything_is_written(cli, workspace, config, fraction,
+                                                                                      needle):
+    """Texts found inside held-out ones leave training too, so the cut can empty either side: an error (exit 4)."""
+    (workspace / "t.tsv").write_text("text\tlabel\nmovie was good\t1\nmovie\t0\nwas\t1\nbad film\t0\n")
+    path = lm_config(workspace, "t.tsv") if config == "lm" else config
+    r = cli("train", "--config", path, "--set", "data.train=t.tsv", "--set", f"data.holdout_split={fraction}",
+            "--set", "data.holdout_by=container", "--set", "train.monitor=holdout_loss", "--set", "run.dir=runs/cut")
+    assert r.code == ExitCode.DATA and needle in r.err and "Traceback" not in r.err, r.err
+    assert not (workspace / "runs/cut").exists()
+
+
+def test_a_language_model_with_fewer_than_two_tokens_is_refused_before_anything_is_written(cli, workspace):
+    (workspace / "one.txt").write_text("word\n")
+    r = cli("train", "--config", lm_config(workspace, "one.txt"), "--set", "run.dir=runs/one")
+    assert r.code == ExitCode.DATA and "one.txt gives a language model 1 token to read" in r.err, r.err
+    assert not (workspace / "runs/one").exists()
+
+
 @pytest.mark.parametrize("sets,key", [
     (["data.reverse=true"], "data.reverse"),
     (["data.drop_contained=true"], "data.drop_contained"),
@@ -209,6 +229,16 @@ def test_two_forward_runs_clash(workspace, lms):
         transfer(params, data.spec, data.vocab, [lms[0], lms[0]])
 
 
+def test_a_damaged_start_run_names_no_option_that_train_lacks(cli, workspace, lms):
+    """rnn train has no --last: a run of train.init_from with damaged best weights is to be restored or retrained."""
+    (workspace / "runs/lm/weights-best.npz").write_bytes(b"not a zip")
+    (workspace / "cls.yaml").write_text(CLASSIFY.format(layers=2, bi="true"))
+    r = cli("train", "--config", "cls.yaml", "--init-from", "runs/lm", "--set", "run.dir=runs/damaged")
+    assert r.code == ExitCode.RUN and "weights-best.npz is corrupt or truncated" in r.err, r.err
+    assert "--last" not in r.err and "restore it from a copy, or retrain" in r.err
+    assert not (workspace / "runs/damaged").exists()
+
+
 def test_cli_transfer_trains_and_reports(cli, workspace, lms):
     (workspace / "cls.yaml").write_text(CLASSIFY.format(layers=2, bi="true"))
     r = cli("train", "--config", "cls.yaml", "--init-from", "runs/lm", "--init-from", "runs/lm-back")
@@ -248,11 +278,27 @@ def test_a_backward_model_generates_leftwards_from_the_prime_read_backwards(work
     assert ours == list(_sample(bwd, bwd.vocab.encode(tokens), 3, 1.0, None, np.random.default_rng(0)))
 
 
+def test_a_backward_models_text_reads_left_to_right_before_the_prime(cli, workspace, lms):
+    """The tokens are sampled right to left; every output gives them in reading order, then the prime."""
+    _, bwd = lms
+    sampled = list(generate(bwd, "good movie", 4, seed=0))
+    before = " ".join(sampled[::-1])
+    r = cli("generate", "--model", "runs/lm-back", "--prime", "good movie", "--length", "4", "--seed", "0")
+    assert r.code == 0 and r.out == f"{before} good movie\n", r.err
+    r = cli("generate", "--model", "runs/lm-back", "--prime", "good movie", "--length", "4", "--seed", "0", "--json")
+    assert r.json() == {"prime": "good movie", "text": before, "tokens": 4, "before_prime": True}
+    from rnncli import api
+
+    assert api.load(workspace / "runs/lm-back").generate("good movie", length=4, seed=0) == r.json()
+    r = cli("generate", "--model", "runs/lm", "--prime", "good movie", "--length", "4", "--seed", "0", "--json")
+    assert r.json()["before_prime"] is False
+
+
 @pytest.mark.parametrize("value", ["[1, 2]", "[]", "{a: 1}"])
 def test_init_from_is_a_run_or_a_list_of_runs(workspace, value):
     with pytest.raises(ConfigError) as err:
         load_config("configs/sentiment-toy.yaml", [f"train.init_from={value}"])
-    assert "must be a string or a list of strings or null" in str(err.value)
+    assert "must be a string or a non-empty list of strings or null" in str(err.value)
 
 
 @pytest.mark.parametrize("config,sets", [

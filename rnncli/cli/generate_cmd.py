@@ -16,7 +16,9 @@ from rnncli.cli.common import LAST, open_run
 generator given a label (task generate).
 
 A language model reads --prime, then draws --length tokens one at a time from
-softmax(z / temperature), optionally from the --top-k likeliest only, streaming them to stdout.
+softmax(z / temperature), optionally from the --top-k likeliest only, streaming them to stdout. A
+backward language model (data.reverse) writes the tokens that come before the prime, right to left: they
+are printed once done, in reading order, followed by the prime.
 A generator (task generate) starts from the label given with --condition and draws --num texts,
 each until <eos> or --length tokens: one per line, or with --json one object per line
 {"condition", "text", "tokens"}. The same --seed gives the same text.
@@ -36,11 +38,11 @@ def generate(
     top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="Sample only from the k likeliest tokens."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the sampler (default: random)."),
     last: bool = LAST,
-    json_: bool = typer.Option(False, "--json", help='lm: print {"prime", "text", "tokens"} once done instead of '
-                               'streaming; generate: one {"condition", "text", "tokens"} per line.'),
+    json_: bool = typer.Option(False, "--json", help='lm: print {"prime", "text", "tokens", "before_prime"} once done '
+                               'instead of streaming; generate: one {"condition", "text", "tokens"} per line.'),
 ) -> None:
     from rnncli.errors import UsageError
-    from rnncli.evaluation.generate import generate as sample, generate_from
+    from rnncli.evaluation.generate import continuation, generate as sample, generate_from
 
     run = open_run(model, last)
     if condition is not None or run.spec.architecture == "generator":
@@ -63,7 +65,7 @@ def generate(
     prime = "\n" if prime is None else prime
     sep = "" if run.tokenizer == "char" else " "
     tokens = []
-    stream = not json_
+    stream = not (json_ or run.reverse)  # a backward model writes right to left: its text is printed once done
     sampled = sample(run, prime, 500 if length is None else length, temperature, top_k, seed)  # checks the arguments first
     if stream:
         render.stream(prime)
@@ -71,7 +73,10 @@ def generate(
         tokens.append(token)
         if stream:
             render.stream(token if not sep else sep + token)
+    result = continuation(run, prime, tokens)  # the text in reading order, also from a backward model
     if json_:
-        render.print_json({"prime": prime, "text": sep.join(tokens), "tokens": len(tokens)})
+        render.print_json(result)
+    elif run.reverse:
+        render.stream(result["text"] + (sep if tokens else "") + prime + "\n")
     else:
         render.stream("\n")

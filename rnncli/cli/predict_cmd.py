@@ -67,7 +67,7 @@ def predict(
     batches = input_batches(texts)
     first = next(batches, None)
     if first is None:
-        raise UsageError("there is no input to classify: stdin was empty.", hint="pipe text lines in, or pass TEXT arguments.")
+        raise UsageError("there is no input to predict from: stdin was empty.", hint="pipe text lines in, or pass TEXT arguments.")
     run = open_run(model, last)
     check_decoding(run, beam, max_length)
     show = Shown(run.spec.task, json_, stream=texts == ["-"])

@@ -30,7 +30,7 @@ Problems = list[tuple[str, str]]
 INVALID_HINT = "fix the keys listed above; `rnn config keys` lists every key with its type, default and choices"
 
 _NOUNS = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
-          dict: "a mapping of label: weight (positive numbers)", list: "a list of strings"}
+          dict: "a mapping of label: weight (positive numbers)", list: "a non-empty list of strings"}
 
 
 def config_from_dict(d: Any, source: str = "<config>", name: str = "config") -> Config:

@@ -44,6 +44,15 @@ def generate(run: Run, prime: str, length: int, temperature: float = 1.0, top_k:
     return _sample(run, ids, length, temperature, top_k, np.random.default_rng(seed))
 
 
+def continuation(run: Run, prime: str, tokens: list[str]) -> dict:
+    """What `rnn generate --json`, the Python API and ``POST /generate`` give for a language model's sample:
+    {"prime", "text", "tokens", "before_prime"}, ``text`` the sampled tokens in reading order, which for a
+    backward model (data.reverse: ``before_prime``) come before the prime; ``tokens`` how many."""
+    sep = "" if run.tokenizer == "char" else " "
+    return {"prime": prime, "text": sep.join(tokens[::-1] if run.reverse else tokens), "tokens": len(tokens),
+            "before_prime": run.reverse}
+
+
 def generate_from(run: Run, condition: str, num: int, length: int, temperature: float = 1.0,
                   top_k: int | None = None, seed: int | None = None) -> list[dict]:
     """``num`` texts of a conditional generator (task generate) for the label ``condition``, each until

@@ -84,8 +84,12 @@ class LM(Task):
     def encode(self, cfg, raw, vocab: Vocab, labels: LabelVocab, path="data", feature_dim: int | None = None,
                word_features: WordFeatures | None = None, target_vocab: Vocab | None = None) -> Dataset:
         pieces = self.token_lists(cfg, raw)
-        return Dataset(stream=np.asarray(vocab.encode([t for piece in pieces for t in piece]), dtype=np.int64),
-                       texts=len(pieces) if is_table(raw) else None)
+        stream = np.asarray(vocab.encode([t for piece in pieces for t in piece]), dtype=np.int64)
+        if len(stream) < 2:  # checked here, before a run directory exists, not when the first batch is cut
+            raise DataError(f"{path} gives a language model {len(stream)} token{'' if len(stream) == 1 else 's'} to read; "
+                            "it needs at least 2.",
+                            hint="use a longer text, or a table with more (or longer) texts.")
+        return Dataset(stream=stream, texts=len(pieces) if is_table(raw) else None)
 
     def epoch_order(self, data: Dataset, batch_size: int, shuffle: bool, bucket: bool, rng) -> None:
         return None  # fixed windows; nothing is shuffled

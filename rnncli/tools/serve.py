@@ -4,7 +4,7 @@
     GET  /metadata   {"task", "labels", "model", "weights", "version", "config", "limits"}
     POST /predict    {"texts": [str, …], "top_k"?, "threshold"?, "beam"?, "max_length"?}
                      → {"predictions": [the objects of `rnn predict --json`, one per text]}
-    POST /generate   lm: {"prime"?, "length"?, "temperature"?, "top_k"?, "seed"?} → {"prime", "text", "tokens"}
+    POST /generate   lm: {"prime"?, "length"?, "temperature"?, "top_k"?, "seed"?} → {"prime", "text", "tokens", "before_prime"}
                      generate: {"condition", "num"?, "length"?, "temperature"?, "top_k"?, "seed"?}
                      → {"texts": [{"condition", "text", "tokens"}, …]}
 
@@ -242,7 +242,7 @@ def create_app(run, limits: Limits = Limits()):
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    from rnncli.evaluation.generate import generate as sample_lm, generate_from
+    from rnncli.evaluation.generate import continuation, generate as sample_lm, generate_from
     from rnncli.evaluation.predict import predict
     from rnncli.tasks import task_of
 
@@ -297,13 +297,12 @@ def create_app(run, limits: Limits = Limits()):
         length = 500 if length is None else length
         _check_size(length, limits)
         prime = body.get("prime", "\n")
-        sep = "" if run.tokenizer == "char" else " "
 
         def sample() -> list[str]:
             return list(sample_lm(run, prime, length, body.get("temperature", 1.0), body.get("top_k"), body.get("seed")))
 
         tokens = await loop.run_in_executor(batcher.executor, sample)
-        return JSONResponse({"prime": prime, "text": sep.join(tokens), "tokens": len(tokens)})
+        return JSONResponse(continuation(run, prime, tokens))
 
     async def on_http_error(request: Request, exc: HTTPError) -> JSONResponse:
         return error(exc.status, exc.message, exc.hint)

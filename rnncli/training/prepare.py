@@ -131,7 +131,7 @@ def warm_start(cfg: Config) -> list:
     from rnncli.rundir import load_run
 
     given = cfg.train.init_from
-    return [load_run(path) for path in ([given] if isinstance(given, str) else given)]
+    return [load_run(path, last_flag=None) for path in ([given] if isinstance(given, str) else given)]
 
 
 def warm_vocabularies(cfg: Config, run) -> tuple:
@@ -177,7 +177,14 @@ def split_training(cfg: Config, train_raw) -> tuple:
     if cfg.data.holdout_split <= 0:
         return train_raw, dev_raw, None, None
     if cfg.data.holdout_by == "container":
+        n = len(train_raw)
         train_raw, holdout_raw, dropped = split_by_container(train_raw, cfg.data.holdout_split)
+        if not train_raw or not holdout_raw:
+            raise DataError(
+                f"data.holdout_split = {cfg.data.holdout_split} with data.holdout_by: container leaves "
+                f"{len(train_raw)} texts to train on and holds out {len(holdout_raw)} of {n} (texts found "
+                f"inside a held-out text leave training too: {dropped} here).",
+                hint="choose a fraction that keeps both parts non-empty, or set data.holdout_by: example.")
     else:
         (train_raw, holdout_raw), dropped = split_off_dev(train_raw, cfg.data.holdout_split, "data.holdout_split"), 0
     split = {"by": cfg.data.holdout_by, "train": len(train_raw), "holdout": len(holdout_raw), "dropped": dropped}
