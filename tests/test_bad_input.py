@@ -229,7 +229,7 @@ MATRIX: dict[str, Case] = {
     # predict input (test_cli: test_predict_empty_stdin, test_predict_text_without_tokens)
     "empty-predict-input": Case(["predict", "--model", RUN, "-"], C.USAGE,
                                 "Error: there is no input to predict from: stdin was empty.", needs_run=True, stdin=""),
-    "blank-predict-text": Case(["predict", "--model", RUN, "   "], C.DATA, "Error: input 1 ('   ') has no tokens",
+    "blank-predict-text": Case(["predict", "--model", RUN, "   "], C.USAGE, "Error: input 1 ('   ') has no tokens",
                                needs_run=True),
     # the run directory already exists (test_cli: test_run_dir_exists_needs_force; test_resume)
     "run-dir-exists": Case(train(f"run.dir={RUN}"), C.RUN, f"Error: the run directory {RUN} already exists.",
@@ -412,7 +412,7 @@ def test_arbitrary_predict_text(toy_run, texts):
         out = predict(_cached_run(toy_run), texts)
         assert len(out) == len(texts)
     except RnncliError as exc:
-        assert exc.exit_code == ExitCode.DATA and "has no tokens" in exc.message
+        assert exc.exit_code == ExitCode.USAGE and "has no tokens" in exc.message
 
 
 _RUNS: dict = {}

@@ -495,7 +495,7 @@ def test_predict_empty_stdin(cli, toy_run, stdin):
 
 def test_predict_text_without_tokens(cli, toy_run):
     r = cli("predict", "--model", toy_run, "   ")
-    assert_user_error(r, ExitCode.DATA, "has no tokens")
+    assert_user_error(r, ExitCode.USAGE, "has no tokens")  # empty input, as docs/exit-codes.md says
 
 
 def test_predict_uses_newest_run(cli, workspace):

@@ -52,8 +52,9 @@ def test_cli_streams_prime_and_sample(cli, lm_run):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--temperature", "0"], "--temperature must be > 0"),
+    (["--temperature", "0"], "the temperature must be > 0"),
     (["--prime", ""], "the prime has no tokens"),
+    (["--seed", "-5"], "the seed must be a non-negative integer; got -5"),
 ])
 def test_cli_bad_arguments(cli, lm_run, args, message):
     r = cli("generate", "--model", lm_run, *args)

@@ -74,7 +74,7 @@ def test_evaluate_reports_loss_and_perplexity(cli, generator_run):
     (["--condition", "maybe"], "knows no condition 'maybe'"),
     ([], "generates text from a label: pass --condition LABEL"),
     (["--condition", "1", "--prime", "movie"], "--prime starts a language model"),
-    (["--condition", "1", "--temperature", "0"], "--temperature must be > 0"),
+    (["--condition", "1", "--temperature", "0"], "the temperature must be > 0"),
 ])
 def test_generate_usage_errors(cli, generator_run, args, needle):
     r = cli("generate", "--model", RUN, *args)

@@ -124,6 +124,8 @@ def test_top_k_and_threshold(toy_server):
     ({"texts": ["   "]}, None, 400, "has no tokens"),
     ({"texts": ["good"] * 301}, None, 413, "the request has 301 texts; this server takes at most 300"),
     ({"texts": ["good"]}, b"\xff\xfe", 400, "not valid JSON"),
+    (None, b'{"texts": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", 400, "nests its arrays or objects too deeply"),
+    (None, b'{"texts": ["\\ud800"]}', 400, "'texts' holds a lone UTF-16 surrogate"),
 ])
 def test_bad_requests(toy_server, body, raw, status, needle):
     code, answer = toy_server.post("/predict", body, raw)
@@ -187,6 +189,10 @@ def test_generate_from_a_language_model_and_a_generator(cli, workspace):
         assert code == 413
         code, body = lm.post("/generate", {"condition": "1"})
         assert code == 400 and "apply to a generator" in body["error"]
+        for field, value, needle in [("top_k", 0, "top_k must be at least 1"), ("seed", -5, "the seed must be a non-negative"),
+                                     ("temperature", 0, "the temperature must be > 0")]:
+            code, body = lm.post("/generate", {"prime": "a", field: value})
+            assert code == 400 and needle in body["error"] and "--" not in body["error"] + body["hint"], body
     finally:
         lm.stop()
     gen = Server(workspace / "runs/gen")
@@ -195,6 +201,8 @@ def test_generate_from_a_language_model_and_a_generator(cli, workspace):
         assert code == 200 and [t["condition"] for t in body["texts"]] == ["1", "1", "1"]
         code, body = gen.post("/generate", {"condition": "7"})
         assert code == 400 and "knows no condition '7'" in body["error"]
+        code, body = gen.post("/generate", {"condition": "1", "top_k": 0})
+        assert code == 400 and "top_k must be at least 1" in body["error"]
     finally:
         gen.stop()
 

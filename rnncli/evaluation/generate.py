@@ -35,10 +35,10 @@ def generate(run: Run, prime: str, length: int, temperature: float = 1.0, top_k:
                          "or a conditional generator (task generate).",
                          hint="train one, e.g. rnn train --config configs/char-lm-toy.yaml (then --prime TEXT) or "
                               "configs/sentiment-toy-generate.yaml (then --condition LABEL)")
-    _check_temperature(temperature)
+    _check_sampling(temperature, top_k, seed)
     ids = run.vocab.encode(tokenize(prime, run.tokenizer, run.lowercase))
     if not ids:
-        raise UsageError("the prime has no tokens to start from.", hint='pass some text, e.g. --prime "ROMEO:"')
+        raise UsageError("the prime has no tokens to start from.", hint='pass some text to start from, e.g. "ROMEO:"')
     if run.reverse:  # a backward model (data.reverse) reads the prime backwards and writes what comes before it
         ids = ids[::-1]
     return _sample(run, ids, length, temperature, top_k, np.random.default_rng(seed))
@@ -65,16 +65,22 @@ def generate_from(run: Run, condition: str, num: int, length: int, temperature: 
     if condition not in labels:
         raise UsageError(f"{run.path} knows no condition {condition!r}.",
                          hint="choose one of " + ", ".join(map(repr, labels)) + ".")
-    _check_temperature(temperature)
+    _check_sampling(temperature, top_k, seed)
     sep = "" if run.tokenizer == "char" else " "
     sequences = generator.sample(run.params, run.spec, labels.index(condition), num, length, temperature, top_k,
                                  np.random.default_rng(seed))
     return [{"condition": condition, "text": sep.join(run.vocab.decode(ids)), "tokens": len(ids)} for ids in sequences]
 
 
-def _check_temperature(temperature: float) -> None:
-    if temperature <= 0:
-        raise UsageError(f"--temperature must be > 0; got {temperature}.", hint="try 0.8 (sharper) to 1.2 (wilder).")
+def _check_sampling(temperature: float, top_k: int | None, seed: int | None) -> None:
+    """The sampler's arguments, in the words of every caller (the CLI's options, the API's and the server's
+    fields share their names)."""
+    if not temperature > 0:
+        raise UsageError(f"the temperature must be > 0; got {temperature}.", hint="try 0.8 (sharper) to 1.2 (wilder).")
+    if top_k is not None and top_k < 1:
+        raise UsageError(f"top_k must be at least 1; got {top_k}.", hint="leave it out to sample from every token.")
+    if seed is not None and seed < 0:
+        raise UsageError(f"the seed must be a non-negative integer; got {seed}.", hint="e.g. 0, or leave it out.")
 
 
 def _sample(run: Run, ids: list[int], length: int, temperature: float, top_k: int | None,

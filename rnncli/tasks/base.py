@@ -367,8 +367,8 @@ def token_inputs(run, texts: Sequence[str], given: list[list[str]] | None = None
         else:
             tokens = tokenize(text, run.tokenizer, run.lowercase)
         if not tokens:
-            raise DataError(f"input {i + 1} ({text!r}) has no tokens, so there is nothing to predict from.",
-                            hint="pass non-empty text; with `-`, blank lines on stdin are skipped.")
+            raise UsageError(f"input {i + 1} ({text!r}) has no tokens, so there is nothing to predict from.",
+                             hint="pass non-empty text; with `-`, blank lines on stdin are skipped.")
         ids = run.vocab.encode(tokens)
         inputs.append({"text": text, "tokens": tokens, "ids": list(ids), "unknown": list(ids).count(UNK_ID)})
     return inputs

@@ -103,6 +103,9 @@ def parse_body(raw: bytes, fields: dict[str, type], limits: Limits) -> dict:
     except (UnicodeDecodeError, ValueError) as exc:
         raise HTTPError(400, f"the request body is not valid JSON ({exc}).",
                         'send a JSON object, e.g. {"texts": ["movie was good"]}.') from None
+    except RecursionError:
+        raise HTTPError(400, "the request body nests its arrays or objects too deeply to read.",
+                        'send a flat JSON object, e.g. {"texts": ["movie was good"]}.') from None
     if not isinstance(body, dict):
         raise HTTPError(400, f"the request body must be a JSON object; got {type(body).__name__}.",
                         'e.g. {"texts": ["movie was good"]}.')
@@ -117,7 +120,21 @@ def parse_body(raw: bytes, fields: dict[str, type], limits: Limits) -> dict:
         if not ok:
             raise HTTPError(400, f"{key!r} must be {_noun(expected)}; got {json.dumps(value)[:60]}.",
                             f"send {key!r} as {_noun(expected)}.")
+        strings = [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)] \
+            if isinstance(value, list) else []
+        if not all(map(_encodable, strings)):
+            raise HTTPError(400, f"{key!r} holds a lone UTF-16 surrogate (an escape such as \\ud800 without its pair), "
+                                 "which is no character.", "send text as UTF-8, or escape both halves of the pair.")
     return body
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` is valid Unicode text: JSON's \\uXXXX escapes can spell half a surrogate pair."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _noun(tp: type) -> str:
