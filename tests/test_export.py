@@ -257,3 +257,17 @@ def test_cli_export_learned_initial_state_is_run_error(tmp_path, capsys):
                                             "nn.Embedding/nn.RNN/nn.Linear cannot hold: rnn.l0.h0.")
     assert captured.err.splitlines()[1].startswith("hint: nn.RNN, nn.LSTM and nn.GRU hold only weights and biases")
     assert not (tmp_path / "m.npz").exists()
+
+
+@pytest.mark.parametrize("fmt", ["torch", "onnx"])
+def test_cli_export_refuses_real_valued_features(tmp_path, capsys, fmt):
+    """The adding problem's model reads feature vectors; the exported modules read token ids."""
+    data, run_dir = tmp_path / "adding.tsv", tmp_path / "run"
+    assert main(["data", "make", "adding", "--length", "5", "--n", "40", "--out", str(data)]) == 0
+    assert main(["train", "-q", "--config", str(REPO / "configs/adding-rnn.yaml"), "--set", f"data.train={data}",
+                 "--set", "data.dev=null", "--set", "train.epochs=1", "--set", f"run.dir={run_dir}"]) == 0
+    capsys.readouterr()
+    code = main(["export", str(run_dir), "--format", fmt, "--out", str(tmp_path / f"m.{fmt}")])
+    err = capsys.readouterr().err
+    assert code == 2 and "reads real-valued features (model.input: features)" in err, err
+    assert "--format torch" not in err and not list(tmp_path.glob("m.*"))

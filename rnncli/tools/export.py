@@ -219,10 +219,16 @@ def export_run(run, fmt: str, out_path: str | Path) -> ExportResult:
     if fmt == "onnx":
         return _export_onnx(run, out_path)
     if run.spec.architecture != "sequence":
+        why = {"encoder_decoder": "an encoder–decoder is two stacks with a bridge and attention",
+               "generator": "a conditional generator also embeds its label into the stack's initial state"}
         raise UsageError(f"{run.path} is a {run.spec.task} model; export maps one nn.{_torch_cell(run.spec)} stack with an "
-                         "embedding and a linear head, and an encoder–decoder is two stacks with a bridge and attention.",
-                         hint="read the run's weights.npz directly: the names (encoder.l0.W_ih, decoder.l0.W_hh, …) "
-                              "and shapes are listed by `rnn summary --model RUN`.")
+                         f"embedding and a linear head, and {why.get(run.spec.architecture, 'this model is not one')}.",
+                         hint="read the run's weights.npz directly: `rnn summary --model RUN` lists the names and shapes.")
+    if run.spec.input == "features":
+        raise UsageError(f"{run.path} reads real-valued features (model.input: features); the exported module and its "
+                         "model.py read token ids through an embedding.",
+                         hint="read the run's weights.npz directly (`rnn summary --model RUN` lists the names and "
+                              "shapes), or predict with rnn predict --data FILE or rnn serve.")
     state = torch_state_dict(run.params, run.spec)
     _check_model_py(out_path.with_name("model.py"))
     if fmt == "safetensors":

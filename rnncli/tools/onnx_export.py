@@ -71,7 +71,8 @@ def check_exportable(spec: ModelSpec, where) -> None:
                          hint="train without model.prefix/suffix/shape to export to ONNX, or use rnn predict / rnn serve.")
     if spec.input == "features":
         raise UsageError(f"{where} reads real-valued features (model.input: features); the ONNX graph takes token ids.",
-                         hint="use --format torch, whose module reads any input.")
+                         hint="read the run's weights.npz directly (`rnn summary --model RUN` lists the names and "
+                              "shapes), or predict with rnn predict --data FILE or rnn serve.")
 
 
 def _gates(W: np.ndarray, cell: str) -> np.ndarray:
