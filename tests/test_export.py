@@ -271,3 +271,33 @@ def test_cli_export_refuses_real_valued_features(tmp_path, capsys, fmt):
     err = capsys.readouterr().err
     assert code == 2 and "reads real-valued features (model.input: features)" in err, err
     assert "--format torch" not in err and not list(tmp_path.glob("m.*"))
+
+
+@pytest.mark.parametrize("fmt,companion", [("torch", "m.json"), ("torch", "model.py"), ("onnx", "m.vocab.json")])
+def test_an_export_writes_all_its_files_or_none(toy_run, tmp_path, capsys, fmt, companion):
+    """A companion file that cannot be written (here a folder has its name) leaves no weights behind either."""
+    (tmp_path / companion).mkdir()
+    out = tmp_path / ("m.onnx" if fmt == "onnx" else "m.npz")
+    code = main(["export", str(toy_run), "--format", fmt, "--out", str(out)])
+    err = capsys.readouterr().err
+    if companion == "model.py":  # a model.py rnncli did not write is refused before anything is written
+        assert code == 2 and "exists and rnncli did not write it" in err, err
+    else:
+        assert code == 2 and f"cannot write {tmp_path / companion}: Is a directory" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [companion]  # no weights, no temporary files
+
+
+def test_outputs_that_cannot_be_written_are_usage_errors(toy_run, tmp_path, capsys):
+    """A folder that takes no new files (Linux's /proc, which even root cannot write into) is named, with exit 2,
+    not an unexpected error."""
+    proc = Path("/proc")
+    if not (proc / "self").is_dir():
+        pytest.skip("needs Linux's /proc")
+    for args in (["export", str(toy_run), "--format", "torch", "--out", str(proc / "m.npz")],
+                 ["export", str(toy_run), "--format", "onnx", "--out", str(proc / "m.onnx")],
+                 ["predict", "--model", str(toy_run), "--data", str(REPO / "datasets/toy/sentiment-dev.tsv"),
+                  "--out", str(proc / "p.csv")],
+                 ["data", "make", "parity", "--length", "5", "--n", "10", "--out", str(proc / "d.tsv")]):
+        code = main(args)
+        err = capsys.readouterr().err
+        assert code == 2 and f"cannot write {proc}/" in err and "unexpected" not in err, (args, err)

@@ -88,18 +88,13 @@ def write_outputs(rows: list[dict], csv_path: Path | None, plot: Path | None, dr
     if csv_path is not None:
         import csv
 
-        from rnncli.fileio import atomic_write
+        from rnncli.fileio import save_outputs
 
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["t"], lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-        try:
-            atomic_write(csv_path, lambda f: f.write(buf.getvalue().encode("utf-8")))
-        except OSError as exc:
-            from rnncli.errors import UsageError
-
-            raise UsageError(f"cannot write {csv_path}: {exc.strerror or exc}.", hint="check that its folder exists.") from None
+        save_outputs([(csv_path, lambda f: f.write(buf.getvalue().encode("utf-8")))])
         render.note(f"wrote {csv_path} ({len(rows)} rows)")
     if plot is not None:
         draw()
@@ -143,7 +138,7 @@ def write_predictions(run, data: Path, out: Path | None, fmt: str | None, top_k:
     from rnncli.errors import UsageError
     from rnncli.data.rows import OUTPUT_FORMATS, RowWriter
     from rnncli.evaluation.predict_file import predict_file
-    from rnncli.fileio import atomic_write
+    from rnncli.fileio import save_outputs
 
     if out is not None:
         fmt = OUTPUT_FORMATS.get(out.suffix.lower())
@@ -172,7 +167,7 @@ def write_predictions(run, data: Path, out: Path | None, fmt: str | None, top_k:
                 text.flush()
                 text.detach()
 
-            atomic_write(out, write)
+            save_outputs([(out, write)])
             rows = counted["rows"]
     if out is not None:
         render.note(f"wrote {out} ({rows:,} rows)")

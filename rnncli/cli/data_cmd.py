@@ -47,7 +47,7 @@ def make(
     json_: bool = JSON,
 ) -> None:
     from rnncli.errors import UsageError
-    from rnncli.fileio import atomic_write
+    from rnncli.fileio import save_outputs
     from rnncli.data.synthetic import make as generate
 
     data = generate(task, length, n, seed)
@@ -57,7 +57,7 @@ def make(
         raise UsageError(f"{out} is a directory.", hint="pass a file name, e.g. --out data/adding-100.tsv.")
     out.parent.mkdir(parents=True, exist_ok=True)
     text = data.text()
-    atomic_write(out, lambda f: f.write(text.encode("utf-8")))
+    save_outputs([(out, lambda f: f.write(text.encode("utf-8")))])
     info = {"out": str(out), **data.to_dict()}
     if json_:
         render.print_json(info)

@@ -78,6 +78,7 @@ from pathlib import Path
 import numpy as np
 
 from rnncli.errors import RunError, UsageError
+from rnncli.fileio import save_outputs
 from rnncli.models import ModelSpec
 
 FORMATS = ("torch", "onnx", "safetensors")
@@ -212,8 +213,6 @@ def export_run(run, fmt: str, out_path: str | Path) -> ExportResult:
     weights under PyTorch's names (.npz, or .safetensors), with model.py and NAME.json beside them, which
     predict with PyTorch alone (:mod:`rnncli.tools.torch_template`); "onnx", the whole graph
     (:mod:`rnncli.tools.onnx_export`) and NAME.vocab.json beside it."""
-    from rnncli.rundir import write_arrays
-
     check_format(fmt)
     out_path = _checked_out(Path(out_path))
     if fmt == "onnx":
@@ -231,11 +230,8 @@ def export_run(run, fmt: str, out_path: str | Path) -> ExportResult:
                               "shapes), or predict with rnn predict --data FILE or rnn serve.")
     state = torch_state_dict(run.params, run.spec)
     _check_model_py(out_path.with_name("model.py"))
-    if fmt == "safetensors":
-        _write_safetensors(out_path, state)
-    else:
-        write_arrays(out_path, state)
-    _write_torch_package(run, out_path)
+    weights = _safetensors_writer(state) if fmt == "safetensors" else lambda f: np.savez(f, **state)
+    save_outputs([(out_path, weights), *_torch_package(run, out_path)])
     return ExportResult(out_path, fmt, [(k, tuple(v.shape)) for k, v in state.items()], torch_module_code(run.spec))
 
 
@@ -257,16 +253,15 @@ def vocab_path(out_path: Path) -> Path:
 def _export_onnx(run, out_path: Path) -> ExportResult:
     import json
 
-    from rnncli.fileio import atomic_write
     from rnncli.tools import onnx_export
 
     onnx_export.require_onnx()
     onnx_export.check_exportable(run.spec, run.path)
     metadata = onnx_export.run_metadata(run)
     model = onnx_export.onnx_graph(run.spec, run.params, metadata)
-    atomic_write(out_path, lambda f: f.write(model.SerializeToString()))
     text = json.dumps(metadata, ensure_ascii=False, indent=1) + "\n"
-    atomic_write(vocab_path(out_path), lambda f: f.write(text.encode("utf-8")))
+    save_outputs([(out_path, lambda f: f.write(model.SerializeToString())),
+                  (vocab_path(out_path), lambda f: f.write(text.encode("utf-8")))])
     tensors = [(t.name, tuple(t.dims)) for t in model.graph.initializer if onnx_export.is_weight(t.name)]
     return ExportResult(out_path, "onnx", tensors, onnx_export.signature(run.spec, metadata["labels"]))
 
@@ -310,29 +305,25 @@ def model_source() -> str:
     return TEMPLATE.format(tokenizer=tokenizer.strip(), module=module_listing())
 
 
-def _write_torch_package(run, out_path: Path) -> None:
-    """model.py and NAME.json beside NAME.npz."""
+def _torch_package(run, out_path: Path) -> list:
+    """NAME.json and model.py, to write beside NAME.npz: (path, writer) pairs for :func:`save_outputs`."""
     import json
 
-    from rnncli.fileio import atomic_write
-
     text = json.dumps(torch_metadata(run, out_path.name), ensure_ascii=False, indent=1) + "\n"
-    atomic_write(out_path.with_suffix(".json"), lambda f: f.write(text.encode("utf-8")))
     source = model_source()
-    atomic_write(out_path.with_name("model.py"), lambda f: f.write(source.encode("utf-8")))
+    return [(out_path.with_suffix(".json"), lambda f: f.write(text.encode("utf-8"))),
+            (out_path.with_name("model.py"), lambda f: f.write(source.encode("utf-8")))]
 
 
-def _write_safetensors(out_path: Path, state: dict[str, np.ndarray]) -> None:
-    """The state_dict as a .safetensors file (optional: needs the safetensors package)."""
+def _safetensors_writer(state: dict[str, np.ndarray]):
+    """A writer of the state_dict as .safetensors bytes (optional: needs the safetensors package)."""
     try:
         from safetensors.numpy import save
     except ImportError:
         raise UsageError("--format safetensors needs the safetensors package, which is not installed.",
                          hint="pip install safetensors, or use --format torch (an .npz with the same tensors).") from None
-    from rnncli.fileio import atomic_write
-
     data = save(state, metadata={"format": "pt"})
-    atomic_write(out_path, lambda f: f.write(data))
+    return lambda f: f.write(data)
 
 
 MODEL_PY_HEADER = '"""A recurrent model exported by rnncli'
