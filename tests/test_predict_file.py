@@ -83,6 +83,29 @@ def test_seq2seq_and_lm(cli, workspace):
                "model.hidden_size=16", "--set", "run.dir=runs/lm", "-q").code == 0
     objs = cli("predict", "--model", "runs/lm", "--data", "lines.txt", "--json", "--top-k", "3").jsonl()
     assert [o["text"] for o in objs] == ["ROMEO:", "To be or not to b"] and len(objs[0]["top_k"]) == 3
+    for model, option in [("runs/rev", "--top-k"), ("runs/rev", "--threshold")]:
+        r = cli("predict", "--model", model, "--data", "data/reverse.tsv", option, "1")
+        assert r.code == ExitCode.USAGE and f"{option} does not apply to a seq2seq model's predictions." in r.err
+
+
+def test_tsv_cells_stay_on_one_line():
+    """A tab, a line break or a backslash in a cell (a language model predicts newlines) is escaped in TSV."""
+    import io
+
+    from rnncli.data.rows import RowWriter
+
+    buf = io.StringIO()
+    writer = RowWriter(buf, "tsv")
+    writer.write({"text": "a\tb", "predicted": "\n", "top_k": [{"token": "\\"}]})
+    assert buf.getvalue() == 'text\tpredicted\ttop_k\na\\tb\t\\n\t[{"token": "\\\\\\\\"}]\n'
+
+
+def test_a_tagger_takes_a_threshold_not_a_top_k(cli, workspace):
+    assert cli("train", "--config", "configs/tagging-toy.yaml", "--set", "run.dir=runs/tag", "-q").code == 0
+    r = cli("predict", "--model", "runs/tag", "--data", "datasets/toy/tagging-dev.conll", "--top-k", "2")
+    assert r.code == ExitCode.USAGE and "--top-k does not apply to a tag model's predictions; --threshold does." in r.err
+    r = cli("predict", "--model", "runs/tag", "--data", "datasets/toy/tagging-dev.conll", "--threshold", "1")
+    assert r.code == 0 and all(line.split("\t")[3] == "" for line in r.out.splitlines()[1:]), r.out
 
 
 @pytest.mark.parametrize("args,code,needle", [

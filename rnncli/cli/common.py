@@ -139,7 +139,16 @@ def write_predictions(run, data: Path, out: Path | None, fmt: str | None, top_k:
     from rnncli.data.rows import OUTPUT_FORMATS, RowWriter
     from rnncli.evaluation.predict_file import predict_file
     from rnncli.fileio import save_outputs
+    from rnncli.tasks import task_of
 
+    task = task_of(run.spec.task)
+    given = {"top_k": top_k, "threshold": threshold}
+    extra = [f"--{k.replace('_', '-')}" for k, v in given.items() if v is not None and k not in task.prediction_options]
+    if extra:
+        can = " and ".join(f"--{k.replace('_', '-')}" for k in task.prediction_options)
+        raise UsageError(f"{' and '.join(extra)} do{'es' if len(extra) == 1 else ''} not apply to a {task.name} model's "
+                         f"predictions" + (f"; {can} do{'es' if len(task.prediction_options) == 1 else ''}." if can else "."),
+                         hint="drop " + " and ".join(extra) + ".")
     if out is not None:
         fmt = OUTPUT_FORMATS.get(out.suffix.lower())
         if fmt is None:

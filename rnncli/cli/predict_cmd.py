@@ -42,9 +42,9 @@ def predict(
                                         "training format and columns); its rows are written with the predictions."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="With --data: write to this .csv, .tsv or .jsonl "
                                        "(default: stdout, in the file's own format)."),
-    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="With --data: also the k best labels, as a list."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="With --data: also the k best labels (classify) or next tokens (lm), as a list."),
     threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, max=1.0,
-                                              help="With --data: leave 'predicted' empty below this probability."),
+                                              help="With --data: leave 'predicted' empty below this probability (classify, tag, lm)."),
     last: bool = LAST,
     beam: int = BEAM,
     max_length: Optional[int] = MAX_LENGTH,

@@ -149,12 +149,21 @@ class RowWriter:
             return
         if self.columns is None:
             self.columns = list(row)
-            delimiter = "," if self.fmt == "csv" else "\t"
-            self.writer = csv.writer(self.file, delimiter=delimiter, lineterminator="\n",
-                                     quoting=csv.QUOTE_MINIMAL if self.fmt == "csv" else csv.QUOTE_NONE,
-                                     escapechar=None if self.fmt == "csv" else "\\")
-            self.writer.writerow(self.columns)
-        self.writer.writerow([_cell(row.get(c)) for c in self.columns])
+            if self.fmt == "csv":
+                self.writer = csv.writer(self.file, lineterminator="\n")
+            self._row(self.columns)
+        self._row([_cell(row.get(c)) for c in self.columns])
+
+    def _row(self, cells: list[str]) -> None:
+        """One line: CSV quotes what needs it; TSV has no quoting, so a tab, a line break or a backslash in a
+        cell is written as \\t, \\n (\\r) or \\\\ (PostgreSQL's text format), and every row stays one line."""
+        if self.fmt == "csv":
+            self.writer.writerow(cells)
+        else:
+            self.file.write("\t".join(c.translate(TSV_ESCAPES) for c in cells) + "\n")
+
+
+TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 

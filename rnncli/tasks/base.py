@@ -87,6 +87,8 @@ class Task:
     sequence_targets: ClassVar[bool] = False  # targets are a sequence per example, padded per batch
     stream: ClassVar[bool] = False  # one token stream in fixed windows, the state carried across them (lm)
     target_vocab_file: ClassVar[bool] = False  # the run keeps a target vocabulary (target-vocab.json)
+    # what `rnn predict --data` may add to each prediction (see prediction_columns): "top_k", "threshold"
+    prediction_options: ClassVar[tuple[str, ...]] = ()
 
     # What the task accepts in a config (:func:`rnncli.config.validate`): the keys that apply to it.
     monitors: ClassVar[tuple[str, ...]] = ("dev_loss",)  # the values train.monitor may take
@@ -312,7 +314,7 @@ class Task:
     def prediction_columns(self, prediction: dict, top_k: int | None, threshold: float | None) -> list[dict]:
         """The columns one prediction adds to its example's rows in `rnn predict --data` (one dict per row:
         one row per example, or per token). ``top_k``: also the k best, as a list; ``threshold``: leave
-        ``predicted`` empty when its probability is lower."""
+        ``predicted`` empty when its probability is lower (each where ``prediction_options`` has it)."""
         raise UsageError(f"rnn predict --data does not apply to task {self.name}.", hint=self.try_command("RUN"))
 
     def row(self, prediction: dict) -> list:

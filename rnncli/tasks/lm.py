@@ -32,6 +32,7 @@ EVAL_BPTT = 256  # window length when scoring: longer than training's, as no gra
 
 class LM(Task):
     name = "lm"
+    prediction_options = ("top_k", "threshold")
     columns = ("text", "next tokens (probability)")
     stream = True
     causal = True

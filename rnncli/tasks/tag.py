@@ -16,6 +16,7 @@ from rnncli.tasks.base import REGULARISED, Batch, Dataset, Task, label_id
 
 class Tag(Task):
     name = "tag"
+    prediction_options = ("threshold",)
     columns = ("text", "tags")
     accuracy = True
     sequence_targets = True
