@@ -130,7 +130,7 @@ def test_learned_initial_states_cannot_be_exported(cell, names, tmp_path):
     spec = ModelSpec(vocab_size=V, num_classes=2, cell=cell, hidden_size=H, embedding_dim=D,
                      bidirectional=True, learn_h0=True)
     params = init_params(spec, np.random.default_rng(0))
-    with pytest.raises(RunError) as info:
+    with pytest.raises(UsageError) as info:
         torch_state_dict(params, spec)
     assert info.value.message.endswith(f"cannot hold: {names}.")
     assert "learn_h0" in info.value.hint and "h_0" in info.value.hint
@@ -243,7 +243,7 @@ def test_cli_export_help_has_example(capsys):
     assert "rnn export" in lines[i] and "--format torch" in lines[i]
 
 
-def test_cli_export_learned_initial_state_is_run_error(tmp_path, capsys):
+def test_cli_export_learned_initial_state_is_usage_error(tmp_path, capsys):
     run_dir = tmp_path / "run"
     assert main(["train", "-q", "--config", str(CONFIG), "--set", f"run.dir={run_dir}", "--set", "train.epochs=1",
                  "--set", "model.learn_h0=true", "--set", f"data.train={REPO / 'datasets/toy/sentiment.tsv'}",
@@ -251,7 +251,7 @@ def test_cli_export_learned_initial_state_is_run_error(tmp_path, capsys):
     capsys.readouterr()
     code = main(["export", str(run_dir), "--format", "torch", "--out", str(tmp_path / "m.npz")])
     captured = capsys.readouterr()
-    assert code == 5
+    assert code == 2
     assert captured.out == ""
     assert captured.err.splitlines()[0] == ("Error: cannot export to PyTorch: the model has parameters "
                                             "nn.Embedding/nn.RNN/nn.Linear cannot hold: rnn.l0.h0.")
@@ -267,7 +267,7 @@ def test_cli_export_refuses_real_valued_features(tmp_path, capsys, fmt):
     assert main(["train", "-q", "--config", str(REPO / "configs/adding-rnn.yaml"), "--set", f"data.train={data}",
                  "--set", "data.dev=null", "--set", "train.epochs=1", "--set", f"run.dir={run_dir}"]) == 0
     capsys.readouterr()
-    code = main(["export", str(run_dir), "--format", fmt, "--out", str(tmp_path / f"m.{fmt}")])
+    code = main(["export", str(run_dir), "--format", fmt, "--out", str(tmp_path / ("m.onnx" if fmt == "onnx" else "m.npz"))])
     err = capsys.readouterr().err
     assert code == 2 and "reads real-valued features (model.input: features)" in err, err
     assert "--format torch" not in err and not list(tmp_path.glob("m.*"))
@@ -301,3 +301,10 @@ def test_outputs_that_cannot_be_written_are_usage_errors(toy_run, tmp_path, caps
         code = main(args)
         err = capsys.readouterr().err
         assert code == 2 and f"cannot write {proc}/" in err and "unexpected" not in err, (args, err)
+
+
+@pytest.mark.parametrize("fmt,out", [("torch", "m.onnx"), ("onnx", "m.npz"), ("safetensors", "m.npz")])
+def test_cli_export_out_must_carry_the_formats_extension(toy_run, tmp_path, capsys, fmt, out):
+    code = main(["export", str(toy_run), "--format", fmt, "--out", str(tmp_path / out)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"--format {fmt} writes a" in err and not list(tmp_path.iterdir()), err

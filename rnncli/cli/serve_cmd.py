@@ -20,8 +20,8 @@ from rnncli.cli.common import LAST, open_run
 GET  /health    {"status": "ok"}
 GET  /metadata  {"task", "labels", "model", "weights", "version", "config", "limits"}
 POST /predict   {"texts": [...], "top_k"?, "threshold"?, "beam"?, "max_length"?}
-                → {"predictions": [what rnn predict --json prints, per text]}
-POST /generate  lm {"prime", "length", "temperature", "top_k", "seed"} → {"prime", "text", "tokens"};
+                → {"predictions": [what rnn predict --json prints, per text; with top_k or threshold, also "top"]}
+POST /generate  lm {"prime", "length", "temperature", "top_k", "seed"} → {"prime", "text", "tokens", "before_prime"};
                 generate {"condition", "num", ...} → {"texts": [{"condition", "text", "tokens"}]}
 
 The model is loaded once per worker; requests that arrive together are predicted together.

@@ -149,8 +149,8 @@ def torch_module_code(spec: ModelSpec) -> list[str]:
 def torch_state_dict(params: dict[str, np.ndarray], spec: ModelSpec) -> dict[str, np.ndarray]:
     """Our parameters under PyTorch's names and shapes (see the module docstring), in its order.
 
-    Raises :class:`RunError` when ``params`` holds tensors the PyTorch module has no place for,
-    or lacks ones it needs.
+    Raises :class:`UsageError` when ``params`` holds tensors the PyTorch module has no place for, and
+    :class:`RunError` when it lacks ones it needs or their shapes differ.
     """
     unsupported = sorted(k for k in params if torch_names(k) is None)
     if unsupported:
@@ -161,7 +161,7 @@ def torch_state_dict(params: dict[str, np.ndarray], spec: ModelSpec) -> dict[str
             hint += (" (learned initial states are model.learn_h0; in PyTorch, stack the .h0 vectors in the order "
                      "l0, l0_reverse, l1, … and expand them to (layers·directions, N, H) as the h_0 argument of "
                      "forward, and the .c0 vectors as c_0)")
-        raise RunError(
+        raise UsageError(  # a model the format cannot represent, as the ONNX export's refusals
             f"cannot export to PyTorch: the model has parameters nn.Embedding/nn.{_torch_cell(spec)}/nn.Linear "
             f"cannot hold: {', '.join(unsupported)}.",
             hint=hint + ".",
@@ -214,7 +214,7 @@ def export_run(run, fmt: str, out_path: str | Path) -> ExportResult:
     predict with PyTorch alone (:mod:`rnncli.tools.torch_template`); "onnx", the whole graph
     (:mod:`rnncli.tools.onnx_export`) and NAME.vocab.json beside it."""
     check_format(fmt)
-    out_path = _checked_out(Path(out_path))
+    out_path = _checked_out(Path(out_path), fmt)
     if fmt == "onnx":
         return _export_onnx(run, out_path)
     if run.spec.architecture != "sequence":
@@ -235,7 +235,14 @@ def export_run(run, fmt: str, out_path: str | Path) -> ExportResult:
     return ExportResult(out_path, fmt, [(k, tuple(v.shape)) for k, v in state.items()], torch_module_code(run.spec))
 
 
-def _checked_out(out_path: Path) -> Path:
+SUFFIXES = {"torch": ".npz", "safetensors": ".safetensors", "onnx": ".onnx"}  # what each format writes
+
+
+def _checked_out(out_path: Path, fmt: str) -> Path:
+    suffix = SUFFIXES[fmt]
+    if out_path.suffix.lower() != suffix:
+        raise UsageError(f"--out {out_path}: --format {fmt} writes a {suffix} file.",
+                         hint=f"e.g. --out {out_path.with_suffix(suffix)}")
     if out_path.is_dir():
         raise UsageError(f"--out {out_path} is a directory; give a file name.",
                          hint=f"e.g. --out {out_path / 'model.npz'}")
