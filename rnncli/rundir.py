@@ -318,7 +318,7 @@ def load_run(path: str | Path, last: bool = False, last_flag: str | None = "--la
         best = meta.get("best")
         if best is not None and not (isinstance(best, dict) and isinstance(best.get("epoch"), int)):
             raise ValueError("best is not an epoch record")
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a field of the wrong JSON type
         raise _damaged(path, "run.json", f"corrupt ({exc})") from None
     vocab = _load_vocab(path, "vocab.json")
     target_vocab = _load_vocab(path, TARGET_VOCAB) if task_of(spec.task).target_vocab_file else None

@@ -209,6 +209,9 @@ MATRIX: dict[str, Case] = {
     "run-json-missing-key": Case(["predict", "--model", RUN, "x"], C.RUN,
                                  f"Error: {RUN} is not a usable run directory: run.json is corrupt",
                                  edit_json("run.json", lambda m: m["data"].pop("tokenizer")), needs_run=True),
+    "run-json-model-not-a-mapping": Case(["predict", "--model", RUN, "x"], C.RUN,
+                                         f"Error: {RUN} is not a usable run directory: run.json is corrupt",
+                                         edit_json("run.json", lambda m: m.update(model="x")), needs_run=True),
     "run-json-unknown-cell": Case(["predict", "--model", RUN, "x"], C.RUN,
                                   f"Error: {RUN} is not a usable run directory: run.json is corrupt "
                                   "(model.cell is ' nn')", edit_json("run.json", lambda m: m["model"].update(cell=" nn")),
