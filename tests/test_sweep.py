@@ -63,6 +63,22 @@ def test_a_failing_trial_and_resume(cli, workspace):
     assert sorted(t["trial"] for t in again.jsonl()) == sorted(trials)
 
 
+def test_a_torn_last_record_runs_its_trial_again_and_other_damage_is_named(cli, workspace):
+    path = _write(workspace, space={"train.epochs": [1], "train.lr": [0.01, 0.02]})
+    assert cli("sweep", "--config", str(path)).code == 0
+    journal = workspace / "runs/toy-sweep/sweep.jsonl"
+    first, second = journal.read_text().splitlines()
+    journal.write_text(first + "\n" + second[:40])  # stopped while appending the second record
+    again = cli("sweep", "--resume", "runs/toy-sweep", "--json")
+    assert again.code == 0, again.err
+    records = [json.loads(x) for x in journal.read_text().splitlines()]
+    assert sorted(r["trial"] for r in records) == ["trial-000", "trial-001"]
+    for damaged in ('{"trial": "trial-001", "status": 5}', "not json"):
+        journal.write_text(damaged + "\n" + first + "\n")
+        r = cli("sweep", "--resume", "runs/toy-sweep")
+        assert r.code == ExitCode.RUN and "sweep.jsonl, line 1, is damaged" in r.err and "Traceback" not in r.err, r.err
+
+
 def test_resume_needs_only_the_folder(cli, workspace):
     """sweep.yaml keeps the base config itself: a base given relative to the sweep file, then changed, still
     resumes with the settings the sweep started with."""
@@ -118,6 +134,20 @@ def test_validation_reports_every_problem(workspace, cli):
     assert r.code == ExitCode.CONFIG
     good = _write(workspace, name="good")
     assert cli("config", "validate", str(good), "configs/sentiment-toy.yaml").code == 0
+
+
+def test_trial_values_and_the_metric_are_checked_before_anything_is_written(workspace, cli):
+    path = _write(workspace, space={"train.lr": [0.01, -1]})
+    r = cli("sweep", "--config", str(path))
+    assert r.code == ExitCode.CONFIG and "space.train.lr   must be > 0; got -1 (in the trial train.lr=-1)" in r.err, r.err
+    assert not (workspace / "runs/toy-sweep").exists()
+    with pytest.raises(ConfigError, match="has no per-epoch 'dev_acc'; choose one of dev_loss, dev_accuracy"):
+        load_sweep(_write(workspace, metric="dev_acc"))
+    data = {k: v for k, v in SWEEP.items() if k != "mode"}
+    (workspace / "nomode.yaml").write_text(yaml.safe_dump(data))
+    assert load_sweep(workspace / "nomode.yaml").mode == "max"  # an accuracy is maximised, as train.monitor's
+    (workspace / "loss.yaml").write_text(yaml.safe_dump({**data, "metric": "dev_loss"}))
+    assert load_sweep(workspace / "loss.yaml").mode == "min"
 
 
 def test_usage(cli, workspace):

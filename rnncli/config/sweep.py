@@ -5,7 +5,7 @@
     num_trials: 8                           # random: how many; grid: at most this many (null: all)
     seed: 0                                 # the draws of random search
     metric: dev_accuracy                    # a per-epoch metric of metrics.jsonl; a trial scores its best epoch's
-    mode: max                               # max | min
+    mode: max                               # max | min (default: max for an accuracy, else min)
     max_concurrent: 2                       # trials at once (local backend: worker processes)
     scheduler: none                         # none | asha: stop trials whose metric trails at epochs 1, 3, 9, …
     space:                                  # config keys → a list of values, or one distribution
@@ -140,13 +140,38 @@ def is_sweep(data: Any) -> bool:
 def _selection_problems(metric: str, base) -> list[tuple[str, str]]:
     """A sweep ranks trials on the set its base config selects epochs on: the holdout (data.holdout_split)
     or dev, never one for the epoch and the other for the settings."""
-    kind = metric.partition("_")[0]
+    from rnncli.tasks import task_of
+
+    kind, _, name = metric.partition("_")
+    monitors = task_of(base.task).monitors  # dev's names; the holdout has the same metrics
+    if kind not in ("dev", "holdout") or f"dev_{name}" not in monitors:
+        choices = ", ".join(monitors + tuple(m.replace("dev_", "holdout_") for m in monitors))
+        return [("metric", f"a {base.task} run's metrics.jsonl has no per-epoch {metric!r}; choose one of {choices}")]
     if base.data.holdout_split and kind == "dev":
         return [("metric", f"the base config selects on data.holdout_split's part of the training data and scores dev "
                            f"only after training; rank the trials on it too: holdout_{metric.partition('_')[2]}")]
     if kind == "holdout" and not base.data.holdout_split:
         return [("metric", f"{metric} needs data.holdout_split in the base config")]
     return []
+
+
+def _trial_problems(sweep: Sweep) -> list[tuple[str, str]]:
+    """What makes a trial's config invalid (a value of the space out of its key's range), found before anything
+    is written: every trial of a grid, and the draws of a random search (the same for the same seed)."""
+    problems: list[tuple[str, str]] = []
+    for params in sweep.trials():
+        try:
+            sweep.config_of(params, "runs/trial")
+        except ConfigError as exc:
+            for key, message in exc.problems or [("", exc.message)]:
+                where = f"space.{key}" if key in params else key or "space"
+                if (where, message) not in problems:
+                    problems.append((where, f"{message} (in the trial {_show_params(params)})"))
+    return problems
+
+
+def _show_params(params: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in params.items())
 
 
 def sweep_from_dict(data: Any, path: Path) -> Sweep:
@@ -171,7 +196,9 @@ def sweep_from_dict(data: Any, path: Path) -> Sweep:
         value = data.get(key, default)
         if isinstance(value, bool) or not check(value):
             problems.append((key, f"must be {what}; got {show(value)}"))
-    mode = data.get("mode", "min")
+    metric = data.get("metric", "dev_loss")
+    # like train.monitor: accuracies are maximised, losses and errors minimised
+    mode = data.get("mode", "max" if isinstance(metric, str) and metric.endswith("accuracy") else "min")
     if mode not in ("max", "min"):
         problems.append(("mode", f"must be 'max' or 'min'; got {show(mode)}"))
     scheduler = data.get("scheduler", "none")
@@ -194,9 +221,10 @@ def sweep_from_dict(data: Any, path: Path) -> Sweep:
                 problems.append(("base", f"must be a config file's path or a mapping; got {show(base_raw)}"))
         except ConfigError as exc:
             problems += [(f"base.{k}" if k else "base", p) for k, p in (exc.problems or [("", exc.message)])]
-    metric = data.get("metric", "dev_loss")
-    if base is not None and isinstance(metric, str):
+    if base is not None and isinstance(metric, str) and metric:
         problems += _selection_problems(metric, base)
+    if base is not None and not problems:
+        problems += _trial_problems(Sweep(base, dict(data["space"]), method, num_trials, data.get("seed", 0)))
     if problems:
         raise ConfigError(format_problems(str(path), problems),
                           hint="fix the keys listed above; docs/sweeps.md describes them", problems=problems)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from rnncli.config import config_to_yaml
 from rnncli.config.sweep import ASHA_FACTOR, Sweep
-from rnncli.errors import ConfigError, UsageError
+from rnncli.errors import ConfigError, RunError, UsageError
 from rnncli.fileio import atomic_write
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -51,6 +51,30 @@ class Trial:
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "process"}
+
+
+def read_journal(path: Path) -> dict[str, dict]:
+    """The finished trials that ``sweep.jsonl`` records, by name. A last line cut short (the sweep was stopped
+    while appending it) counts as not written, so that trial runs again; any other line that is not a trial's
+    record is a :class:`RunError`."""
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    done = {}
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not (isinstance(record, dict) and isinstance(record.get("trial"), str)
+                    and isinstance(record.get("params"), dict) and set(record) <= set(Trial.__dataclass_fields__)):
+                raise ValueError("not the record of a trial")
+        except ValueError as exc:
+            if n == len(lines):
+                break
+            raise RunError(f"{path}, line {n}, is damaged: {exc}.",
+                           hint="delete that line (rnn sweep --resume then runs its trial again), or start the sweep "
+                                "over with --force.") from None
+        done[record["trial"]] = record
+    return done
 
 
 def threads_per_worker(workers: int) -> int:
@@ -76,10 +100,9 @@ class LocalSweep:
         journal = self.out / "sweep.jsonl"
         if resume:
             if journal.is_file():
-                for line in journal.read_text(encoding="utf-8").splitlines():
-                    if line.strip():
-                        record = json.loads(line)
-                        done[record["trial"]] = record
+                done = read_journal(journal)
+                text = "".join(json.dumps(record) + "\n" for record in done.values())
+                atomic_write(journal, lambda f: f.write(text.encode("utf-8")))  # without a torn last line
         else:
             self.out.mkdir(parents=True, exist_ok=True)
             write_sweep_yaml(self.out, self.sweep)
