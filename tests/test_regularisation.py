@@ -224,6 +224,43 @@ def test_seeds_report_mean_and_std(workspace, cli):
     assert "mean ± std" in table.out
 
 
+def test_an_interrupted_seeds_run_continues_with_resume(workspace, cli):
+    """Ctrl-C during the second of three seeds: rnn train --resume DIR keeps the first run, continues the second
+    from its checkpoint (bit for bit) and trains the third; the results are those of an uninterrupted run."""
+    import os
+    import signal
+
+    from rnncli.config import load_config
+    from rnncli.errors import TrainingInterrupted
+    from rnncli.training.seeds import train_seeds
+
+    whole = cli("train", "--config", TOY, "--seeds", "3", "--json", "--set", "train.epochs=3", "--set", "run.dir=runs/a")
+    assert whole.code == 0, whole.err
+    expected = json.loads(whole.out.splitlines()[-1])
+    seen = {}
+
+    def stop(event, info):
+        seen.update(info if event == "seed_start" else {})
+        if event == "batch" and seen.get("seed") == 1 and info["epoch"] == 2 and info["batch"] == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C: the step ends, a checkpoint is saved
+
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train_seeds(load_config(TOY, ["train.epochs=3", "run.dir=runs/b"]), 3, progress=stop)
+    assert stopped.value.hint.endswith("rnn train --resume runs/b")
+    partial = json.loads((workspace / "runs/b/seeds.json").read_text())
+    assert [h["seed"] for h in partial["runs"]] == [0] and partial["summary"] is None
+    assert cli("train", "--config", TOY, "--set", "run.dir=runs/b", "--seeds", "3").code == ExitCode.RUN
+    resumed = cli("train", "--resume", "runs/b", "--json")
+    assert resumed.code == 0, resumed.err
+    done = json.loads(resumed.out.splitlines()[-1])
+    drop = lambda runs: [{k: v for k, v in h.items() if k != "seconds"} for h in runs]  # noqa: E731
+    assert drop(done["runs"]) == drop(expected["runs"])
+    assert {k: v for k, v in done["summary"].items() if k != "seconds"} == \
+        {k: v for k, v in expected["summary"].items() if k != "seconds"}
+    again = cli("train", "--resume", "runs/b", "--set", "train.epochs=5")
+    assert again.code == ExitCode.USAGE and "holds the runs of an rnn train --seeds" in again.err
+
+
 def test_weight_average_leaves_training_alone_and_is_what_is_scored_and_saved(workspace, cli):
     """train.ema_decay: the same steps as without it, but the metrics, weights.npz and rnn evaluate are those
     of the average, which the checkpoint keeps beside the trained parameters."""

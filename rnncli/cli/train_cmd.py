@@ -26,7 +26,7 @@ diverging run (an overflow, a NaN, a loss above 1e4 x its first step's) stops wi
 With a dev set the best epoch by train.monitor is kept as weights-best.npz, and
 train.patience stops early. --seeds N trains the config with N seeds (train.seed, +1, …) into
 run.dir/seed-S and prints each run's selected epoch with the mean ± standard deviation over the
-seeds (also in run.dir/seeds.json).
+seeds (also in run.dir/seeds.json); interrupted, they continue with --resume run.dir.
 
 \b
 Examples:  rnn train --config configs/sentiment-toy.yaml --set train.epochs=10
@@ -64,16 +64,27 @@ def train(
         raise UsageError("rnn train needs --config FILE to start a run, or --resume RUN to continue one.",
                          hint="e.g. rnn train --config configs/sentiment-toy.yaml")
     if resume is not None and seeds is not None:
-        raise UsageError("--resume continues one run; --seeds starts several.",
-                         hint="continue one seed's run with rnn train --resume RUN_DIR/seed-S")
+        raise UsageError("--resume continues a run, or the runs of an interrupted --seeds; --seeds starts new ones.",
+                         hint=f"rnn train --resume {resume}   (it knows its seeds)")
     if resume is not None and init_from:
         raise UsageError("--resume continues a run; --init-from starts a new one from a run's weights. Pass one of them.",
                          hint=f"rnn train --config FILE --init-from {init_from[0]}")
+    from rnncli.training.seeds import is_seed_group
+
+    group = resume is not None and is_seed_group(resume)
+    if group and (set_ or config is not None or grad_norms):
+        raise UsageError(f"{resume} holds the runs of an rnn train --seeds; they continue with their own configs.",
+                         hint=f"rnn train --resume {resume}   (without --config, --set or --grad-norms)")
     sets = list(set_ or [])
     if init_from:  # validated with the rest (model.embeddings.freeze may rest on it)
         paths = [str(p) for p in init_from]
         sets.append("train.init_from=" + json.dumps(paths[0] if len(paths) == 1 else paths))
-    cfg = resume_config(resume, config, sets) if resume is not None else load_config(config, sets)
+    if group:
+        from rnncli.config import load_config as read_config
+
+        cfg = read_config(Path(resume) / "config.yaml")
+    else:
+        cfg = resume_config(resume, config, sets) if resume is not None else load_config(config, sets)
     if grad_norms:
         from rnncli.config import replace_in
 
@@ -120,26 +131,34 @@ def train(
                             f"({info['type_share']:.1%}) have a {info['dim']}-dimensional vector in {info['file']}{tokens}; "
                             "the others start random")
 
-        if seeds is not None:
-            from rnncli.training.seeds import train_seeds
+        if seeds is not None or group:
+            from rnncli.training.seeds import resume_seeds, train_seeds
+
+            current = {}
 
             def seed_progress(event: str, info: dict) -> None:
                 nonlocal rows, watch
                 if event == "seed_start":  # a table and an ETA of its own for each run
+                    current.update(info)
                     rows = render.RowStream(title=f"Training {cfg.name}, seed {info['seed']} "
                                                   f"({info['index'] + 1} of {info['count']}) → {info['run_dir']}")
                     watch = Watch(cfg.train.epochs)
+                elif event == "resume":  # the interrupted seed's run continues from its checkpoint
+                    render.note(resumed(current["run_dir"], info, cfg.train.epochs))
                 elif event == "seed_end":
                     if json_:
                         render.print_jsonl({"event": "seed", **info})
                 else:
                     progress(event, info)
 
-            group = train_seeds(cfg, seeds, force=force, progress=seed_progress)
+            if group:
+                result = resume_seeds(resume, progress=seed_progress)
+            else:
+                result = train_seeds(cfg, seeds, force=force, progress=seed_progress)
         else:
             result = run_training(cfg, force=force, progress=progress, resume_dir=resume)
-    if seeds is not None:
-        return show_seeds(group, json_)
+    if seeds is not None or group:
+        return show_seeds(result, json_)
     if json_:
         render.print_jsonl({"event": "done", **{k: v for k, v in result.to_dict().items() if k != "epochs"}})
         return

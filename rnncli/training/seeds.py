@@ -6,17 +6,25 @@ epoch's record (the best by train.monitor when there is one, else the last), the
 :class:`rnncli.training.train.TrainResult` when they were scored once after training (``dev_*``,
 ``test_*``), and its wall time. Over the runs, every such number gets its mean and its sample standard
 deviation (ddof = 1; 0 for one run), written to ``<run.dir>/seeds.json``.
+
+``seeds.json`` is written when the runs start (the seeds, ``"summary": null``) and again after each run, so an
+interrupted ``--seeds`` continues with ``rnn train --resume <run.dir>`` (:func:`resume_seeds`): the finished
+runs are kept, the interrupted one continues from its checkpoint (its ``seconds`` then count only what is left),
+and the others are trained.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnncli.config import Config, replace_in
-from rnncli.errors import RunError
-from rnncli.rundir import RunDir, write_seed_summary
+from rnncli.config import Config, load_config, replace_in
+from rnncli.errors import ExitCode, RunError, TrainingInterrupted
+from rnncli.rundir import CHECKPOINT, SEEDS, RunDir, write_seed_summary
+from rnncli.training.resume import resume_config
 from rnncli.training.train import Progress, TrainResult, train
 
 # Bookkeeping in an epoch's record that says nothing about how good the model is.
@@ -27,7 +35,7 @@ NOT_RESULTS = ("epoch", "step", "lr", "seconds", "grad_norm", "grad_norms")
 class SeedsResult:
     group: Path  # <run.dir>, holding seed-<s>/ and seeds.json
     seeds: list[int]
-    runs: list[TrainResult]
+    runs: list[TrainResult]  # the runs trained (or continued) by this call
     headlines: list[dict]  # per run: {"seed", "epoch", metrics…, "seconds"}
     summary: dict  # metric -> {"mean", "std", "values"}
 
@@ -62,22 +70,61 @@ def summarise(headlines: list[dict]) -> dict:
 def train_seeds(cfg: Config, count: int, force: bool = False, progress: Progress | None = None) -> SeedsResult:
     """Train ``cfg`` with ``count`` consecutive seeds from train.seed; ``progress`` also gets "seed_start"
     ({"seed", "index", "count", "run_dir"}) and "seed_end" (the run's headline)."""
-    progress = progress or (lambda event, info: None)
     group = RunDir(cfg.run_dir())
     if group.path.exists() and not force:
         raise RunError(f"the directory {group} already exists.",
-                       hint="replace it and every seed's run in it with --force, or choose another directory with "
-                            f"--set run.dir=PATH; one seed's interrupted run continues with rnn train --resume {group}/seed-S.")
+                       hint=f"continue an interrupted --seeds with rnn train --resume {group}, replace it and every "
+                            "seed's run in it with --force, or choose another directory with --set run.dir=PATH.")
     group.create(force)
-    seeds = [cfg.train.seed + i for i in range(count)]
-    runs, headlines = [], []
+    group.write_config(cfg)
+    plan = {"config": cfg.name, "seeds": [cfg.train.seed + i for i in range(count)], "runs": [], "summary": None}
+    write_seed_summary(group.path, plan)
+    return _train_group(cfg, group, plan, progress or (lambda event, info: None))
+
+
+def is_seed_group(path: str | Path) -> bool:
+    """Whether ``path`` is the directory of an ``rnn train --seeds`` (it holds seeds.json, not a checkpoint)."""
+    return (Path(path) / SEEDS).is_file() and not (Path(path) / CHECKPOINT).is_file()
+
+
+def resume_seeds(path: str | Path, progress: Progress | None = None) -> SeedsResult:
+    """Continue an ``rnn train --seeds`` in ``path`` (see the module docstring)."""
+    group = RunDir(Path(path))
+    try:
+        plan = json.loads((group.path / SEEDS).read_text(encoding="utf-8"))
+        if not (isinstance(plan, dict) and isinstance(plan.get("seeds"), list) and isinstance(plan.get("runs"), list)):
+            raise ValueError("it lists no seeds")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise RunError(f"{group.path / SEEDS} is damaged ({exc}).",
+                       hint=f"train the seeds again with rnn train --config {group.config_file} --seeds N --force.") from None
+    cfg = dataclasses.replace(load_config(group.config_file), name=str(plan.get("config") or group.path.name))
+    return _train_group(cfg, group, plan, progress or (lambda event, info: None))
+
+
+def _train_group(cfg: Config, group: RunDir, plan: dict, progress: Progress) -> SeedsResult:
+    """The seeds of ``plan`` that have no headline yet: each continued from its checkpoint, or trained."""
+    seeds, done = plan["seeds"], {h["seed"] for h in plan["runs"]}
+    runs = []
     for i, seed in enumerate(seeds):
-        run_cfg = replace_in(replace_in(cfg, "train.seed", seed), "run.dir", str(group.path / f"seed-{seed}"))
-        progress("seed_start", {"seed": seed, "index": i, "count": count, "run_dir": run_cfg.run.dir})
-        result = train(run_cfg, progress=progress)
+        if seed in done:
+            continue
+        run_dir = group.path / f"seed-{seed}"
+        progress("seed_start", {"seed": seed, "index": i, "count": len(seeds), "run_dir": str(run_dir)})
+        try:
+            if (run_dir / CHECKPOINT).is_file():
+                result = train(resume_config(run_dir), progress=progress, resume_dir=run_dir)
+            else:  # not started, or stopped before its first checkpoint
+                run_cfg = replace_in(replace_in(cfg, "train.seed", seed), "run.dir", str(run_dir))
+                result = train(run_cfg, force=True, progress=progress)
+        except TrainingInterrupted as exc:
+            raise TrainingInterrupted(exc.message, hint=f"continue the {len(seeds)} seeds where they stopped with: "
+                                      f"rnn train --resume {group.path}",
+                                      terminated=exc.exit_code == ExitCode.TERMINATED) from None
         runs.append(result)
-        headlines.append(headline(seed, result))
-        progress("seed_end", headlines[-1])
-    summary = summarise(headlines)
-    write_seed_summary(group.path, {"config": cfg.name, "seeds": seeds, "runs": headlines, "summary": summary})
-    return SeedsResult(group.path, seeds, runs, headlines, summary)
+        plan["runs"].append(headline(seed, result))
+        write_seed_summary(group.path, plan)
+        progress("seed_end", plan["runs"][-1])
+    headlines = sorted(plan["runs"], key=lambda h: seeds.index(h["seed"]))
+    plan["summary"] = summarise(headlines)
+    write_seed_summary(group.path, plan)
+    return SeedsResult(group.path, seeds, runs, headlines, plan["summary"])
