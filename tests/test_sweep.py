@@ -150,8 +150,25 @@ def test_trial_values_and_the_metric_are_checked_before_anything_is_written(work
     assert load_sweep(workspace / "loss.yaml").mode == "min"
 
 
+def test_force_starts_over_and_out_takes_no_folder_of_runs(cli, workspace):
+    path = _write(workspace, space={"train.epochs": [1], "train.lr": [0.01, 0.02]})
+    assert cli("sweep", "--config", str(path)).code == 0
+    smaller = _write(workspace, space={"train.epochs": [1], "train.lr": [0.01]})
+    assert cli("sweep", "--config", str(smaller), "--force").code == 0
+    assert not (workspace / "runs/toy-sweep/trial-001").exists()  # nothing of the earlier sweep stays
+    assert cli("train", "--config", "configs/sentiment-toy.yaml", "--set", "train.epochs=1", "-q").code == 0
+    for out in ("runs/sentiment-toy", "runs"):
+        r = cli("sweep", "--config", str(smaller), "--out", out)
+        assert r.code == ExitCode.USAGE and "already holds files that are not a sweep's" in r.err, r.err
+    (workspace / "afile").write_text("x")
+    r = cli("sweep", "--config", str(smaller), "--out", "afile")
+    assert r.code == ExitCode.USAGE and "is a file" in r.err
+
+
 def test_usage(cli, workspace):
     assert cli("sweep").code == ExitCode.USAGE
+    r = cli("sweep", "--config", "s.yaml", "--resume", "runs/s")
+    assert r.code == ExitCode.USAGE and "pass one of them" in r.err
     r = cli("sweep", "--resume", "runs/none")
     assert r.code == ExitCode.USAGE and "is not a sweep folder" in r.err
 
@@ -185,6 +202,9 @@ def test_a_signal_stops_the_running_trials_and_keeps_the_finished(workspace, sig
     finished = journal.read_text().splitlines()
     assert 1 <= len(finished) < 6 and "Traceback" not in err
     assert all(json.loads(line)["status"] == "done" for line in finished)
+    label = "Interrupted" if signum == "SIGINT" else "Terminated"
+    assert f"{label}: the sweep stopped with" in err and "hint: run the others with: rnn sweep --resume" in err, err
+    assert "failed" not in err  # the stopped trials did not fail: they run again with --resume
     time.sleep(0.5)
     running = subprocess.run(["pgrep", "-f", str(workspace / "runs/slow")], capture_output=True, text=True).stdout
     assert running.strip() == ""  # no trial left running

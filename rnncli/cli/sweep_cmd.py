@@ -36,14 +36,17 @@ def sweep(
     backend: str = typer.Option("local", "--backend", help="local (worker processes here) or ray (Ray Tune: pip install 'rnncli[ray]')."),
     address: Optional[str] = typer.Option(None, "--address", help="ray: the cluster to join (auto, or HOST:PORT); default: a Ray of this machine."),
     storage: Optional[str] = typer.Option(None, "--storage", help="ray: where trials' run directories are kept (a folder every node reaches, or s3://…); default DIR/ray."),
-    force: bool = typer.Option(False, "--force", help="Start over in a folder that already holds a sweep."),
+    force: bool = typer.Option(False, "--force", help="Start over in a folder that already holds a sweep (it is removed whole)."),
     json_: bool = JSON,
 ) -> None:
     from rnncli.config.sweep import load_sweep
-    from rnncli.errors import UsageError
+    from rnncli.errors import Terminated, TrainingInterrupted, UsageError
     from rnncli.tools import sweep as sweeps
 
-    if (config is None) == (resume is None):
+    if config is not None and resume is not None:
+        raise UsageError("--config starts a sweep and --resume finishes one; pass one of them.",
+                         hint=f"rnn sweep --resume {resume}   (it reads its own sweep.yaml)")
+    if config is None and resume is None:
         raise UsageError("rnn sweep needs --config SWEEP.yaml, or --resume DIR to finish a sweep.",
                          hint="e.g. rnn sweep --config configs/sentiment-toy-sweep.yaml")
     if backend not in ("local", "ray"):
@@ -77,7 +80,14 @@ def sweep(
                     f"{sweeps.threads_per_worker(min(spec.max_concurrent, len(trials)))} thread(s) each, in {folder}")
         with Live(spec) as live:
             runner.on_change = live.update
-            runner.run()
+            try:
+                runner.run()
+            except (KeyboardInterrupt, Terminated) as exc:
+                finished = sum(t.status not in ("pending", "running") for t in runner.trials)
+                raise TrainingInterrupted(f"the sweep stopped with {finished} of {len(runner.trials)} trials finished "
+                                          f"(in {folder}/sweep.jsonl); the running ones were stopped.",
+                                          hint=f"run the others with: rnn sweep --resume {folder}",
+                                          terminated=isinstance(exc, Terminated)) from None
         best = runner.finish()
     ranked = sweeps.ranked_trials(trials, spec)
     if json_:

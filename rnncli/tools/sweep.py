@@ -191,10 +191,12 @@ class LocalSweep:
         elif trial.error is not None:
             trial.status = "failed"
         trial.process = None
-        if not self.stopping:
-            with self.lock:
-                with open(self.out / "sweep.jsonl", "a", encoding="utf-8") as f:
-                    f.write(json.dumps(trial.to_dict()) + "\n")
+        if self.stopping:  # stopped by Ctrl-C or SIGTERM, not failed: it runs again with --resume
+            trial.status, trial.error = "pending", None
+            return
+        with self.lock:
+            with open(self.out / "sweep.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(trial.to_dict()) + "\n")
         self.on_change(self.trials)
 
     def _asha_stops(self, trial: Trial, value: float, epoch: int) -> bool:
@@ -258,6 +260,15 @@ def check_resume(out: Path) -> Path:
 
 
 def check_fresh(out: Path, force: bool) -> None:
-    if (out / "sweep.yaml").is_file() and not force:
-        raise ConfigError(f"{out} already holds a sweep.",
-                          hint=f"continue it with rnn sweep --resume {out}, or start over with --force.")
+    """A new sweep's folder: none yet, an empty one, or (with ``force``) an earlier sweep's, removed whole so
+    that none of its trials stays beside the new ones. Any other file or folder there is not the sweep's to take."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is a file; a sweep writes a folder there.", hint="choose another --out.")
+    if (out / "sweep.yaml").is_file():
+        if not force:
+            raise ConfigError(f"{out} already holds a sweep.",
+                              hint=f"continue it with rnn sweep --resume {out}, or start over with --force.")
+        shutil.rmtree(out)
+    elif out.is_dir() and any(out.iterdir()):
+        raise UsageError(f"{out} already holds files that are not a sweep's (a run directory, or a folder of runs).",
+                         hint="give the sweep a folder of its own with --out, e.g. --out runs/my-sweep.")
