@@ -161,6 +161,17 @@ MATRIX: dict[str, Case] = {
     "yaml-syntax-error": Case(["train", "--config", "syn.yaml"], C.CONFIG,
                               "Error: syn.yaml is not valid YAML at line 3, column 6: expected ',' or ']'",
                               write("syn.yaml", "data:\n  train: [a, b\nmodel: x\n")),
+    "yaml-duplicate-key": Case(["train", "--config", "dup.yaml"], C.CONFIG,
+                               "Error: dup.yaml is not valid YAML at line 4, column 1: the key 'train' appears twice "
+                               "(first at line 2)", write("dup.yaml", "task: classify\ntrain:\n  lr: 0.1\ntrain:\n  epochs: 2\n")),
+    "gradcheck-negative-tolerance": Case(["gradcheck", "--tolerance", "-1"], C.USAGE,
+                                         "Error: --tolerance must be a positive number; got -1.0."),
+    "gradcheck-set-without-config": Case(["gradcheck", "--set", "train.lr=1"], C.USAGE,
+                                         "Error: --set changes the config given with --config"),
+    "vocab-min-freq-too-high": Case(["vocab", "build", "datasets/toy/sentiment.tsv", "--out", "v.json", "--min-freq",
+                                     "100000"], C.DATA, "Error: no token of datasets/toy/sentiment.tsv occurs 100000 times"),
+    "data-make-under-a-file": Case(["data", "make", "parity", "--length", "3", "--out", "f.txt/x.tsv"], C.USAGE,
+                                   "Error: cannot write f.txt/x.tsv: cannot make the folder f.txt", write("f.txt", "x")),
     "yaml-tab-indent": Case(["train", "--config", "tab.yaml"], C.CONFIG, "Error: tab.yaml is not valid YAML at line 2",
                             write("tab.yaml", "model:\n\tcell: lstm\n")),
     "yaml-not-a-mapping": Case(["train", "--config", "list.yaml"], C.CONFIG,
@@ -443,6 +454,16 @@ def _calls(tree: ast.AST):
             yield node, owner, name
 
 
+def test_the_config_loader_is_a_safe_loader():
+    import yaml
+
+    from rnncli.config.load import _UniqueKeyLoader
+
+    assert issubclass(_UniqueKeyLoader, yaml.SafeLoader)
+    with pytest.raises(yaml.constructor.ConstructorError):
+        yaml.load("!!python/object/apply:os.system ['true']", Loader=_UniqueKeyLoader)  # noqa: S506
+
+
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: str(p.relative_to(REPO)))
 def test_no_unsafe_loading(source):
     tree = ast.parse(source.read_text(encoding="utf-8"))
@@ -454,7 +475,10 @@ def test_no_unsafe_loading(source):
     for node, owner, name in _calls(tree):
         where = f"{source.relative_to(REPO)}:{node.lineno}"
         assert not (owner == "" and name in ("eval", "exec", "__import__")), f"{where}: {name}()"
-        if owner == "yaml":
+        if owner == "yaml" and name == "load":  # only with the config's loader, a SafeLoader (checked below)
+            kw = {k.arg: k.value for k in node.keywords}
+            assert isinstance(kw.get("Loader"), ast.Name) and kw["Loader"].id == "_UniqueKeyLoader", f"{where}"
+        elif owner == "yaml":
             assert name in ("safe_load", "safe_dump", "safe_load_all"), f"{where}: yaml.{name}"
         if owner == "np" and name == "load":
             kw = {k.arg: k.value for k in node.keywords}

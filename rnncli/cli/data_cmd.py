@@ -55,7 +55,11 @@ def make(
         raise UsageError(f"{out} already exists.", hint="pass --force to overwrite it, or choose another --out.")
     if out.is_dir():
         raise UsageError(f"{out} is a directory.", hint="pass a file name, e.g. --out data/adding-100.tsv.")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a folder of the path should be, or a folder that takes none
+        raise UsageError(f"cannot write {out}: cannot make the folder {out.parent} ({exc.strerror or exc}).",
+                         hint="choose an --out in a folder that exists or can be made.") from None
     text = data.text()
     save_outputs([(out, lambda f: f.write(text.encode("utf-8")))])
     info = {"out": str(out), **data.to_dict()}

@@ -30,8 +30,16 @@ def gradcheck(
     seed: int = typer.Option(0, "--seed", help="Seed of the random models and batches."),
     json_: bool = JSON,
 ) -> int:
+    import math
+
+    from rnncli.errors import UsageError
     from rnncli.tools import gradcheck as gc
 
+    if not (tolerance > 0 and math.isfinite(tolerance)):
+        raise UsageError(f"--tolerance must be a positive number; got {tolerance}.", hint="e.g. --tolerance 1e-5")
+    if set_ and config is None:
+        raise UsageError("--set changes the config given with --config; without one, gradcheck checks its own cases.",
+                         hint="rnn gradcheck --config FILE --set KEY=VALUE")
     if config is None:
         cases = [(spec, padded, 1.0) for spec, padded in gc.default_cases()] + gc.sampling_cases()
         results = []

@@ -32,7 +32,7 @@ def build(
     json_: bool = JSON,
 ) -> None:
     from rnncli.data import TOKENIZERS, Vocab, read_examples, tokenize
-    from rnncli.errors import UsageError
+    from rnncli.errors import DataError, UsageError
 
     if tokenizer not in TOKENIZERS:
         raise UsageError(f"unknown tokenizer {tokenizer!r}.", hint=f"choose one of {', '.join(TOKENIZERS)}.")
@@ -42,6 +42,11 @@ def build(
         for ex in read_examples(file, format, field, None):
             token_lists.append(tokenize(ex.text, tokenizer, lowercase))
     vocab = Vocab.build(token_lists, min_freq=min_freq, max_size=max_size)
+    if len(vocab) == 2 and (max_size is None or max_size > 0):
+        most = max(Vocab.build(token_lists).counts.values(), default=0)
+        raise DataError(f"no token of {', '.join(map(str, files))} occurs {min_freq} times (the most frequent occurs "
+                        f"{most}), so the vocabulary would hold only <pad> and <unk>; nothing was written.",
+                        hint=f"lower --min-freq (at most {most}), or check --text-field and --tokenizer.")
     vocab.save(out)
     total = sum(len(t) for t in token_lists)
     covered = sum(1 for toks in token_lists for t in toks if t in vocab)

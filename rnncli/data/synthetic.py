@@ -168,13 +168,18 @@ MONTHS = ("january", "february", "march", "april", "may", "june", "july", "augus
 FIRST_DAY, DAYS = datetime.date(1950, 1, 1), 36524  # through 2049-12-31
 
 
+STALE_DRAWS = 100_000  # _unique_pairs gives up after this many draws in a row without a new source
+
+
 def _unique_pairs(n: int, draw: Callable[[], tuple[str, str]], what: str) -> list[list[str]]:
     """n pairs with distinct sources (a duplicate is drawn again)."""
     pairs: dict[str, str] = {}
+    stale = 0  # draws in a row that gave no new source: a space smaller than n runs dry, and this says when
     for _ in range(50 * n):
-        if len(pairs) == n:
+        if len(pairs) == n or stale > STALE_DRAWS:
             break
         source, target = draw()
+        stale = stale + 1 if source in pairs else 0
         pairs.setdefault(source, target)
     if len(pairs) < n:
         raise UsageError(f"{what} has fewer than {n} distinct examples at this length.",
