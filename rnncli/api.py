@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rnncli.errors import UsageError
+
 Progress = Callable[[str, dict], None]
 
 
@@ -58,12 +60,14 @@ class Run:
         """One object per text, as `rnn predict --json` prints it."""
         from rnncli.evaluation.predict import predict
 
-        return predict(self._run, [texts] if isinstance(texts, str) else list(texts), beam, max_length)
+        texts = [texts] if isinstance(texts, str) else _strings(texts, "texts")
+        return predict(self._run, texts, *_decoding(beam, max_length))
 
     def evaluate(self, data: str | Path, beam: int = 1, max_length: int | None = None) -> dict:
         """The metrics of a data file, as `rnn evaluate --json` prints them."""
         from rnncli.evaluation.evaluate import evaluate
 
+        data, (beam, max_length) = _path(data, "data"), _decoding(beam, max_length)
         epoch = self._run.best["epoch"] if self._run.best else self._run.meta.get("epochs_done")
         return {"model": str(self.path), "weights": self._run.weights, "epoch": epoch,
                 **evaluate(self._run, data, beam, max_length).to_dict()}
@@ -78,8 +82,6 @@ class Run:
 
         if condition is not None or self._run.spec.architecture == "generator":
             if condition is None:
-                from rnncli.errors import UsageError
-
                 raise UsageError(f"{self.path} generates text from a label: pass condition=LABEL.",
                                  hint="its labels: " + ", ".join(map(repr, self.labels)) + ".")
             return generate_from(self._run, condition, num, 100 if length is None else length, temperature, top_k, seed)
@@ -92,7 +94,9 @@ def load(run_dir: str | Path, last: bool = False) -> Run:
     """A trained run: its best epoch's weights when it kept them, unless ``last``."""
     from rnncli.rundir import load_run
 
-    return Run(load_run(run_dir, last=last))
+    if not isinstance(last, bool):
+        raise UsageError(f"last must be True or False; got {last!r}.", hint="e.g. rnncli.load(RUN, last=True)")
+    return Run(load_run(_path(run_dir, "run_dir"), last=last))
 
 
 def train(config: str | Path | Mapping[str, Any], overrides: Mapping[str, Any] | None = None,
@@ -102,14 +106,52 @@ def train(config: str | Path | Mapping[str, Any], overrides: Mapping[str, Any] |
     from rnncli.config import config_from_dict, load_config, replace_in
     from rnncli.training.train import train as run_training
 
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise UsageError(f"overrides must be a mapping of dotted keys to values; got {type(overrides).__name__}.",
+                         hint='e.g. overrides={"train.epochs": 5}')
+    if progress is not None and not callable(progress):
+        raise UsageError(f"progress must be a function progress(event, info); got {type(progress).__name__}.",
+                         hint="e.g. progress=lambda event, info: print(event, info)")
     if isinstance(config, Mapping):
         cfg = config_from_dict(dict(config))
         for key, value in (overrides or {}).items():
             cfg = replace_in(cfg, key, value)
     else:
-        cfg = load_config(config, [f"{key}={_yaml(value)}" for key, value in (overrides or {}).items()])
+        cfg = load_config(_path(config, "config"), [f"{key}={_yaml(value)}" for key, value in (overrides or {}).items()])
     result = run_training(cfg, force=force, progress=progress)
     return load(result.run_dir)
+
+
+def _path(value: Any, name: str) -> Path:
+    """A file or directory argument: a str or a path-like object, else a UsageError naming ``name``."""
+    if isinstance(value, str) or hasattr(value, "__fspath__"):
+        return Path(value)
+    raise UsageError(f"{name} must be a path (a str or a pathlib.Path); got {type(value).__name__}.",
+                     hint=f'e.g. {name}="datasets/toy/sentiment-dev.tsv"' if name == "data" else "pass a path")
+
+
+def _strings(values: Any, name: str) -> list[str]:
+    """A list of str from any iterable of str, else a UsageError naming ``name``."""
+    try:
+        values = list(values)
+    except TypeError:
+        values = None
+    if values is None or not all(isinstance(v, str) for v in values):
+        raise UsageError(f"{name} must be a str or a list of str.", hint=f'e.g. {name}=["movie was good"]')
+    return values
+
+
+def _decoding(beam: Any, max_length: Any) -> tuple[int, int | None]:
+    """seq2seq's beam width (≥ 1) and output length (None or ≥ 1), as `rnn predict --beam/--max-length` take them."""
+    def whole(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if not (whole(beam) and beam >= 1):
+        raise UsageError(f"beam must be an integer of at least 1; got {beam!r}.", hint="e.g. beam=4")
+    if max_length is not None and not (whole(max_length) and max_length >= 1):
+        raise UsageError(f"max_length must be None or an integer of at least 1; got {max_length!r}.",
+                         hint="e.g. max_length=50")
+    return beam, max_length
 
 
 def _yaml(value: Any) -> str:

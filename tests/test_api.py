@@ -49,6 +49,39 @@ def test_errors_are_rnncli_errors(workspace):
         rnncli.train("configs/sentiment-toy.yaml", overrides={"train.epoch": 3})
 
 
+def test_bad_arguments_are_usage_errors_and_leave_nothing(workspace):
+    """Arguments of the wrong type are UsageErrors (exit 2) before anything is written; a progress callback that
+    raises before the first checkpoint leaves no run directory."""
+    for call, needle in [(lambda: rnncli.train(None), "config must be a path"),
+                         (lambda: rnncli.train("configs/sentiment-toy.yaml", overrides=["train.epochs=1"]),
+                          "overrides must be a mapping"),
+                         (lambda: rnncli.train("configs/sentiment-toy.yaml", {"run.dir": "runs/p"}, progress=5),
+                          "progress must be a function"),
+                         (lambda: rnncli.load(3), "run_dir must be a path"),
+                         (lambda: rnncli.load("runs/x", last="yes"), "last must be True or False")]:
+        with pytest.raises(RnncliError, match=needle) as err:
+            call()
+        assert err.value.exit_code == 2
+    assert not (workspace / "runs/p").exists()
+
+    def fails(event, info):
+        if event == "batch":
+            raise ZeroDivisionError("a tracker's bug")
+
+    with pytest.raises(ZeroDivisionError):
+        rnncli.train("configs/sentiment-toy.yaml", {"train.epochs": 1, "run.dir": "runs/p"}, progress=fails)
+    assert not (workspace / "runs/p").exists()
+    run = rnncli.train("configs/sentiment-toy.yaml", {"train.epochs": 1, "run.dir": "runs/ok"})
+    for call, needle in [(lambda: run.predict(None), "texts must be a str or a list of str"),
+                         (lambda: run.predict([1, 2]), "texts must be a str or a list of str"),
+                         (lambda: run.predict(["good"], beam=0), "beam must be an integer of at least 1"),
+                         (lambda: run.predict(["good"], beam="2"), "beam must be an integer"),
+                         (lambda: run.predict(["good"], max_length=-1), "max_length must be None or an integer"),
+                         (lambda: run.evaluate(None), "data must be a path")]:
+        with pytest.raises(RnncliError, match=needle):
+            call()
+
+
 def test_the_docs_example_runs(workspace):
     page = (REPO / "docs/python-api.md").read_text()
     code = re.search(r"```python\n(.*?)```", page, re.S).group(1)

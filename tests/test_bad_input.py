@@ -155,6 +155,10 @@ MATRIX: dict[str, Case] = {
     "binary-config": Case(["train", "--config", "bin.yaml"], C.CONFIG, "Error: bin.yaml is not UTF-8 text",
                           write("bin.yaml", b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)))),
     "binary-vocab": Case(train("vocab.path=v.json"), C.DATA, "Error: v.json", write("v.json", b"\x00\xff" * 50)),
+    "vocab-of-other-tokens": Case(train("vocab.path=v.json"), C.DATA,
+                                  "Error: v.json holds none of the training data's",
+                                  write("v.json", '{"format": "rnncli-vocab", "version": 1, "specials": ["<pad>", "<unk>"], '
+                                                  '"tokens": ["<pad>", "<unk>", "zzz"], "counts": {"zzz": 1}}')),
     "vocab-not-a-vocab": Case(train("vocab.path=datasets/toy/sentiment.tsv"), C.DATA,
                               "Error: datasets/toy/sentiment.tsv:1: the vocabulary is not valid JSON"),
     # config files (test_cli: test_yaml_syntax_error, test_config_validate_reports_every_problem)

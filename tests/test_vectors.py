@@ -143,9 +143,16 @@ def test_the_vocabulary_from_the_vectors(cli, workspace):
     (["model.embeddings.path=missing.txt"], ExitCode.DATA, "missing.txt: no such vectors file"),
     (["model.embeddings.path=other.txt"], ExitCode.DATA, "none of the vocabulary's 35 words has a vector"),
     (["model.embeddings.path=broken.txt"], ExitCode.DATA, "broken.txt:2: "),
+    (["model.embeddings.path=cut.txt.gz"], ExitCode.DATA, "cut.txt.gz: not a valid gzip file"),
+    (["model.embeddings.path=cut.txt.gz", "vocab.from_embeddings=true"], ExitCode.DATA, "cut.txt.gz: not a valid gzip file"),
+    (["model.embeddings.path=garbled.txt.gz"], ExitCode.DATA, "garbled.txt.gz: not a valid gzip file"),
 ])
 def test_bad_vectors_are_clear_errors(cli, workspace, sets, code, needle):
     write_glove(workspace / "vectors.txt", _table())
+    write_glove(workspace / "whole.txt.gz", _table(), compress=True)
+    whole = (workspace / "whole.txt.gz").read_bytes()
+    (workspace / "cut.txt.gz").write_bytes(whole[:-3])  # a download cut short
+    (workspace / "garbled.txt.gz").write_bytes(whole[:30] + b"\xff" * 20 + whole[50:])
     (workspace / "other.txt").write_text("zebra 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n")
     (workspace / "broken.txt").write_text("good " + "1 " * 16 + "\nbad 1 2\n")
     args = ["train", "--config", "configs/sentiment-toy.yaml", "--set", "model.embeddings.path=vectors.txt",

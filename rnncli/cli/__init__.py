@@ -91,7 +91,9 @@ def _run_app(args: list[str], verbose: bool) -> int:
         command = ctx.command_path if ctx is not None else "rnn"
         sys.stderr.write(f"Error: {exc.format_message()}\nhint: run '{command} --help' for usage and an example.\n")
         return ExitCode.USAGE
-    except (KeyboardInterrupt, typer.Abort):
+    except (KeyboardInterrupt, typer.Abort) as exc:
+        if isinstance(exc.__cause__, EOFError):  # click turns an EOFError into Abort, as if for Ctrl-D at a prompt
+            return _unexpected(exc.__cause__, verbose)
         sys.stderr.write("Interrupted.\n")
         return ExitCode.INTERRUPTED
     except Terminated:
@@ -100,11 +102,16 @@ def _run_app(args: list[str], verbose: bool) -> int:
     except BrokenPipeError:  # e.g. `rnn predict - --json | head -1`
         return ExitCode.OK
     except Exception as exc:  # a bug, not a user error
-        if verbose:
-            raise
-        sys.stderr.write(f"Error: unexpected {type(exc).__name__}: {exc}\n"
-                         "hint: this is a bug in rnncli; rerun with --verbose for the traceback and report it.\n")
-        return ExitCode.UNEXPECTED
+        return _unexpected(exc, verbose)
+
+
+def _unexpected(exc: BaseException, verbose: bool) -> int:
+    """A bug, not a user error: one line and a hint, or the traceback with --verbose."""
+    if verbose:
+        raise exc
+    sys.stderr.write(f"Error: unexpected {type(exc).__name__}: {exc}\n"
+                     "hint: this is a bug in rnncli; rerun with --verbose for the traceback and report it.\n")
+    return ExitCode.UNEXPECTED
 
 
 @contextlib.contextmanager

@@ -16,8 +16,10 @@ to it, when the file has no vector for it exactly (files list frequent forms fir
 
 from __future__ import annotations
 
+import gzip
 import io
 import math
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +136,12 @@ def entries(path: str | Path, fmt: str = "auto") -> Iterator[tuple[str, np.ndarr
     """Every (word, vector, line) of a vectors file, in the file's order."""
     path = Path(path)
     kind = _resolve(path, fmt)
-    return _binary_entries(path) if kind == "word2vec_binary" else _text_entries(path, fmt)
+    read = _binary_entries(path) if kind == "word2vec_binary" else _text_entries(path, fmt)
+    try:
+        yield from read
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # a gzip file cut short, or damaged
+        raise DataError(f"{path}: not a valid gzip file ({exc}).",
+                        hint="the file is truncated or damaged: download it again.") from None
 
 
 def read_vectors(path: str | Path, wanted: set[str], fmt: str = "auto", lowercase: bool = False) -> Vectors:

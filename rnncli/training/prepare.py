@@ -46,7 +46,14 @@ def build_vocab(cfg: Config, train_raw) -> Vocab:
     """Load ``vocab.path`` if given, take the words of the vectors file (``vocab.from_embeddings``), else
     count the training tokens."""
     if cfg.vocab.path:
-        return Vocab.load(cfg.vocab.path)
+        vocab = Vocab.load(cfg.vocab.path)
+        tokens = [t for toks in task_of(cfg.task).token_lists(cfg, train_raw) for t in toks]
+        if tokens and not any(t in vocab.stoi for t in tokens):
+            raise DataError(f"{cfg.vocab.path} holds none of the training data's {len(set(tokens)):,} token types "
+                            f"(e.g. {tokens[0]!r}), so every token would read as <unk>.",
+                            hint="build the vocabulary with the config's data.tokenizer and data.lowercase "
+                                 "(rnn vocab build --tokenizer … --lowercase), or leave vocab.path out to count it.")
+        return vocab
     if cfg.vocab.from_embeddings:
         e = cfg.model.embeddings
         words = vectors.vocabulary_words(e.path, cfg.vocab.max_size, e.format, cfg.data.lowercase)

@@ -20,6 +20,7 @@ was interrupted and resumed ends exactly as one that was not.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import time
@@ -137,7 +138,7 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
     started = time.perf_counter()
     checkpointed = state.step if saved else None  # the step of the newest checkpoint on disk
 
-    with InterruptGuard() as guard:
+    with InterruptGuard() as guard, removed_unless_checkpointed(run, fresh=saved is None):
         while state.unfinished(t.epochs, t.patience):
             epoch, t0 = state.epoch + 1, time.perf_counter()
             optimizer.lr = lr_at(t.schedule, t.lr, epoch, t.epochs, t.step_size, t.gamma)
@@ -209,6 +210,18 @@ def train(cfg: Config, force: bool = False, progress: Progress | None = None,
                            "epoch": selected["epoch"] if selected else state.epoch, "dev": result.dev, "test": result.test})
     result.seconds = time.perf_counter() - started
     return result
+
+
+@contextlib.contextmanager
+def removed_unless_checkpointed(run: RunDir, fresh: bool):
+    """A new run that fails before its first checkpoint (a bug, a progress callback that raises) leaves no
+    directory behind: it would hold only config.yaml and vocab.json, neither resumable nor usable."""
+    try:
+        yield
+    except BaseException:
+        if fresh and not run.has_checkpoint():
+            run.remove()
+        raise
 
 
 def evaluated(params, average: WeightAverage | None):
