@@ -466,6 +466,8 @@ def test_the_config_loader_is_a_safe_loader():
     assert issubclass(_UniqueKeyLoader, yaml.SafeLoader)
     with pytest.raises(yaml.constructor.ConstructorError):
         yaml.load("!!python/object/apply:os.system ['true']", Loader=_UniqueKeyLoader)  # noqa: S506
+    merged = yaml.load("base: &b {epochs: 1, lr: 0.1}\ntrain:\n  <<: *b\n  lr: 0.01\n", Loader=_UniqueKeyLoader)  # noqa: S506
+    assert merged["train"] == {"epochs": 1, "lr": 0.01}  # a merge key is no duplicate; explicit keys win
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: str(p.relative_to(REPO)))

@@ -113,10 +113,14 @@ def test_a_tagger_takes_a_threshold_not_a_top_k(cli, workspace):
     (["--data", "none.tsv"], ExitCode.DATA, "none.tsv: no such file"),
     (["--data", "bad.tsv"], ExitCode.DATA, "no column named 'text'"),
     (["--data", "empty-text.tsv", "--out", "p.csv"], ExitCode.DATA, "empty-text.tsv:3: the text is empty"),
+    (["--data", "cut.tsv.gz", "--out", "p.csv"], ExitCode.DATA, "cut.tsv.gz: not a valid gzip file"),
     (["good", "--data", DEV], ExitCode.USAGE, "give TEXT arguments or --data FILE, not both"),
     (["good", "--top-k", "2"], ExitCode.USAGE, "--out, --top-k and --threshold apply to --data FILE"),
 ])
 def test_bad_requests(cli, workspace, toy, args, code, needle):
+    import gzip
+
+    (workspace / "cut.tsv.gz").write_bytes(gzip.compress(b"text\tlabel\n" + b"good movie\t1\n" * 2000)[:-40])
     (workspace / "bad.tsv").write_text("sentence\tlabel\ngood\t1\n")
     (workspace / "empty-text.tsv").write_text("text\tlabel\ngood\t1\n \t0\n")
     r = cli("predict", "--model", toy, *args)

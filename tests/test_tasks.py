@@ -188,3 +188,23 @@ def test_on_error_skip_trains_on_the_good_rows_and_says_so(tmp_path, cli):
     r = cli("train", "--config", tmp_path / "c.yaml", "--set", "data.on_error=skip")
     assert r.code == 0, r.err
     assert f"skipped 2 malformed row(s) of {tmp_path / 'd.tsv'}" in r.err and "d.tsv:182:" in r.err
+
+
+FAKE_SCORES = {  # targets and a Scored of each task's shapes (see tasks.base.Scored)
+    "classify": ([0, 1], np.array([[0.9, 0.1], [0.2, 0.8]])),
+    "tag": ([np.array([0, 1])], [np.array([[0.9, 0.1], [0.2, 0.8]])]),
+    "regress": (np.array([1.0, 2.0]), np.array([1.5, 2.5])),
+    "lm": (None, None),
+    "generate": (None, None),
+    "seq2seq": ([[4, 5, 3]], [[4, 5]]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(tasks.TASKS))
+def test_epoch_metrics_name_what_each_epoch_scores(name):
+    """A sweep's metric is checked against epoch_metrics: they must be what metrics() returns."""
+    from rnncli.tasks.base import Scored
+
+    targets, outputs = FAKE_SCORES[name]
+    task = tasks.task_of(name)
+    assert tuple(task.metrics(targets, Scored(0.5, 2, outputs), ["a", "b"])) == task.epoch_metrics

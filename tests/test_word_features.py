@@ -200,5 +200,5 @@ def test_export_to_torch_refuses_word_features(cli, workspace):
     (workspace / "wf.yaml").write_text(TAG_CONFIG.replace("epochs: 3", "epochs: 1"))
     assert cli("train", "--config", "wf.yaml").code == 0
     result = cli("export", workspace / "runs" / "wf", "--format", "torch", "--out", "wf.npz")
-    assert result.code == ExitCode.RUN and "suffix_embedding.weight" in result.err
+    assert result.code == ExitCode.USAGE and "suffix_embedding.weight" in result.err
     assert not (workspace / "wf.npz").exists()

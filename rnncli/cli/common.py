@@ -139,9 +139,11 @@ def write_predictions(run, data: Path, out: Path | None, fmt: str | None, top_k:
     from rnncli.data.rows import OUTPUT_FORMATS, RowWriter
     from rnncli.evaluation.predict_file import predict_file
     from rnncli.fileio import save_outputs
-    from rnncli.tasks import task_of
+    from rnncli.tasks import Task, task_of
 
     task = task_of(run.spec.task)
+    if type(task).prediction_columns is Task.prediction_columns:  # a task that predicts no file (generate)
+        task.prediction_columns({}, top_k, threshold)  # raises its usage error, before the options are judged
     given = {"top_k": top_k, "threshold": threshold}
     extra = [f"--{k.replace('_', '-')}" for k, v in given.items() if v is not None and k not in task.prediction_options]
     if extra:

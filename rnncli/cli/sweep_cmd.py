@@ -84,8 +84,9 @@ def sweep(
                 runner.run()
             except (KeyboardInterrupt, Terminated) as exc:
                 finished = sum(t.status not in ("pending", "running") for t in runner.trials)
-                raise TrainingInterrupted(f"the sweep stopped with {finished} of {len(runner.trials)} trials finished "
-                                          f"(in {folder}/sweep.jsonl); the running ones were stopped.",
+                kept = f" (in {folder}/sweep.jsonl)" if finished else ""
+                raise TrainingInterrupted(f"the sweep stopped with {finished} of {len(runner.trials)} trials "
+                                          f"finished{kept}; the running ones were stopped.",
                                           hint=f"run the others with: rnn sweep --resume {folder}",
                                           terminated=isinstance(exc, Terminated)) from None
         best = runner.finish()

@@ -140,11 +140,11 @@ def train(
                 nonlocal rows, watch
                 if event == "seed_start":  # a table and an ETA of its own for each run
                     current.update(info)
-                    rows = render.RowStream(title=f"Training {cfg.name}, seed {info['seed']} "
+                    rows = render.RowStream(title=f"Training {info['config']}, seed {info['seed']} "
                                                   f"({info['index'] + 1} of {info['count']}) → {info['run_dir']}")
                     watch = Watch(cfg.train.epochs)
                 elif event == "resume":  # the interrupted seed's run continues from its checkpoint
-                    render.note(resumed(current["run_dir"], info, cfg.train.epochs))
+                    render.note(resumed(current["run_dir"], info, cfg.train.epochs, more=False))
                 elif event == "seed_end":
                     if json_:
                         render.print_jsonl({"event": "seed", **info})
@@ -238,10 +238,10 @@ def clock(seconds: float) -> str:
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
-def resumed(run: Path, info: dict, epochs: int) -> str:
-    """The note printed when a run resumes."""
+def resumed(run: Path, info: dict, epochs: int, more: bool = True) -> str:
+    """The note printed when a run resumes (``more``: say how to train it further, which --set does)."""
     if info["epoch"] >= epochs:
-        return (f"{run} has finished {info['epoch']} of {epochs} epochs; nothing to train "
-                "(raise train.epochs with --set to train further).")
+        further = " (raise train.epochs with --set to train further)" if more else ""
+        return f"{run} has finished {info['epoch']} of {epochs} epochs; nothing to train{further}."
     where = f"after epoch {info['epoch']}" if info["batch"] == 0 else f"in epoch {info['epoch'] + 1}, after batch {info['batch']}"
     return f"Resuming {run} {where} (step {info['step']}), up to epoch {epochs}."

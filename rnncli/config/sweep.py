@@ -143,9 +143,9 @@ def _selection_problems(metric: str, base) -> list[tuple[str, str]]:
     from rnncli.tasks import task_of
 
     kind, _, name = metric.partition("_")
-    monitors = task_of(base.task).monitors  # dev's names; the holdout has the same metrics
-    if kind not in ("dev", "holdout") or f"dev_{name}" not in monitors:
-        choices = ", ".join(monitors + tuple(m.replace("dev_", "holdout_") for m in monitors))
+    recorded = task_of(base.task).epoch_metrics  # as dev_* each epoch, or holdout_* with data.holdout_split
+    if kind not in ("dev", "holdout") or name not in recorded:
+        choices = ", ".join(f"{k}_{m}" for k in ("dev", "holdout") for m in recorded)
         return [("metric", f"a {base.task} run's metrics.jsonl has no per-epoch {metric!r}; choose one of {choices}")]
     if base.data.holdout_split and kind == "dev":
         return [("metric", f"the base config selects on data.holdout_split's part of the training data and scores dev "
@@ -159,13 +159,15 @@ def _trial_problems(sweep: Sweep) -> list[tuple[str, str]]:
     """What makes a trial's config invalid (a value of the space out of its key's range), found before anything
     is written: every trial of a grid, and the draws of a random search (the same for the same seed)."""
     problems: list[tuple[str, str]] = []
+    seen: set[tuple[str, str]] = set()
     for params in sweep.trials():
         try:
             sweep.config_of(params, "runs/trial")
         except ConfigError as exc:
             for key, message in exc.problems or [("", exc.message)]:
                 where = f"space.{key}" if key in params else key or "space"
-                if (where, message) not in problems:
+                if (where, message) not in seen:  # one line per problem, naming the first trial that has it
+                    seen.add((where, message))
                     problems.append((where, f"{message} (in the trial {_show_params(params)})"))
     return problems
 

@@ -226,6 +226,15 @@ def _json_example(path: Path, line: int, raw: str, fields) -> Example:
 # ---------------------------------------------------------------- reading bytes
 
 
+GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)  # reading a gzip file that is cut short or damaged
+
+
+def bad_gzip(path: Path, exc: BaseException) -> DataError:
+    return DataError(f"{path}: not a valid gzip file ({exc}).",
+                     hint="re-download or re-compress it (it is truncated or damaged), or drop the .gz extension if "
+                          "it is plain text.")
+
+
 def open_binary(path: Path, what: str, hint: str):
     """``path`` opened to be read as it goes (a binary file object, gunzipped when the file starts with the
     gzip magic bytes); DataError naming ``what`` the file is when it cannot be opened."""
@@ -260,11 +269,8 @@ def _read_text(path: Path) -> str:
     if path.name.lower().endswith(".gz") or data.startswith(_GZIP_MAGIC):
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as e:
-            raise DataError(
-                f"{path}: not a valid gzip file ({e}).",
-                hint="re-download or re-compress it, or drop the .gz extension if it is plain text",
-            ) from None
+        except (OSError, *GZIP_ERRORS) as e:
+            raise bad_gzip(path, e) from None
 
     nul = data.find(b"\x00")
     if nul >= 0:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rnncli.data.readers import open_binary, resolve_format
+from rnncli.data.readers import GZIP_ERRORS, bad_gzip, open_binary, resolve_format
 from rnncli.errors import DataError
 
 CONLLU_COLUMNS = {"upos": 3, "xpos": 4, "deprel": 7}
@@ -38,6 +38,8 @@ def _lines(path: Path) -> Iterator[str]:
             yield from io.TextIOWrapper(stream, encoding="utf-8", newline="")
         except UnicodeDecodeError as exc:
             raise DataError(f"{path}: not UTF-8 text ({exc.reason}).", hint="pass a UTF-8 text file.") from None
+        except GZIP_ERRORS as exc:
+            raise bad_gzip(path, exc) from None
 
 
 def _column(path: Path, columns: list[str], field_: str | int, role: str) -> int:

@@ -162,6 +162,9 @@ class WordFeatures:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, WordFeatures) and self.vocabs == other.vocabs
 
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_memo": {}}  # a worker process remembers types of its own
+
     def to_dict(self) -> dict:
         return {"format": FORMAT, "version": VERSION,
                 "features": {name: v.to_dict() for name, v in self.vocabs.items()}}

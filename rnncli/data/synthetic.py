@@ -168,7 +168,9 @@ MONTHS = ("january", "february", "march", "april", "may", "june", "july", "augus
 FIRST_DAY, DAYS = datetime.date(1950, 1, 1), 36524  # through 2049-12-31
 
 
-STALE_DRAWS = 100_000  # _unique_pairs gives up after this many draws in a row without a new source
+# _unique_pairs gives up after this many draws in a row without a new source (or 50 per source found, when
+# more): the space holds fewer than n, or so few more that they would take far longer to find
+STALE_DRAWS = 100_000
 
 
 def _unique_pairs(n: int, draw: Callable[[], tuple[str, str]], what: str) -> list[list[str]]:
@@ -176,7 +178,7 @@ def _unique_pairs(n: int, draw: Callable[[], tuple[str, str]], what: str) -> lis
     pairs: dict[str, str] = {}
     stale = 0  # draws in a row that gave no new source: a space smaller than n runs dry, and this says when
     for _ in range(50 * n):
-        if len(pairs) == n or stale > STALE_DRAWS:
+        if len(pairs) == n or stale > max(STALE_DRAWS, 50 * len(pairs)):
             break
         source, target = draw()
         stale = stale + 1 if source in pairs else 0
@@ -232,6 +234,9 @@ def dates(length: int, n: int, seed: int = 0) -> SyntheticData:
         date = FIRST_DAY + datetime.timedelta(days=int(rng.integers(0, DAYS)))
         return written_date(date, int(rng.integers(0, 5))), date.isoformat()
 
+    if n > 5 * DAYS:  # five ways to write each day: far fewer sources than asked for, said at once
+        raise UsageError(f"dates has fewer than {n} distinct examples: its {DAYS:,} days, written five ways, give "
+                         f"at most {5 * DAYS:,}.", hint=f"ask for at most {5 * DAYS:,} examples (--n).")
     rows = _unique_pairs(n, draw, "dates")
     common = Counter(t for _, t in rows).most_common(1)[0][0]
     return _pair_data("dates", length, n, seed, rows, f"always {common}", lambda s: common)

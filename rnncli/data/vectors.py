@@ -16,17 +16,15 @@ to it, when the file has no vector for it exactly (files list frequent forms fir
 
 from __future__ import annotations
 
-import gzip
 import io
 import math
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from rnncli.data.readers import open_binary
+from rnncli.data.readers import GZIP_ERRORS, bad_gzip, open_binary
 from rnncli.errors import DataError
 
 FORMATS = ("auto", "glove", "word2vec", "word2vec_binary")
@@ -139,9 +137,8 @@ def entries(path: str | Path, fmt: str = "auto") -> Iterator[tuple[str, np.ndarr
     read = _binary_entries(path) if kind == "word2vec_binary" else _text_entries(path, fmt)
     try:
         yield from read
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # a gzip file cut short, or damaged
-        raise DataError(f"{path}: not a valid gzip file ({exc}).",
-                        hint="the file is truncated or damaged: download it again.") from None
+    except GZIP_ERRORS as exc:
+        raise bad_gzip(path, exc) from None
 
 
 def read_vectors(path: str | Path, wanted: set[str], fmt: str = "auto", lowercase: bool = False) -> Vectors:

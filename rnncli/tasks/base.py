@@ -92,6 +92,7 @@ class Task:
 
     # What the task accepts in a config (:func:`rnncli.config.validate`): the keys that apply to it.
     monitors: ClassVar[tuple[str, ...]] = ("dev_loss",)  # the values train.monitor may take
+    epoch_metrics: ClassVar[tuple[str, ...]] = ("loss",)  # what metrics() scores, as dev_*/holdout_* each epoch
     inputs: ClassVar[tuple[str, ...]] = ("embedding", "onehot")  # the values model.input may take
     pools: ClassVar[bool] = False  # model.pooling: one output from a whole sequence
     reads_words: ClassVar[bool] = False  # model.prefix/suffix/shape apply: it reads words it can take apart

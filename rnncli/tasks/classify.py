@@ -18,6 +18,7 @@ from rnncli.tasks.base import REGULARISED, Batch, ManyToOne, label_id
 
 class Classify(ManyToOne):
     name = "classify"
+    epoch_metrics = ("loss", "accuracy")  # what metrics() scores after every epoch
     prediction_options = ("top_k", "threshold")
     columns, right = ("text", "label", "probability"), {1, 2}
     accuracy = True

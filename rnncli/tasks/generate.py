@@ -23,6 +23,7 @@ from rnncli.tasks.base import EVAL_BATCH_SIZE, REGULARISED, Batch, Dataset, Scor
 
 class Generate(Task):
     name = "generate"
+    epoch_metrics = ("loss", "perplexity")  # what metrics() scores after every epoch
     sequence_targets = True
     gradcheck_classes = 8  # the vocabulary
     gradcheck_bidirectional = False  # the stack generates left to right

@@ -32,6 +32,7 @@ EVAL_BPTT = 256  # window length when scoring: longer than training's, as no gra
 
 class LM(Task):
     name = "lm"
+    epoch_metrics = ("loss", "perplexity", "bits_per_token")  # what metrics() scores after every epoch
     prediction_options = ("top_k", "threshold")
     columns = ("text", "next tokens (probability)")
     stream = True

@@ -16,6 +16,7 @@ from rnncli.tasks.base import ManyToOne
 
 class Regress(ManyToOne):
     name = "regress"
+    epoch_metrics = ("loss", "mae")  # what metrics() scores after every epoch
     columns, right = ("text", "value"), {1}
     monitors = ("dev_loss", "dev_mae")
     output = "value"

@@ -24,6 +24,7 @@ from rnncli.tasks.base import EVAL_BATCH_SIZE, REGULARISED, Batch, Dataset, Scor
 
 class Seq2Seq(Task):
     name = "seq2seq"
+    epoch_metrics = ("loss", "accuracy", "exact_match", "bleu")  # what metrics() scores after every epoch
     columns, right = ("text", "output", "log-probability"), {2}
     accuracy = True
     sequence_targets = True

@@ -16,6 +16,7 @@ from rnncli.tasks.base import REGULARISED, Batch, Dataset, Task, label_id
 
 class Tag(Task):
     name = "tag"
+    epoch_metrics = ("loss", "accuracy")  # what metrics() scores after every epoch
     prediction_options = ("threshold",)
     columns = ("text", "tags")
     accuracy = True

@@ -241,8 +241,9 @@ SUFFIXES = {"torch": ".npz", "safetensors": ".safetensors", "onnx": ".onnx"}  # 
 def _checked_out(out_path: Path, fmt: str) -> Path:
     suffix = SUFFIXES[fmt]
     if out_path.suffix.lower() != suffix:
-        raise UsageError(f"--out {out_path}: --format {fmt} writes a {suffix} file.",
-                         hint=f"e.g. --out {out_path.with_suffix(suffix)}")
+        named = out_path.with_suffix(suffix) if out_path.stem and not out_path.name.startswith(".") \
+            else out_path.with_name("model" + suffix)
+        raise UsageError(f"--out {out_path}: --format {fmt} writes a {suffix} file.", hint=f"e.g. --out {named}")
     if out_path.is_dir():
         raise UsageError(f"--out {out_path} is a directory; give a file name.",
                          hint=f"e.g. --out {out_path / 'model.npz'}")

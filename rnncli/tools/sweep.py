@@ -63,13 +63,16 @@ def read_journal(path: Path) -> dict[str, dict]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            try:
+                record = json.loads(line)
+            except ValueError:
+                if n == len(lines):  # cut short while it was appended
+                    break
+                raise
             if not (isinstance(record, dict) and isinstance(record.get("trial"), str)
                     and isinstance(record.get("params"), dict) and set(record) <= set(Trial.__dataclass_fields__)):
                 raise ValueError("not the record of a trial")
         except ValueError as exc:
-            if n == len(lines):
-                break
             raise RunError(f"{path}, line {n}, is damaged: {exc}.",
                            hint="delete that line (rnn sweep --resume then runs its trial again), or start the sweep "
                                 "over with --force.") from None
@@ -262,8 +265,9 @@ def check_resume(out: Path) -> Path:
 def check_fresh(out: Path, force: bool) -> None:
     """A new sweep's folder: none yet, an empty one, or (with ``force``) an earlier sweep's, removed whole so
     that none of its trials stays beside the new ones. Any other file or folder there is not the sweep's to take."""
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} is a file; a sweep writes a folder there.", hint="choose another --out.")
+    for path in (out, *out.parents):
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"{path} is a file; a sweep writes the folder {out}.", hint="choose another --out.")
     if (out / "sweep.yaml").is_file():
         if not force:
             raise ConfigError(f"{out} already holds a sweep.",

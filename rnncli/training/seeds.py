@@ -69,7 +69,7 @@ def summarise(headlines: list[dict]) -> dict:
 
 def train_seeds(cfg: Config, count: int, force: bool = False, progress: Progress | None = None) -> SeedsResult:
     """Train ``cfg`` with ``count`` consecutive seeds from train.seed; ``progress`` also gets "seed_start"
-    ({"seed", "index", "count", "run_dir"}) and "seed_end" (the run's headline)."""
+    ({"seed", "index", "count", "run_dir", "config"}) and "seed_end" (the run's headline)."""
     group = RunDir(cfg.run_dir())
     if group.path.exists() and not force:
         raise RunError(f"the directory {group} already exists.",
@@ -92,8 +92,12 @@ def resume_seeds(path: str | Path, progress: Progress | None = None) -> SeedsRes
     group = RunDir(Path(path))
     try:
         plan = json.loads((group.path / SEEDS).read_text(encoding="utf-8"))
-        if not (isinstance(plan, dict) and isinstance(plan.get("seeds"), list) and isinstance(plan.get("runs"), list)):
+        seeds = plan.get("seeds") if isinstance(plan, dict) else None
+        if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) for s in seeds)):
             raise ValueError("it lists no seeds")
+        if not (isinstance(plan.get("runs"), list)
+                and all(isinstance(h, dict) and h.get("seed") in seeds for h in plan["runs"])):
+            raise ValueError("a finished run's record names no seed of the list")
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise RunError(f"{group.path / SEEDS} is damaged ({exc}).",
                        hint=f"train the seeds again with rnn train --config {group.config_file} --seeds N --force.") from None
@@ -109,7 +113,8 @@ def _train_group(cfg: Config, group: RunDir, plan: dict, progress: Progress) -> 
         if seed in done:
             continue
         run_dir = group.path / f"seed-{seed}"
-        progress("seed_start", {"seed": seed, "index": i, "count": len(seeds), "run_dir": str(run_dir)})
+        progress("seed_start", {"seed": seed, "index": i, "count": len(seeds), "run_dir": str(run_dir),
+                                "config": cfg.name})
         try:
             if (run_dir / CHECKPOINT).is_file():
                 result = train(resume_config(run_dir), progress=progress, resume_dir=run_dir)
