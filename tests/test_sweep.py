@@ -163,6 +163,15 @@ def test_force_starts_over_and_out_takes_no_folder_of_runs(cli, workspace):
     (workspace / "afile").write_text("x")
     r = cli("sweep", "--config", str(smaller), "--out", "afile")
     assert r.code == ExitCode.USAGE and "is a file" in r.err
+    (workspace / "exp").mkdir()  # a folder of the user's own, holding a sweep file named like the sweep's copy
+    (workspace / "exp/notes.txt").write_text("mine")
+    (workspace / "exp/sweep.yaml").write_text(smaller.read_text())
+    for args in (["--out", "exp"], ["--out", "exp", "--force"]):
+        r = cli("sweep", "--config", "exp/sweep.yaml", *args)
+        assert r.code == ExitCode.USAGE and "inside --out exp" in r.err, r.err
+    r = cli("sweep", "--config", str(smaller), "--out", "exp", "--force")
+    assert r.code == ExitCode.USAGE and "not a sweep's (notes.txt" in r.err, r.err
+    assert (workspace / "exp/notes.txt").read_text() == "mine" and (workspace / "exp/sweep.yaml").exists()
 
 
 def test_usage(cli, workspace):

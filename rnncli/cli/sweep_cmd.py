@@ -62,7 +62,7 @@ def sweep(
     else:
         spec = load_sweep(config)
         folder = sweeps.sweep_folder(spec, out)
-        sweeps.check_fresh(folder, force)
+        sweeps.check_fresh(folder, force, config)
     if backend == "ray":
         from rnncli.tools.sweep_ray import require_ray, run_ray
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -262,17 +263,31 @@ def check_resume(out: Path) -> Path:
     return out / "sweep.yaml"
 
 
-def check_fresh(out: Path, force: bool) -> None:
-    """A new sweep's folder: none yet, an empty one, or (with ``force``) an earlier sweep's, removed whole so
-    that none of its trials stays beside the new ones. Any other file or folder there is not the sweep's to take."""
+SWEEP_ENTRIES = re.compile(r"sweep\.yaml|sweep\.jsonl|best\.yaml|best|ray|trial-\d+(\.yaml)?")  # what a sweep writes
+
+
+def check_fresh(out: Path, force: bool, config: Path | None = None) -> None:
+    """A new sweep's folder: none yet, an empty one, or (with ``force``) an earlier sweep's, whose own files
+    and trial runs are removed so that none stays beside the new ones. A folder holding anything else (a run
+    directory, ``runs/`` itself, the sweep file) is not the sweep's to take."""
     for path in (out, *out.parents):
         if path.exists() and not path.is_dir():
             raise UsageError(f"{path} is a file; a sweep writes the folder {out}.", hint="choose another --out.")
-    if (out / "sweep.yaml").is_file():
-        if not force:
-            raise ConfigError(f"{out} already holds a sweep.",
-                              hint=f"continue it with rnn sweep --resume {out}, or start over with --force.")
-        shutil.rmtree(out)
-    elif out.is_dir() and any(out.iterdir()):
-        raise UsageError(f"{out} already holds files that are not a sweep's (a run directory, or a folder of runs).",
+    if config is not None and out.resolve() in Path(config).resolve().parents:
+        raise UsageError(f"the sweep file {config} is inside --out {out}, the folder the sweep writes.",
+                         hint="keep the sweep file elsewhere, or give the sweep a folder of its own with --out.")
+    entries = sorted(out.iterdir()) if out.is_dir() else []
+    others = [p.name for p in entries if not SWEEP_ENTRIES.fullmatch(p.name)]
+    if others:
+        raise UsageError(f"{out} already holds files that are not a sweep's ({', '.join(others[:3])}"
+                         f"{', …' if len(others) > 3 else ''}).",
                          hint="give the sweep a folder of its own with --out, e.g. --out runs/my-sweep.")
+    if (out / "sweep.yaml").is_file() and not force:
+        raise ConfigError(f"{out} already holds a sweep.",
+                          hint=f"continue it with rnn sweep --resume {out}, or start over with --force.")
+    try:
+        for path in entries:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot remove the earlier sweep's {exc.filename or out}: {exc.strerror or exc}.",
+                         hint="remove it yourself, or choose another --out.") from None
