@@ -208,3 +208,12 @@ def test_epoch_metrics_name_what_each_epoch_scores(name):
     targets, outputs = FAKE_SCORES[name]
     task = tasks.task_of(name)
     assert tuple(task.metrics(targets, Scored(0.5, 2, outputs), ["a", "b"])) == task.epoch_metrics
+
+
+def test_which_metrics_are_better_higher():
+    """One rule for train.monitor, a sweep's default mode and rnn plot's best value."""
+    from rnncli.tasks.metrics import higher_is_better
+
+    assert [m for m in ("dev_accuracy", "holdout_bleu", "dev_exact_match", "dev_loss", "dev_perplexity",
+                        "dev_bits_per_token", "dev_mae") if higher_is_better(m)] == \
+        ["dev_accuracy", "holdout_bleu", "dev_exact_match"]

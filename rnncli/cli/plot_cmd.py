@@ -27,6 +27,7 @@ def plot(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write a PNG chart here (needs matplotlib)."),
     json_: bool = JSON,
 ) -> None:
+    from rnncli.tasks.metrics import higher_is_better
     from rnncli.tools.runs import curves
 
     if out is not None:
@@ -44,7 +45,7 @@ def plot(
         rows = []
         for c in found:
             values = [v for v in c.values if v is not None]
-            best = (max if c.metric.endswith("accuracy") or c.metric.endswith(("bleu", "exact_match")) else min)(values) if values else None
+            best = (max if higher_is_better(c.metric) else min)(values) if values else None
             rows.append([c.run, c.metric, _spark(c.values), _fmt(values[0] if values else None),
                          _fmt(values[-1] if values else None), _fmt(best)])
         render.table(["run", "metric", "per epoch", "first", "last", "best"], rows, right={3, 4, 5})

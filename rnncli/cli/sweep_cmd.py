@@ -23,7 +23,8 @@ a worker process whose BLAS threads are limited so that workers × threads ≤ c
 marked failed with its error and the sweep goes on. The trials' progress is shown on stderr, the
 ranked table on stdout (--json: one object per trial); DIR/sweep.jsonl lists every trial,
 DIR/best.yaml and DIR/best are the best one's config and run. --resume DIR runs only the trials
-that have not finished; Ctrl-C stops the running ones and keeps the finished (exit 130).
+that have not finished; Ctrl-C (exit 130) or SIGTERM (143) stops the running ones and keeps the
+finished. DIR is the sweep's own: a folder holding anything else, or the sweep file, is refused.
 
 \\b
 Example:  rnn sweep --config configs/sentiment-toy-sweep.yaml
@@ -36,7 +37,7 @@ def sweep(
     backend: str = typer.Option("local", "--backend", help="local (worker processes here) or ray (Ray Tune: pip install 'rnncli[ray]')."),
     address: Optional[str] = typer.Option(None, "--address", help="ray: the cluster to join (auto, or HOST:PORT); default: a Ray of this machine."),
     storage: Optional[str] = typer.Option(None, "--storage", help="ray: where trials' run directories are kept (a folder every node reaches, or s3://…); default DIR/ray."),
-    force: bool = typer.Option(False, "--force", help="Start over in a folder that already holds a sweep (it is removed whole)."),
+    force: bool = typer.Option(False, "--force", help="Start over in a folder that already holds a sweep: its sweep.yaml, sweep.jsonl, best*, ray/ and trial-* are removed."),
     json_: bool = JSON,
 ) -> None:
     from rnncli.config.sweep import load_sweep

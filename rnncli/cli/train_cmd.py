@@ -39,7 +39,8 @@ def train(
     set_: Optional[list[str]] = SET,
     resume: Optional[Path] = typer.Option(
         None, "--resume", metavar="RUN", help="Continue the run in RUN from its last checkpoint, with RUN/config.yaml; "
-        "--set may change only train.epochs, train.patience and train.checkpoint_every."),
+        "--set may change only train.epochs, train.patience and train.checkpoint_every. The folder of an "
+        "interrupted --seeds continues as it was (no --set)."),
     init_from: Optional[list[Path]] = typer.Option(
         None, "--init-from", metavar="RUN", help="Start from RUN's weights and vocabulary (train.init_from): fine-tune "
         "or warm-start a new run with this config's data, learning rate and epochs. A run of another task, or "

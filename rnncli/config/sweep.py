@@ -30,6 +30,7 @@ from rnncli.config.load import read_yaml
 from rnncli.config.schema import Config, leaf_keys
 from rnncli.config.validate import config_from_dict, format_problems, replace_in
 from rnncli.errors import ConfigError, show
+from rnncli.tasks.metrics import higher_is_better
 
 KEYS = ("base", "method", "num_trials", "seed", "metric", "mode", "max_concurrent", "scheduler", "space")
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "randint")
@@ -199,8 +200,8 @@ def sweep_from_dict(data: Any, path: Path) -> Sweep:
         if isinstance(value, bool) or not check(value):
             problems.append((key, f"must be {what}; got {show(value)}"))
     metric = data.get("metric", "dev_loss")
-    # like train.monitor: accuracies are maximised, losses and errors minimised
-    mode = data.get("mode", "max" if isinstance(metric, str) and metric.endswith("accuracy") else "min")
+    # like train.monitor: accuracies, BLEU and exact match are maximised, losses and errors minimised
+    mode = data.get("mode", "max" if isinstance(metric, str) and higher_is_better(metric) else "min")
     if mode not in ("max", "min"):
         problems.append(("mode", f"must be 'max' or 'min'; got {show(mode)}"))
     scheduler = data.get("scheduler", "none")

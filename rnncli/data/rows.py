@@ -157,15 +157,16 @@ class RowWriter:
         self._row([_cell(row.get(c)) for c in self.columns])
 
     def _row(self, cells: list[str]) -> None:
-        """One line: CSV quotes what needs it; TSV has no quoting, so a tab, a line break or a backslash in a
-        cell is written as \\t, \\n (\\r) or \\\\ (PostgreSQL's text format), and every row stays one line."""
+        """One line: CSV quotes what needs it; TSV has no quoting, so a tab or a line break in a cell (a language
+        model's predicted newline) is written as \\t or \\n (\\r), and every row stays one line. Backslashes stay
+        as they are: the TSV reader takes cells as written, so a text read from TSV is written back unchanged."""
         if self.fmt == "csv":
             self.writer.writerow(cells)
         else:
             self.file.write("\t".join(c.translate(TSV_ESCAPES) for c in cells) + "\n")
 
 
-TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+TSV_ESCAPES = str.maketrans({"\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 

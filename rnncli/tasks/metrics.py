@@ -42,6 +42,12 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, labels: list[s
     }
 
 
+def higher_is_better(metric: str) -> bool:
+    """Whether a larger value of ``metric`` (e.g. dev_accuracy, holdout_bleu) is better: the accuracies, BLEU and
+    exact match; losses, perplexity, bits per token and mae are better smaller."""
+    return metric.endswith(("accuracy", "bleu", "exact_match"))
+
+
 def label_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str], full: bool = False) -> dict:
     """Accuracy of predicted class (or tag) ids; with ``full`` the whole :func:`classification_report`."""
     if full:

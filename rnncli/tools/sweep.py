@@ -282,9 +282,11 @@ def check_fresh(out: Path, force: bool, config: Path | None = None) -> None:
         raise UsageError(f"{out} already holds files that are not a sweep's ({', '.join(others[:3])}"
                          f"{', …' if len(others) > 3 else ''}).",
                          hint="give the sweep a folder of its own with --out, e.g. --out runs/my-sweep.")
-    if (out / "sweep.yaml").is_file() and not force:
-        raise ConfigError(f"{out} already holds a sweep.",
-                          hint=f"continue it with rnn sweep --resume {out}, or start over with --force.")
+    if entries and not force:
+        what = "a sweep" if (out / "sweep.yaml").is_file() else "an earlier sweep's files"
+        raise ConfigError(f"{out} already holds {what}.",
+                          hint=f"continue it with rnn sweep --resume {out}, or start over with --force."
+                          if what == "a sweep" else "start over with --force, which removes them.")
     try:
         for path in entries:
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()

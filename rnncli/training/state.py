@@ -15,12 +15,13 @@ import numpy as np
 
 from rnncli.config import Config
 from rnncli.tasks import Batch, Dataset, task_of
+from rnncli.tasks.metrics import higher_is_better
 from rnncli.training.divergence import above_bound
 
 
 def maximise(monitor: str) -> bool:
     """Whether a larger ``monitor`` is better: accuracies yes, losses and errors no."""
-    return monitor.endswith("accuracy")
+    return higher_is_better(monitor)
 
 
 @dataclass
