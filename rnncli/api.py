@@ -16,6 +16,7 @@ Errors are :class:`rnncli.errors.RnncliError` subclasses with ``message``, ``hin
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -106,9 +107,11 @@ def train(config: str | Path | Mapping[str, Any], overrides: Mapping[str, Any] |
     from rnncli.config import config_from_dict, load_config, replace_in
     from rnncli.training.train import train as run_training
 
-    if overrides is not None and not isinstance(overrides, Mapping):
-        raise UsageError(f"overrides must be a mapping of dotted keys to values; got {type(overrides).__name__}.",
+    if overrides is not None and not (isinstance(overrides, Mapping) and all(isinstance(k, str) for k in overrides)):
+        raise UsageError(f"overrides must be a mapping of dotted keys (str) to values; got {overrides!r:.60}.",
                          hint='e.g. overrides={"train.epochs": 5}')
+    if not isinstance(force, bool):
+        raise UsageError(f"force must be True or False; got {force!r}.", hint="e.g. force=True")
     if progress is not None and not callable(progress):
         raise UsageError(f"progress must be a function progress(event, info); got {type(progress).__name__}.",
                          hint="e.g. progress=lambda event, info: print(event, info)")
@@ -143,15 +146,15 @@ def _strings(values: Any, name: str) -> list[str]:
 
 def _decoding(beam: Any, max_length: Any) -> tuple[int, int | None]:
     """seq2seq's beam width (≥ 1) and output length (None or ≥ 1), as `rnn predict --beam/--max-length` take them."""
-    def whole(v: Any) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool)
+    def whole(v: Any) -> bool:  # NumPy's integers too
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
     if not (whole(beam) and beam >= 1):
         raise UsageError(f"beam must be an integer of at least 1; got {beam!r}.", hint="e.g. beam=4")
     if max_length is not None and not (whole(max_length) and max_length >= 1):
         raise UsageError(f"max_length must be None or an integer of at least 1; got {max_length!r}.",
                          hint="e.g. max_length=50")
-    return beam, max_length
+    return int(beam), None if max_length is None else int(max_length)
 
 
 def _yaml(value: Any) -> str:

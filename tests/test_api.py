@@ -57,6 +57,9 @@ def test_bad_arguments_are_usage_errors_and_leave_nothing(workspace):
                           "overrides must be a mapping"),
                          (lambda: rnncli.train("configs/sentiment-toy.yaml", {"run.dir": "runs/p"}, progress=5),
                           "progress must be a function"),
+                         (lambda: rnncli.train("configs/sentiment-toy.yaml", {"run.dir": "runs/p"}, force="no"),
+                          "force must be True or False"),
+                         (lambda: rnncli.train({"task": "classify"}, overrides={1: 2}), "overrides must be a mapping"),
                          (lambda: rnncli.load(3), "run_dir must be a path"),
                          (lambda: rnncli.load("runs/x", last="yes"), "last must be True or False")]:
         with pytest.raises(RnncliError, match=needle) as err:
@@ -80,6 +83,9 @@ def test_bad_arguments_are_usage_errors_and_leave_nothing(workspace):
                          (lambda: run.evaluate(None), "data must be a path")]:
         with pytest.raises(RnncliError, match=needle):
             call()
+    import numpy as np
+
+    assert run.predict(["good"], beam=np.int64(1))[0]["label"]  # NumPy's integers are integers
 
 
 def test_the_docs_example_runs(workspace):

@@ -259,6 +259,9 @@ def test_an_interrupted_seeds_run_continues_with_resume(workspace, cli):
         {k: v for k, v in expected["summary"].items() if k != "seconds"}
     again = cli("train", "--resume", "runs/b", "--set", "train.epochs=5")
     assert again.code == ExitCode.USAGE and "holds the runs of an rnn train --seeds" in again.err
+    (workspace / "runs/b/config.yaml").unlink()  # as an older rnncli left a --seeds folder
+    older = cli("train", "--resume", "runs/b")
+    assert older.code == ExitCode.RUN and "has seeds.json but no config.yaml" in older.err, older.err
 
 
 def test_weight_average_leaves_training_alone_and_is_what_is_scored_and_saved(workspace, cli):

@@ -172,6 +172,24 @@ def test_force_starts_over_and_out_takes_no_folder_of_runs(cli, workspace):
     r = cli("sweep", "--config", str(smaller), "--out", "exp", "--force")
     assert r.code == ExitCode.USAGE and "not a sweep's (notes.txt" in r.err, r.err
     assert (workspace / "exp/notes.txt").read_text() == "mine" and (workspace / "exp/sweep.yaml").exists()
+    (workspace / "runs2/best").mkdir(parents=True)  # a run named like a sweep's copy, in no sweep's folder
+    (workspace / "runs2/best/run.json").write_text("{}")
+    for extra in ([], ["--force"]):
+        r = cli("sweep", "--config", str(smaller), "--out", "runs2", *extra)
+        assert r.code == ExitCode.USAGE and "but no sweep.yaml" in r.err, r.err
+    assert (workspace / "runs2/best/run.json").exists()
+
+
+def test_resume_from_another_directory(cli, workspace, monkeypatch):
+    """sweep.jsonl keeps each trial's run directory as the sweep named it (relative to where it started); a resume
+    from elsewhere finds the finished trials' runs in the sweep's folder all the same."""
+    path = _write(workspace, space={"train.epochs": [1], "train.lr": [0.01, 0.02]})
+    assert cli("sweep", "--config", str(path)).code == 0
+    (workspace / "elsewhere").mkdir()
+    monkeypatch.chdir(workspace / "elsewhere")
+    r = cli("sweep", "--resume", str(workspace / "runs/toy-sweep"), "--json")
+    assert r.code == 0, r.err
+    assert all(t["status"] == "done" and t["run_dir"].startswith(str(workspace)) for t in r.jsonl())
 
 
 def test_usage(cli, workspace):

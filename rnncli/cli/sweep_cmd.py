@@ -63,11 +63,13 @@ def sweep(
     else:
         spec = load_sweep(config)
         folder = sweeps.sweep_folder(spec, out)
-        sweeps.check_fresh(folder, force, config)
     if backend == "ray":
         from rnncli.tools.sweep_ray import require_ray, run_ray
 
-        require_ray()
+        require_ray()  # before --force removes anything
+    if resume is None:
+        sweeps.check_fresh(folder, force, config)
+    if backend == "ray":
         render.note(f"sweep {spec.name}: {len(spec.trials())} trials ({spec.method}) on Ray Tune, "
                     f"up to {spec.max_concurrent} at once, in {folder}")
         import contextlib

@@ -81,9 +81,9 @@ def train(
         paths = [str(p) for p in init_from]
         sets.append("train.init_from=" + json.dumps(paths[0] if len(paths) == 1 else paths))
     if group:
-        from rnncli.config import load_config as read_config
+        from rnncli.training.seeds import group_plan
 
-        cfg = read_config(Path(resume) / "config.yaml")
+        cfg = group_plan(resume)[0]
     else:
         cfg = resume_config(resume, config, sets) if resume is not None else load_config(config, sets)
     if grad_norms:

@@ -119,6 +119,7 @@ class LocalSweep:
             if name in done:
                 record = done[name]
                 trial = Trial(**{k: record[k] for k in Trial.__dataclass_fields__ if k in record and k != "process"})
+                trial.run_dir = run_dir  # the journal's may be relative to where the sweep started
             else:
                 cfg = self.sweep.config_of(params, run_dir)
                 text = config_to_yaml(cfg)
@@ -263,7 +264,8 @@ def check_resume(out: Path) -> Path:
     return out / "sweep.yaml"
 
 
-SWEEP_ENTRIES = re.compile(r"sweep\.yaml|sweep\.jsonl|best\.yaml|best|ray|trial-\d+(\.yaml)?")  # what a sweep writes
+# what a sweep writes (and the temporary files of writes it was stopped in)
+SWEEP_ENTRIES = re.compile(r"sweep\.yaml|sweep\.jsonl|best\.yaml|best|ray|trial-\d+(\.yaml)?|\..*\.tmp")
 
 
 def check_fresh(out: Path, force: bool, config: Path | None = None) -> None:
@@ -282,11 +284,13 @@ def check_fresh(out: Path, force: bool, config: Path | None = None) -> None:
         raise UsageError(f"{out} already holds files that are not a sweep's ({', '.join(others[:3])}"
                          f"{', …' if len(others) > 3 else ''}).",
                          hint="give the sweep a folder of its own with --out, e.g. --out runs/my-sweep.")
+    if entries and not (out / "sweep.yaml").is_file():  # names like a sweep's, but no sweep wrote them
+        raise UsageError(f"{out} holds {', '.join(p.name for p in entries[:3])}{', …' if len(entries) > 3 else ''} "
+                         "but no sweep.yaml: it is not a sweep's folder to start over in.",
+                         hint="give the sweep a folder of its own with --out, e.g. --out runs/my-sweep.")
     if entries and not force:
-        what = "a sweep" if (out / "sweep.yaml").is_file() else "an earlier sweep's files"
-        raise ConfigError(f"{out} already holds {what}.",
-                          hint=f"continue it with rnn sweep --resume {out}, or start over with --force."
-                          if what == "a sweep" else "start over with --force, which removes them.")
+        raise ConfigError(f"{out} already holds a sweep.",
+                          hint=f"continue it with rnn sweep --resume {out}, or start over with --force.")
     try:
         for path in entries:
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()

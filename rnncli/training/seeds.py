@@ -87,9 +87,14 @@ def is_seed_group(path: str | Path) -> bool:
     return (Path(path) / SEEDS).is_file() and not (Path(path) / CHECKPOINT).is_file()
 
 
-def resume_seeds(path: str | Path, progress: Progress | None = None) -> SeedsResult:
-    """Continue an ``rnn train --seeds`` in ``path`` (see the module docstring)."""
+def group_plan(path: str | Path) -> tuple[Config, dict]:
+    """The config and seeds.json of an ``rnn train --seeds`` folder, checked; a RunError when either is missing or
+    damaged."""
     group = RunDir(Path(path))
+    if not group.config_file.is_file():
+        raise RunError(f"{group.path} has seeds.json but no config.yaml: an older rnncli wrote it, which kept no "
+                       "config to continue its seeds with.",
+                       hint=f"train them again: rnn train --config CONFIG --set run.dir={group.path} --seeds N --force.")
     try:
         plan = json.loads((group.path / SEEDS).read_text(encoding="utf-8"))
         seeds = plan.get("seeds") if isinstance(plan, dict) else None
@@ -100,9 +105,16 @@ def resume_seeds(path: str | Path, progress: Progress | None = None) -> SeedsRes
             raise ValueError("a finished run's record names no seed of the list")
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise RunError(f"{group.path / SEEDS} is damaged ({exc}).",
-                       hint=f"train the seeds again with rnn train --config {group.config_file} --seeds N --force.") from None
+                       hint=f"train the seeds again: rnn train --config {group.config_file} --set run.dir={group.path} "
+                            "--seeds N --force.") from None
     cfg = dataclasses.replace(load_config(group.config_file), name=str(plan.get("config") or group.path.name))
-    return _train_group(cfg, group, plan, progress or (lambda event, info: None))
+    return cfg, plan
+
+
+def resume_seeds(path: str | Path, progress: Progress | None = None) -> SeedsResult:
+    """Continue an ``rnn train --seeds`` in ``path`` (see the module docstring)."""
+    cfg, plan = group_plan(path)
+    return _train_group(cfg, RunDir(Path(path)), plan, progress or (lambda event, info: None))
 
 
 def _train_group(cfg: Config, group: RunDir, plan: dict, progress: Progress) -> SeedsResult:
