@@ -386,6 +386,11 @@ def test_train_grad_norms_does_not_change_training(cli, adding_ws):
             np.testing.assert_array_equal(wa[k], wb[k])
     table = cli("train", "--config", "adding-rnn.yaml", "--set", "run.dir=runs/c", "--grad-norms")
     assert "h_1/h_T" in table.out and "grad_norms" not in table.out
+    # a model of real-valued features reads no text: the next step offered is its evaluation, which works
+    nxt = table.out.rsplit("Next: ", 1)[1].strip()
+    assert nxt.startswith("rnn evaluate --model runs/c --data ") and cli(*nxt.split()[1:]).code == 0
+    summary = cli("summary", "--config", "adding-rnn.yaml")
+    assert "features input, 2 values per step," in summary.out and "vocabulary" not in summary.out.splitlines()[0]
 
 
 def test_history_without_records(cli, adding_ws):

@@ -55,9 +55,11 @@ def summary(
 
     head = task_of(spec.task).describe_head(spec)
     features = f" + word features {', '.join(n for n, _ in spec.word_features)}" if spec.word_features else ""
+    source = f"{spec.feature_dim} values per step" if spec.input == "features" else \
+        f"vocabulary {spec.vocab_size} (incl. <pad>, <unk>)"  # real-valued features have no vocabulary
     render.line(f"task {spec.task}: {spec.cell} × {spec.num_layers} layer(s)"
-                f"{', bidirectional' if spec.bidirectional else ''}, {spec.input}{features} input, vocabulary "
-                f"{spec.vocab_size} (incl. <pad>, <unk>), hidden {spec.hidden_size} → {head}")
+                f"{', bidirectional' if spec.bidirectional else ''}, {spec.input}{features} input, {source}, "
+                f"hidden {spec.hidden_size} → {head}")
     render.table(["parameter", "shape", "count"], [[r["name"], "×".join(map(str, r["shape"])), r["count"]] for r in rows]
                  + [["total", "", total]])
 

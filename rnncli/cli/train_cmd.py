@@ -176,10 +176,19 @@ def train(
     if best is not None:
         render.line(f"Best epoch {best['epoch']} ({best['monitor']} {render.fmt(best['value'])}), kept as "
                     f"{result.run_dir / 'weights-best.npz'}; evaluate and predict use it.")
-    from rnncli.tasks import task_of
 
     render.line(f"Saved {result.run_dir} ({result.num_params:,} parameters, {result.seconds:.1f} s). "
-                f"Next: {task_of(cfg.task).try_command(result.run_dir)}")
+                f"Next: {next_command(cfg, result.run_dir)}")
+
+
+def next_command(cfg, run_dir) -> str:
+    """What to try with a new run: the task's own command, or, for a model of real-valued features, which reads
+    no text, its evaluation on the config's dev (or training) file."""
+    from rnncli.tasks import task_of
+
+    if cfg.model.input == "features":
+        return f"rnn evaluate --model {run_dir} --data {cfg.data.dev or cfg.data.train}"
+    return task_of(cfg.task).try_command(run_dir)
 
 
 def show_seeds(group, json_: bool) -> None:
