@@ -144,10 +144,11 @@ def write_predictions(run, data: Path, out: Path | None, fmt: str | None, top_k:
     task = task_of(run.spec.task)
     if type(task).prediction_columns is Task.prediction_columns:  # a task that predicts no file (generate)
         task.prediction_columns({}, top_k, threshold)  # raises its usage error, before the options are judged
+    flag = lambda option: "--" + option.replace("_", "-")  # noqa: E731
     given = {"top_k": top_k, "threshold": threshold}
-    extra = [f"--{k.replace('_', '-')}" for k, v in given.items() if v is not None and k not in task.prediction_options]
+    extra = [flag(k) for k, v in given.items() if v is not None and k not in task.prediction_options]
     if extra:
-        can = " and ".join(f"--{k.replace('_', '-')}" for k in task.prediction_options)
+        can = " and ".join(map(flag, task.prediction_options))
         raise UsageError(f"{' and '.join(extra)} do{'es' if len(extra) == 1 else ''} not apply to a {task.name} model's "
                          f"predictions" + (f"; {can} do{'es' if len(task.prediction_options) == 1 else ''}." if can else "."),
                          hint="drop " + " and ".join(extra) + ".")

@@ -83,7 +83,8 @@ def train(
     if group:
         from rnncli.training.seeds import group_plan
 
-        cfg = group_plan(resume)[0]
+        planned = group_plan(resume)
+        cfg = planned[0]
     else:
         cfg = resume_config(resume, config, sets) if resume is not None else load_config(config, sets)
     if grad_norms:
@@ -153,7 +154,7 @@ def train(
                     progress(event, info)
 
             if group:
-                result = resume_seeds(resume, progress=seed_progress)
+                result = resume_seeds(resume, progress=seed_progress, planned=planned)
             else:
                 result = train_seeds(cfg, seeds, force=force, progress=seed_progress)
         else:

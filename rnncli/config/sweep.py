@@ -5,7 +5,7 @@
     num_trials: 8                           # random: how many; grid: at most this many (null: all)
     seed: 0                                 # the draws of random search
     metric: dev_accuracy                    # a per-epoch metric of metrics.jsonl; a trial scores its best epoch's
-    mode: max                               # max | min (default: max for an accuracy, else min)
+    mode: max                               # max | min (default: max for an accuracy, BLEU or exact match, else min)
     max_concurrent: 2                       # trials at once (local backend: worker processes)
     scheduler: none                         # none | asha: stop trials whose metric trails at epochs 1, 3, 9, …
     space:                                  # config keys → a list of values, or one distribution
@@ -150,7 +150,7 @@ def _selection_problems(metric: str, base) -> list[tuple[str, str]]:
         return [("metric", f"a {base.task} run's metrics.jsonl has no per-epoch {metric!r}; choose one of {choices}")]
     if base.data.holdout_split and kind == "dev":
         return [("metric", f"the base config selects on data.holdout_split's part of the training data and scores dev "
-                           f"only after training; rank the trials on it too: holdout_{metric.partition('_')[2]}")]
+                           f"only after training; rank the trials on it too: holdout_{name}")]
     if kind == "holdout" and not base.data.holdout_split:
         return [("metric", f"{metric} needs data.holdout_split in the base config")]
     return []

@@ -12,6 +12,7 @@ nats/token, perplexity e^loss, bits per token loss/ln 2 (bits per character with
 
 from __future__ import annotations
 
+import functools
 from typing import Iterator
 
 import numpy as np
@@ -74,9 +75,9 @@ class LM(Task):
         d = cfg.data
         if not is_table(raw):
             return [list(raw[::-1]) if d.reverse else list(raw)]
-        texts = [ex.text for ex in raw]
+        texts = tuple(ex.text for ex in raw)
         if d.drop_contained:
-            texts = [texts[i] for i in containers(texts)[0]]
+            texts = uncontained(texts)
         pieces = (tokenize(text, d.tokenizer, d.lowercase) for text in texts)
         return [(tokens[::-1] if d.reverse else tokens) + [EOS] for tokens in pieces if tokens]
 
@@ -155,6 +156,13 @@ class LM(Task):
 
 
 TABLE_FORMATS = ("tsv", "csv", "jsonl")
+
+
+@functools.lru_cache(maxsize=2)
+def uncontained(texts: tuple[str, ...]) -> tuple[str, ...]:
+    """The texts that no other text contains (data.drop_contained), in order. Remembered for the same texts:
+    the vocabulary and the encoding each read the training texts, and the search is the costly part."""
+    return tuple(texts[i] for i in containers(texts)[0])
 
 
 def is_table(raw) -> bool:

@@ -111,9 +111,11 @@ def group_plan(path: str | Path) -> tuple[Config, dict]:
     return cfg, plan
 
 
-def resume_seeds(path: str | Path, progress: Progress | None = None) -> SeedsResult:
-    """Continue an ``rnn train --seeds`` in ``path`` (see the module docstring)."""
-    cfg, plan = group_plan(path)
+def resume_seeds(path: str | Path, progress: Progress | None = None,
+                 planned: tuple[Config, dict] | None = None) -> SeedsResult:
+    """Continue an ``rnn train --seeds`` in ``path`` (see the module docstring); ``planned``: its
+    :func:`group_plan`, when the caller has read it already."""
+    cfg, plan = planned or group_plan(path)
     return _train_group(cfg, RunDir(Path(path)), plan, progress or (lambda event, info: None))
 
 

@@ -19,11 +19,6 @@ from rnncli.tasks.metrics import higher_is_better
 from rnncli.training.divergence import above_bound
 
 
-def maximise(monitor: str) -> bool:
-    """Whether a larger ``monitor`` is better: accuracies yes, losses and errors no."""
-    return higher_is_better(monitor)
-
-
 @dataclass
 class TrainState:
     """Where training stands; everything besides arrays that a checkpoint must restore."""
@@ -63,7 +58,7 @@ class TrainState:
         self.records.append(record)
         value = record.get(monitor) if monitor else None
         improved = value is not None and math.isfinite(value) and (
-            self.best is None or (value > self.best["value"] if maximise(monitor) else value < self.best["value"]))
+            self.best is None or (value > self.best["value"] if higher_is_better(monitor) else value < self.best["value"]))
         if improved:
             self.best, self.bad_epochs = {"epoch": self.epoch, "monitor": monitor, "value": value}, 0
         elif monitor:

@@ -234,8 +234,7 @@ def diverged(run: RunDir, epoch: int, step: int, state: TrainState, problem: str
              checkpointed: int | None) -> DivergedError:
     """Name the step, what went wrong and the gradient norm before it; keep the last checkpoint."""
     last = f" (the gradient norm was {state.grad_norm:.4g} at step {step - 1})" if step > 1 else ""
-    if checkpointed is None:  # nothing worth keeping was written yet
-        run.remove()
+    if checkpointed is None:  # nothing worth keeping was written yet: removed_unless_checkpointed removes it
         kept = f"No epoch finished, so {run} was removed."
     else:
         epochs = f" and the weights of epoch {state.epoch}" if state.epoch else ""
